@@ -1,0 +1,162 @@
+"""The executor contract: what every backend (local, IBM runtime, PennyLane device, portal) offers.
+
+An executor turns an :class:`ExecutionRequest` (circuits already parsed and validated) into an
+:class:`ExecutionResult`.  It is asyncio-native; blocking SDK calls run in threads inside the
+executor, never on the caller's event loop.  Nothing here imports Django.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Protocol, runtime_checkable
+
+from qiskit import QuantumCircuit
+
+Primitive = Literal["sampler", "estimator"]
+
+MAX_SHOTS = 100_000
+MAX_CIRCUITS = 1000
+
+
+class ExecutorError(Exception):
+    """Base of every error an executor raises; ``str(err)`` is written for a person."""
+
+
+class InvalidRequest(ExecutorError):
+    """The request can never run as given (bad QASM, too many qubits, absurd shots...).
+
+    ``index`` names the offending circuit (0-based) when there is one, ``line`` the QASM line.
+    """
+
+    def __init__(self, message: str, *, index: int | None = None, line: int | None = None):
+        super().__init__(message)
+        self.index = index
+        self.line = line
+
+
+class TransientError(ExecutorError):
+    """A fault worth retrying later (HTTP 429, 5xx, dropped connection, backend busy)."""
+
+
+class AuthenticationError(ExecutorError):
+    """The credential was refused (HTTP 401/403). Never retried; the credential is invalid."""
+
+
+class RemoteJobFailed(ExecutorError):
+    """The backend ran the job and reported failure (e.g. IBM error 1305). Terminal."""
+
+
+class JobCancelled(ExecutorError):
+    """The job was cancelled before it produced a result."""
+
+
+class RemoteState(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class ExecutionRequest:
+    """Everything needed to run one job.
+
+    ``observables`` (estimator only) has one entry per circuit: a list of ``(pauli, coeff)`` pairs
+    or a list of Pauli strings, in Qiskit's little-endian label order.  ``parameter_values`` has
+    one entry per circuit: a flat list of floats bound in ``circuit.parameters`` order, or None.
+    ``submit_key`` is persisted by the caller before ``submit`` and used to tag remote jobs so a
+    lost submission can be found again.
+    """
+
+    circuits: list[QuantumCircuit]
+    primitive: Primitive = "sampler"
+    shots: int | None = None
+    observables: list[Any] | None = None
+    parameter_values: list[list[float] | None] | None = None
+    tags: list[str] = field(default_factory=list)
+    submit_key: str | None = None
+    on_circuit: Callable[[CircuitResult], None] | None = None  # called as each circuit finishes
+    on_progress: Callable[[str], None] | None = None  # sub-status text: "transpiling", "executing"
+
+
+@dataclass
+class CircuitResult:
+    """Result of one circuit (one PUB).
+
+    Sampler: ``counts`` joins all classical registers into Qiskit's usual bitstring (first register
+    rightmost); ``register_counts`` keeps each register apart; ``probabilities`` is counts/shots.
+    Estimator: ``evs`` and ``stds`` (one value per observable).
+    """
+
+    index: int
+    shots: int | None = None
+    counts: dict[str, int] | None = None
+    register_counts: dict[str, dict[str, int]] | None = None
+    probabilities: dict[str, float] | None = None
+    evs: list[float] | None = None
+    stds: list[float] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "shots": self.shots,
+            "counts": self.counts,
+            "register_counts": self.register_counts,
+            "probabilities": self.probabilities,
+            "evs": self.evs,
+            "stds": self.stds,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass
+class ExecutionResult:
+    circuits: list[CircuitResult]
+    execution_time: float
+    remote_ids: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobHandle:
+    """What ``submit`` returns: enough to poll, fetch, cancel or reattach after a restart."""
+
+    executor: str
+    remote_ids: list[str] = field(default_factory=list)
+    state: Any = None  # executor-private (an asyncio.Task, a RuntimeJob...); never persisted
+
+
+@runtime_checkable
+class Executor(Protocol):
+    name: str
+
+    def max_qubits(self) -> int | None:
+        """Qubits the backend offers (None when unbounded)."""
+
+    def validate(self, request: ExecutionRequest) -> None:
+        """Raise :class:`InvalidRequest` if the request can never run here."""
+
+    async def submit(self, request: ExecutionRequest) -> JobHandle: ...
+
+    async def status(self, handle: JobHandle) -> RemoteState: ...
+
+    async def result(self, handle: JobHandle) -> ExecutionResult: ...
+
+    async def cancel(self, handle: JobHandle) -> None: ...
+
+    async def run(self, request: ExecutionRequest) -> ExecutionResult:
+        """submit + result, the convenience path."""
+
+
+@runtime_checkable
+class RemoteExecutor(Executor, Protocol):
+    """An executor whose jobs live on a remote service and survive our process (IBM cloud)."""
+
+    async def reattach(self, remote_ids: list[str]) -> JobHandle:
+        """Handle for jobs submitted earlier (after a restart); never resubmits."""
+
+    async def find_by_tag(self, submit_key: str) -> JobHandle | None:
+        """Look up jobs tagged with ``submit_key`` (a submit whose id was lost); None if absent."""
