@@ -160,3 +160,45 @@ class RemoteExecutor(Executor, Protocol):
 
     async def find_by_tag(self, submit_key: str) -> JobHandle | None:
         """Look up jobs tagged with ``submit_key`` (a submit whose id was lost); None if absent."""
+
+
+ExecutorKind = Literal["local", "fake", "ibm_cloud", "pennylane", "cluster"]
+ExecutionMode = Literal["job", "batch", "session"]
+
+
+@dataclass
+class IBMCredential:
+    """A decrypted IBM Quantum credential. Lives only in worker memory; never logged or sent."""
+
+    token: str
+    channel: str = "ibm_quantum_platform"
+    instance: str | None = None
+    url: str | None = None
+    proxies: dict[str, Any] | None = None
+    verify: bool = True
+
+    def __repr__(self) -> str:  # keep the token out of tracebacks and logs
+        return f"IBMCredential(channel={self.channel!r}, instance={self.instance!r}, token=****{self.token[-4:]})"
+
+    __str__ = __repr__
+
+
+@dataclass
+class ExecutorSpec:
+    """A profile as the executor core sees it (built by the portal from an ExecutorProfile row).
+
+    ``options`` keys understood: optimization_level, resilience_level, seed, default_shots,
+    dynamical_decoupling, twirling, max_execution_time, noise (bool, fake backends).
+    """
+
+    kind: ExecutorKind
+    backend: str = ""
+    shots: int = 1024
+    options: dict[str, Any] = field(default_factory=dict)
+    mode: ExecutionMode = "job"
+    max_time: int | None = None
+    single_job: bool = True
+    local_transpile: bool = True
+    credential: IBMCredential | None = None
+    members: list["ExecutorSpec"] = field(default_factory=list)  # cluster profiles
+    selector: str = "cyclic"
