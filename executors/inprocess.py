@@ -1,0 +1,150 @@
+"""Job machinery shared by executors that simulate inside this process (Aer, fake IBM backends).
+
+A job is an ``asyncio.Task`` on the caller's loop; the blocking simulator calls run in worker
+threads.  Cancelling stops the task at once (``result()`` raises :class:`JobCancelled`) and stops
+a per-circuit job before its next circuit; a simulation already running in a thread finishes
+there and its result is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from executors.base import (
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutorError,
+    ExecutorSpec,
+    JobCancelled,
+    JobHandle,
+    RemoteJobFailed,
+    RemoteState,
+)
+from executors.circuits import validate_request
+
+
+@dataclass
+class LocalJob:
+    """Executor-private state behind a :class:`JobHandle`."""
+
+    task: asyncio.Task[ExecutionResult] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+
+
+class InProcessExecutor:
+    """Base of executors whose ``_prepare`` and ``_execute`` block and run in threads.
+
+    Subclasses set ``name`` and implement :meth:`max_qubits`, :meth:`_prepare` (transpile etc.,
+    returns anything) and :meth:`_execute` (runs the circuits ``indices``, returns their
+    :class:`CircuitResult` list).
+    """
+
+    name = "in-process"
+
+    def __init__(self, spec: ExecutorSpec):
+        self.spec = spec
+
+    @property
+    def single_job(self) -> bool:
+        return self.spec.single_job
+
+    def max_qubits(self) -> int | None:
+        raise NotImplementedError
+
+    def default_shots(self) -> int:
+        """Shots used when the request gives none: ``options["default_shots"]``, else ``spec.shots``."""
+        return int(self.spec.options.get("default_shots") or self.spec.shots)
+
+    def validate(self, request: ExecutionRequest) -> None:
+        validate_request(request, self.max_qubits(), self.name)
+
+    def _prepare(self, request: ExecutionRequest) -> Any:
+        raise NotImplementedError
+
+    def _execute(self, request: ExecutionRequest, prepared: Any, indices: list[int], shots: int) -> list:
+        raise NotImplementedError
+
+    def _metadata(self, request: ExecutionRequest, prepared: Any) -> dict[str, Any]:
+        return {}
+
+    async def submit(self, request: ExecutionRequest) -> JobHandle:
+        self.validate(request)
+        job = LocalJob()
+        job.task = asyncio.create_task(self._run_job(request, job), name=f"{self.name}-job")
+        return JobHandle(executor=self.name, state=job)
+
+    async def status(self, handle: JobHandle) -> RemoteState:
+        job = _job(handle)
+        if not job.task.done():
+            return RemoteState.RUNNING if job.started else RemoteState.QUEUED
+        if job.task.cancelled():
+            return RemoteState.CANCELLED
+        if job.task.exception() is not None:
+            return RemoteState.CANCELLED if isinstance(job.task.exception(), JobCancelled) else RemoteState.FAILED
+        return RemoteState.DONE
+
+    async def result(self, handle: JobHandle) -> ExecutionResult:
+        job = _job(handle)
+        try:
+            return await job.task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            raise JobCancelled("the job was cancelled") from None
+
+    async def cancel(self, handle: JobHandle) -> None:
+        job = _job(handle)
+        job.stop.set()
+        job.task.cancel()
+
+    async def run(self, request: ExecutionRequest) -> ExecutionResult:
+        return await self.result(await self.submit(request))
+
+    async def _run_job(self, request: ExecutionRequest, job: LocalJob) -> ExecutionResult:
+        started = time.perf_counter()
+        job.started = True
+        shots = request.shots or self.default_shots()
+        _progress(request, "transpiling")
+        prepared = await self._in_thread(self._prepare, request)
+        _progress(request, "executing")
+        indices = list(range(len(request.circuits)))
+        batches = [indices] if self.single_job else [[index] for index in indices]
+        results = []
+        for batch in batches:
+            if job.stop.is_set():
+                raise JobCancelled("the job was cancelled")
+            batch_results = await self._in_thread(self._execute, request, prepared, batch, shots)
+            for circuit_result in batch_results:
+                if request.on_circuit is not None:
+                    request.on_circuit(circuit_result)
+            results.extend(batch_results)
+        _progress(request, "post-processing")
+        metadata = {"executor": self.name, "single_job": self.single_job, **self._metadata(request, prepared)}
+        return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
+
+    @staticmethod
+    async def _in_thread(function: Any, *args: Any) -> Any:
+        """Run a blocking simulator call in a thread; its failures become :class:`RemoteJobFailed`."""
+        try:
+            return await asyncio.to_thread(function, *args)
+        except ExecutorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any simulator fault is this job's failure
+            raise RemoteJobFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _job(handle: JobHandle) -> LocalJob:
+    if not isinstance(handle.state, LocalJob) or handle.state.task is None:
+        raise ValueError("this handle was not created by an in-process executor in this process")
+    return handle.state
+
+
+def _progress(request: ExecutionRequest, text: str) -> None:
+    if request.on_progress is not None:
+        request.on_progress(text)

@@ -1,0 +1,50 @@
+"""Primitive unified blocs (PUBs) from a validated :class:`ExecutionRequest`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from qiskit import QuantumCircuit
+
+from executors.base import ExecutionRequest
+from executors.circuits import parameter_values, to_observables
+
+
+def estimator_circuit(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` without its final measurements: an estimator measures the observables itself."""
+    return circuit.remove_final_measurements(inplace=False)
+
+
+def build_pubs(
+    request: ExecutionRequest,
+    circuits: Sequence[QuantumCircuit],
+    indices: Sequence[int] | None = None,
+) -> list[tuple[Any, ...]]:
+    """PUBs for the request's circuits ``indices`` (all by default).
+
+    ``circuits`` are the circuits to run, one per request circuit (possibly transpiled to a
+    backend's ISA); an estimator observable is mapped through ``circuit.layout`` when the circuit
+    has one, so it acts on the physical qubits the transpiler chose.
+    """
+    indices = range(len(request.circuits)) if indices is None else indices
+    pubs: list[tuple[Any, ...]] = []
+    for index in indices:
+        original = request.circuits[index]
+        circuit = circuits[index]
+        raw_values = request.parameter_values[index] if request.parameter_values else None
+        values = parameter_values(original, raw_values, index)
+        if request.primitive == "sampler":
+            pubs.append((circuit,) if values is None else (circuit, values))
+            continue
+        observables = to_observables(request.observables[index], original.num_qubits, index)
+        if circuit.layout is not None:
+            observables = [observable.apply_layout(circuit.layout) for observable in observables]
+        pubs.append((circuit, observables) if values is None else (circuit, observables, values))
+    return pubs
+
+
+def estimator_precision(shots: int) -> float:
+    """The estimator precision that matches ``shots`` measurements: 1/sqrt(shots)."""
+    return 1.0 / math.sqrt(shots)

@@ -1,0 +1,89 @@
+"""Primitive results (Qiskit ``PrimitiveResult``/``PubResult``) into :class:`CircuitResult`.
+
+Shared by the local, fake-backend and IBM cloud executors so every backend reports the same shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from qiskit.primitives import BitArray
+
+from executors.base import CircuitResult
+
+_MAX_METADATA_DEPTH = 6
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """``value`` made of plain JSON types (numpy scalars and arrays converted, the rest as text)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
+    if depth >= _MAX_METADATA_DEPTH:
+        return str(value)
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist(), depth + 1)
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(item, depth + 1) for item in value]
+    return str(value)
+
+
+def convert_sampler_pub(pub_result: Any, index: int, metadata: Mapping[str, Any] | None = None) -> CircuitResult:
+    """One sampler ``SamplerPubResult`` (a single parameter binding) as a :class:`CircuitResult`."""
+    registers = {name: bits for name, bits in pub_result.data.items() if isinstance(bits, BitArray)}
+    register_counts = {name: bits.get_counts() for name, bits in registers.items()}
+    counts = pub_result.join_data(list(registers)).get_counts() if registers else {}
+    shots = next(iter(registers.values())).num_shots if registers else 0
+    probabilities = {key: value / shots for key, value in counts.items()} if shots else {}
+    return CircuitResult(
+        index=index,
+        shots=shots,
+        counts=counts,
+        register_counts=register_counts,
+        probabilities=probabilities,
+        metadata={**jsonable(dict(pub_result.metadata)), **jsonable(dict(metadata or {}))},
+    )
+
+
+def convert_estimator_pub(
+    pub_result: Any, index: int, shots: int | None = None, metadata: Mapping[str, Any] | None = None
+) -> CircuitResult:
+    """One estimator ``PubResult`` (one value per observable) as a :class:`CircuitResult`."""
+    evs = np.atleast_1d(np.asarray(pub_result.data.evs, dtype=float)).ravel()
+    stds = np.atleast_1d(np.asarray(pub_result.data.stds, dtype=float)).ravel()
+    return CircuitResult(
+        index=index,
+        shots=shots,
+        evs=[float(value) for value in evs],
+        stds=[float(value) for value in stds],
+        metadata={**jsonable(dict(pub_result.metadata)), **jsonable(dict(metadata or {}))},
+    )
+
+
+def convert_sampler_result(
+    primitive_result: Iterable[Any], indices: Sequence[int], metadata: Mapping[str, Any] | None = None
+) -> list[CircuitResult]:
+    """A sampler ``PrimitiveResult`` whose PUBs are the circuits ``indices`` of the request."""
+    return [convert_sampler_pub(pub, index, metadata) for pub, index in zip(primitive_result, indices, strict=True)]
+
+
+def convert_estimator_result(
+    primitive_result: Iterable[Any],
+    indices: Sequence[int],
+    shots: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[CircuitResult]:
+    """An estimator ``PrimitiveResult`` whose PUBs are the circuits ``indices`` of the request."""
+    return [
+        convert_estimator_pub(pub, index, shots, metadata)
+        for pub, index in zip(primitive_result, indices, strict=True)
+    ]
