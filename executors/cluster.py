@@ -1,0 +1,217 @@
+"""Quantum clusters: one executor made of member executors, a selector and failover.
+
+Selectors: ``"cyclic"`` (members in order, one request each), ``"random"``, ``"least_busy"``
+(fewest requests in flight; ties go round-robin) or a callable ``(members, request) -> member``.
+A member that fails with :class:`TransientError` or a connection-type fault hands the request to
+the next member; each hand-over is recorded in ``result.metadata["failover"]``.  Requests that can
+never succeed (:class:`InvalidRequest`), jobs the backend ran and failed (:class:`RemoteJobFailed`),
+refused credentials and cancellations are not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from executors.base import (
+    ExecutionRequest,
+    ExecutionResult,
+    Executor,
+    ExecutorSpec,
+    InvalidRequest,
+    JobCancelled,
+    JobHandle,
+    RemoteState,
+    TransientError,
+)
+
+Selector = Callable[[Sequence[Executor], ExecutionRequest], Executor]
+SELECTORS = ("cyclic", "random", "least_busy")
+_RETRYABLE = (TransientError, ConnectionError, TimeoutError)
+
+
+class TaskJobs:
+    """``submit``/``status``/``result``/``cancel`` for executors whose job is one asyncio task
+    running ``self.run(request)`` on the caller's loop."""
+
+    name: str
+
+    async def submit(self, request: ExecutionRequest) -> JobHandle:
+        self.validate(request)
+        task = asyncio.create_task(self.run(request), name=f"{self.name}-job")  # type: ignore[attr-defined]
+        return JobHandle(executor=self.name, state=task)
+
+    async def status(self, handle: JobHandle) -> RemoteState:
+        task = _task(handle)
+        if not task.done():
+            return RemoteState.RUNNING
+        if task.cancelled() or isinstance(task.exception(), JobCancelled):
+            return RemoteState.CANCELLED
+        return RemoteState.FAILED if task.exception() is not None else RemoteState.DONE
+
+    async def result(self, handle: JobHandle) -> ExecutionResult:
+        task = _task(handle)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            raise JobCancelled("the job was cancelled") from None
+
+    async def cancel(self, handle: JobHandle) -> None:
+        _task(handle).cancel()
+
+
+class ClusterExecutor(TaskJobs):
+    """An :class:`~executors.base.Executor` over ``members`` (executors or specs, or a cluster spec).
+
+    :meth:`select` picks a member at once, in the caller's thread, so call order is preserved even
+    when the runs themselves overlap; :meth:`run_on` runs a request on a picked member with
+    failover.  ``result.metadata`` gains ``executor`` (the member that answered), ``executor_index``
+    and ``failover`` (a list of ``{"executor", "index", "error", "type"}`` events, maybe empty).
+    """
+
+    def __init__(
+        self,
+        members: Sequence[Executor | ExecutorSpec] | ExecutorSpec,
+        selector: str | Selector = "cyclic",
+        *,
+        name: str = "cluster",
+        seed: int | None = None,
+    ):
+        if isinstance(members, ExecutorSpec):
+            if members.kind != "cluster":
+                raise InvalidRequest(f"expected a cluster spec, got kind {members.kind!r}")
+            selector = members.selector or selector
+            members = members.members
+        self.members: list[Executor] = [_build(member) for member in members]
+        if not self.members:
+            raise InvalidRequest("a cluster needs at least one member")
+        if not callable(selector) and selector not in SELECTORS:
+            raise InvalidRequest(f"unknown selector {selector!r}; use one of {', '.join(SELECTORS)} or a callable")
+        self.selector = selector
+        self.name = name
+        self._lock = threading.Lock()
+        self._next = 0
+        self._random = random.Random(seed)
+        self._in_flight = [0] * len(self.members)
+
+    def in_flight(self) -> list[int]:
+        """Requests currently selected for, or running on, each member."""
+        with self._lock:
+            return list(self._in_flight)
+
+    def max_qubits(self) -> int | None:
+        sizes = [size for size in (m.max_qubits() for m in self.members) if size is not None]
+        return min(sizes) if sizes else None
+
+    def validate(self, request: ExecutionRequest) -> None:
+        """Every member must accept the request, since failover may send it to any of them."""
+        for member in self.members:
+            member.validate(request)
+
+    def select(self, request: ExecutionRequest) -> Ticket:
+        """Pick the member that runs ``request``; it counts as in flight until released."""
+        with self._lock:
+            index = self._pick(request)
+            self._in_flight[index] += 1
+        return Ticket(index)
+
+    def release(self, ticket: Ticket) -> None:
+        """Stop counting ``ticket`` as in flight (idempotent; :meth:`run_on` does it too)."""
+        with self._lock:
+            if not ticket.released:
+                ticket.released = True
+                self._in_flight[ticket.index] -= 1
+
+    def _pick(self, request: ExecutionRequest) -> int:
+        count = len(self.members)
+        if self.selector == "cyclic":
+            index, self._next = self._next, (self._next + 1) % count
+            return index
+        if self.selector == "random":
+            return self._random.randrange(count)
+        if self.selector == "least_busy":
+            start = self._next
+            index = min(range(count), key=lambda i: (self._in_flight[i], (i - start) % count))
+            self._next = (index + 1) % count
+            return index
+        chosen = self.selector(self.members, request)
+        for index, member in enumerate(self.members):
+            if member is chosen:
+                return index
+        raise InvalidRequest("the cluster's selector returned an executor that is not a member")
+
+    async def run_on(self, ticket: Ticket, request: ExecutionRequest) -> ExecutionResult:
+        """Run on the member ``ticket`` names (from :meth:`select`), failing over to the next."""
+        events: list[dict[str, Any]] = []
+        count = len(self.members)
+        try:
+            while True:
+                member = self.members[ticket.index]
+                try:
+                    result = await member.run(request)
+                except _RETRYABLE as exc:
+                    events.append(_event(member, ticket.index, exc))
+                    if len(events) == count:
+                        raise TransientError(
+                            f"all {count} members of {self.name} failed; last: {exc}"
+                        ) from exc
+                    self._move(ticket)
+                    continue
+                result.metadata.update(
+                    executor=member.name, executor_index=ticket.index, failover=events
+                )
+                return result
+        finally:
+            self.release(ticket)
+
+    def _move(self, ticket: Ticket) -> None:
+        with self._lock:
+            if not ticket.released:
+                self._in_flight[ticket.index] -= 1
+                self._in_flight[(ticket.index + 1) % len(self.members)] += 1
+            ticket.index = (ticket.index + 1) % len(self.members)
+
+    async def run(self, request: ExecutionRequest) -> ExecutionResult:
+        return await self.run_on(self.select(request), request)
+
+QCluster = ClusterExecutor
+
+
+@dataclass
+class Ticket:
+    """A member chosen by :meth:`ClusterExecutor.select` (``index`` moves on failover)."""
+
+    index: int
+    released: bool = False
+
+
+def _build(member: Executor | ExecutorSpec) -> Executor:
+    if isinstance(member, ExecutorSpec):
+        from executors.registry import build_executor
+
+        return build_executor(member)
+    return member
+
+
+def _event(member: Executor, index: int, exc: BaseException) -> dict[str, Any]:
+    return {
+        "executor": member.name,
+        "index": index,
+        "error": str(exc) or type(exc).__name__,
+        "type": type(exc).__name__,
+        "time": time.time(),
+    }
+
+
+def _task(handle: JobHandle) -> asyncio.Task:
+    if not isinstance(handle.state, asyncio.Task):
+        raise ValueError("this handle was not created by a cluster executor in this process")
+    return handle.state

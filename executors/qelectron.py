@@ -1,0 +1,231 @@
+"""QElectrons: PennyLane QNodes that run on a cluster of executors.
+
+>>> @qelectron(executors=[AerSamplerExecutor(), LocalSimulatorExecutor()])
+... @qml.set_shots(1024)
+... @qml.qnode(qml.device("default.qubit", wires=2))
+... def circuit(x):
+...     qml.IQPEmbedding(features=x, wires=[0, 1])
+...     qml.Hadamard(wires=1)
+...     return qml.probs(wires=range(2))
+>>> circuit([0.6, -1.57])                       # runs now, on the next executor (cyclic)
+>>> futures = [circuit.run_later([0.6, -1.57]) for _ in range(4)]
+>>> [f.result() for f in futures]               # concurrent.futures.Future objects
+
+Results have the QNode's shape and interface.  The executors run on one persistent asyncio loop
+in a daemon thread, started on first use.  Selection happens when you call, so the cyclic order
+is the order of your calls even when their runs overlap.  Differentiation through a qelectron is
+not supported: gradients need the QNode itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, InvalidStateError
+from typing import Any
+
+import pennylane as qml
+from qiskit import QuantumCircuit, transpile
+from qiskit_aer import AerSimulator
+
+from executors.base import (
+    CircuitResult,
+    ExecutionRequest,
+    ExecutionResult,
+    Executor,
+    ExecutorSpec,
+    InvalidRequest,
+)
+from executors.cluster import ClusterExecutor, Selector, TaskJobs
+from executors.tapes import build_batch, pennylane_counts, tape_to_circuit, to_interface
+
+_READY_CACHE = 512
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """The shared event loop qelectrons run executors on (a daemon thread, started lazily)."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="qelectron-loop", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+class QElectronFuture(Future):
+    """A ``concurrent.futures.Future`` of one qelectron call; ``execution`` is the executor's
+    :class:`ExecutionResult` (with ``metadata["executor"]`` and ``["failover"]``) once done."""
+
+    execution: ExecutionResult | None = None
+
+
+class QElectron:
+    """A QNode bound to a :class:`ClusterExecutor`; call it, or ``run_later`` for a future."""
+
+    def __init__(self, qnode: qml.QNode, cluster: ClusterExecutor):
+        if not isinstance(qnode, qml.QNode):
+            raise TypeError("qelectron wraps a QNode: put @qelectron above @qml.qnode")
+        self.qnode = qnode
+        self.cluster = cluster
+        functools.update_wrapper(self, qnode)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.run_later(*args, **kwargs).result()
+
+    def run_later(self, *args: Any, **kwargs: Any) -> QElectronFuture:
+        """Submit one call and return at once with a future of the QNode's result."""
+        batch = build_batch(self.qnode, args, kwargs)
+        circuits, values = [], []
+        for tape in batch.tapes:
+            circuit, params = tape_to_circuit(tape)
+            circuits.append(circuit)
+            values.append(params)
+        request = ExecutionRequest(
+            circuits=circuits, shots=batch.shots, parameter_values=values, tags=["qelectron"]
+        )
+        cluster = self.cluster
+        ticket = cluster.select(request)
+        future = QElectronFuture()
+
+        def finish(inner: Future) -> None:
+            cluster.release(ticket)
+            if future.done():
+                return
+            try:
+                execution = inner.result()
+                counts = [pennylane_counts(result) for result in execution.circuits]
+                value = to_interface(batch.postprocess(counts), batch.interface)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+                _settle(future, exc)
+            else:
+                future.execution = execution
+                _settle(future, None, value)
+
+        inner = asyncio.run_coroutine_threadsafe(cluster.run_on(ticket, request), background_loop())
+        inner.add_done_callback(finish)
+        future.add_done_callback(lambda f: f.cancelled() and inner.cancel())
+        return future
+
+
+def _settle(future: Future, exc: BaseException | None, value: Any = None) -> None:
+    try:
+        if isinstance(exc, asyncio.CancelledError):
+            future.cancel()
+        elif exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+    except InvalidStateError:  # cancelled by the caller meanwhile
+        pass
+
+
+def qelectron(
+    qnode: qml.QNode | None = None,
+    *,
+    executors: Executor | ExecutorSpec | Sequence[Executor | ExecutorSpec] | ClusterExecutor | None = None,
+    selector: str | Selector = "cyclic",
+) -> QElectron | Callable[[qml.QNode], QElectron]:
+    """Decorate a QNode so it runs on ``executors`` (default: one :class:`AerSamplerExecutor`).
+
+    ``selector`` is ``"cyclic"``, ``"random"``, ``"least_busy"`` or a callable
+    ``(executors, request) -> executor``; a ready :class:`ClusterExecutor` keeps its own.
+    """
+    if isinstance(executors, ClusterExecutor):
+        cluster = executors
+    else:
+        if executors is None:
+            executors = [AerSamplerExecutor()]
+        elif not isinstance(executors, Sequence):
+            executors = [executors]
+        cluster = ClusterExecutor(executors, selector, name="qelectron")
+    if qnode is None:
+        return lambda node: QElectron(node, cluster)
+    return QElectron(qnode, cluster)
+
+
+class AerSamplerExecutor(TaskJobs):
+    """A lean sampler-only Aer executor for qelectrons: one cached ``AerSimulator``, circuits
+    transpiled once per circuit object (only if Aer lacks a gate), angles bound at run time.
+
+    It samples for real (Aer's shot simulation); ``seed`` makes a sequence of runs reproducible.
+    """
+
+    def __init__(self, *, shots: int = 1024, seed: int | None = None, name: str = "aer_sampler"):
+        self.name = name
+        self.shots = shots
+        self._seed = seed
+        self._runs = 0
+        self._simulator = _aer()
+        self._supported = frozenset(self._simulator.target.operation_names) | {"measure", "barrier"}
+        self._ready: dict[int, tuple[QuantumCircuit, QuantumCircuit, tuple]] = {}
+        self._lock = threading.Lock()
+
+    def max_qubits(self) -> int | None:
+        return self._simulator.configuration().n_qubits
+
+    def validate(self, request: ExecutionRequest) -> None:
+        if request.primitive != "sampler":
+            raise InvalidRequest(f"{self.name} only samples; use LocalSimulatorExecutor for estimator jobs")
+        limit = self.max_qubits()
+        for index, circuit in enumerate(request.circuits):
+            if circuit.num_qubits > limit:
+                raise InvalidRequest(f"circuit {index} needs {circuit.num_qubits} qubits; {self.name} has {limit}", index=index)
+            if circuit.num_clbits == 0:
+                raise InvalidRequest(f"circuit {index} has no measurements", index=index)
+
+    async def run(self, request: ExecutionRequest) -> ExecutionResult:
+        self.validate(request)
+        return await asyncio.get_running_loop().run_in_executor(None, self._run, request)
+
+    def _run(self, request: ExecutionRequest) -> ExecutionResult:
+        started = time.perf_counter()
+        shots = request.shots or self.shots
+        circuits, binds = [], []
+        values = request.parameter_values or [None] * len(request.circuits)
+        for circuit, circuit_values in zip(request.circuits, values):
+            ready, parameters = self._prepared(circuit)
+            circuits.append(ready)
+            binds.append({p: [v] for p, v in zip(parameters, circuit_values or ())})
+        options: dict[str, Any] = {"shots": shots}
+        with self._lock:
+            if self._seed is not None:
+                options["seed_simulator"] = self._seed + self._runs
+            self._runs += 1
+        if any(binds):
+            options["parameter_binds"] = binds
+        result = self._simulator.run(circuits, **options).result()
+        results = []
+        for index in range(len(circuits)):
+            counts = result.get_counts(index)
+            results.append(
+                CircuitResult(
+                    index=index,
+                    shots=shots,
+                    counts=counts,
+                    probabilities={bits: n / shots for bits, n in counts.items()},
+                )
+            )
+        return ExecutionResult(results, time.perf_counter() - started, metadata={"backend": "aer_simulator"})
+
+    def _prepared(self, circuit: QuantumCircuit) -> tuple[QuantumCircuit, tuple]:
+        entry = self._ready.get(id(circuit))
+        if entry is None or entry[0] is not circuit:
+            ready = circuit
+            if any(i.operation.name not in self._supported for i in circuit.data):
+                ready = transpile(circuit, self._simulator, optimization_level=0)
+            entry = (circuit, ready, tuple(ready.parameters))
+            if len(self._ready) >= _READY_CACHE:
+                self._ready.clear()
+            self._ready[id(circuit)] = entry
+        return entry[1], entry[2]
+
+
+@functools.lru_cache(maxsize=1)
+def _aer() -> AerSimulator:
+    return AerSimulator()
