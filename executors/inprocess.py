@@ -40,8 +40,8 @@ class InProcessExecutor:
     """Base of executors whose ``_prepare`` and ``_execute`` block and run in threads.
 
     Subclasses set ``name`` and implement :meth:`max_qubits`, :meth:`_prepare` (transpile etc.,
-    returns anything) and :meth:`_execute` (runs the circuits ``indices``, returns their
-    :class:`CircuitResult` list).
+    returns anything), :meth:`_execute` (runs the circuits ``indices``, returns their
+    :class:`CircuitResult` list) and optionally :meth:`_finish` and :meth:`_metadata`.
     """
 
     name = "in-process"
@@ -68,6 +68,9 @@ class InProcessExecutor:
 
     def _execute(self, request: ExecutionRequest, prepared: Any, indices: list[int], shots: int) -> list:
         raise NotImplementedError
+
+    def _finish(self, prepared: Any) -> None:
+        """Release what ``_prepare`` opened (a session...); runs even when the job fails."""
 
     def _metadata(self, request: ExecutionRequest, prepared: Any) -> dict[str, Any]:
         return {}
@@ -112,6 +115,15 @@ class InProcessExecutor:
         shots = request.shots or self.default_shots()
         _progress(request, "transpiling")
         prepared = await self._in_thread(self._prepare, request)
+        try:
+            results = await self._run_batches(request, job, prepared, shots)
+        finally:
+            self._finish(prepared)
+        _progress(request, "post-processing")
+        metadata = {"executor": self.name, "single_job": self.single_job, **self._metadata(request, prepared)}
+        return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
+
+    async def _run_batches(self, request: ExecutionRequest, job: LocalJob, prepared: Any, shots: int) -> list:
         _progress(request, "executing")
         indices = list(range(len(request.circuits)))
         batches = [indices] if self.single_job else [[index] for index in indices]
@@ -124,9 +136,7 @@ class InProcessExecutor:
                 if request.on_circuit is not None:
                     request.on_circuit(circuit_result)
             results.extend(batch_results)
-        _progress(request, "post-processing")
-        metadata = {"executor": self.name, "single_job": self.single_job, **self._metadata(request, prepared)}
-        return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
+        return results
 
     @staticmethod
     async def _in_thread(function: Any, *args: Any) -> Any:
