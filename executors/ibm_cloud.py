@@ -1,0 +1,506 @@
+"""IBM Quantum Platform: SamplerV2/EstimatorV2 on IBM backends through ``qiskit-ibm-runtime``.
+
+Every SDK call blocks, so each runs in a thread (``asyncio.to_thread``), wrapped in
+:func:`executors.retry.retry_async`: HTTP 429, 5xx and network faults are retried with capped,
+jittered exponential backoff, then raised as :class:`TransientError`; 401/403 raise
+:class:`AuthenticationError` at once; a job IBM reports as failed (e.g. error 1305, "ran too long")
+raises :class:`RemoteJobFailed` with IBM's message.
+
+Remote jobs are never duplicated: each is tagged with the request's ``submit_key`` (and
+``<submit_key>.<part>`` per call), a retried submission first looks its tag up, and a lost
+submission is found again with :meth:`IBMCloudExecutor.find_by_tag`.
+
+``ExecutorSpec.options`` keys understood: optimization_level (local transpilation), seed
+(transpiler and simulator seed), default_shots, resilience_level (estimator),
+dynamical_decoupling and twirling (bool or the runtime's option dict), max_execution_time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from qiskit import QuantumCircuit
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_ibm_runtime import Batch, EstimatorV2, QiskitRuntimeService, RuntimeJobV2, SamplerV2, Session
+from qiskit_ibm_runtime.accounts import InvalidAccountError
+from qiskit_ibm_runtime.api.exceptions import RequestsApiError
+from qiskit_ibm_runtime.exceptions import (
+    IBMInputValueError,
+    IBMNotAuthorizedError,
+    RuntimeInvalidStateError,
+    RuntimeJobFailureError,
+    RuntimeJobMaxTimeoutError,
+    RuntimeJobNotFound,
+)
+
+from executors.base import (
+    AuthenticationError,
+    CircuitResult,
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutorError,
+    ExecutorSpec,
+    IBMCredential,
+    InvalidRequest,
+    JobCancelled,
+    JobHandle,
+    RemoteJobFailed,
+    RemoteState,
+    TransientError,
+)
+from executors.circuits import validate_request
+from executors.pubs import build_pubs, estimator_circuit
+from executors.results import convert_estimator_result, convert_sampler_result
+from executors.retry import retry_async
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_AUTH_STATUS = (401, 403)
+_TRANSIENT_STATUS = (-1, 408, 429)  # -1: the client's own retries ran out (RetryError)
+_STATES = {
+    "INITIALIZING": RemoteState.QUEUED,
+    "QUEUED": RemoteState.QUEUED,
+    "RUNNING": RemoteState.RUNNING,
+    "DONE": RemoteState.DONE,
+    "ERROR": RemoteState.FAILED,
+    "CANCELLED": RemoteState.CANCELLED,
+}
+_FINAL = (RemoteState.DONE, RemoteState.FAILED, RemoteState.CANCELLED)
+_SUB_STATUS = {RemoteState.QUEUED: "waiting for QPU", RemoteState.RUNNING: "executing"}
+
+_services: dict[str, QiskitRuntimeService] = {}
+_services_lock = threading.Lock()
+
+
+# -- errors ------------------------------------------------------------------------------------
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception it was raised from or during (the client hides causes)."""
+    seen: list[BaseException] = []
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        pending += [current.__cause__, current.__context__]
+    return seen
+
+
+def _status_code(error: BaseException) -> int | None:
+    if isinstance(error, IBMNotAuthorizedError):
+        return 401
+    if isinstance(error, RequestsApiError):
+        return error.status_code
+    response = getattr(error, "response", None) or getattr(error, "http_response", None)
+    status = getattr(response, "status_code", None)
+    if status is None and isinstance(getattr(error, "code", None), int):
+        status = error.code  # ibm_cloud_sdk_core.ApiException (IAM, global search)
+    return status
+
+
+def _is_iam_refusal(error: BaseException) -> bool:
+    """IAM answers 400 to an API key it does not know."""
+    response = getattr(error, "http_response", None)
+    return _status_code(error) == 400 and "/identity/token" in str(getattr(response, "url", ""))
+
+
+def _scrub(text: str, credential: IBMCredential | None) -> str:
+    if credential is not None and credential.token:
+        text = text.replace(credential.token, "****")
+    return text
+
+
+def classify(error: BaseException, credential: IBMCredential | None = None) -> ExecutorError:
+    """The executor error for an exception from ``qiskit-ibm-runtime``; never contains the token."""
+    if isinstance(error, ExecutorError):
+        return error
+    chain = _chain(error)
+    message = _scrub(str(error) or type(error).__name__, credential)
+    for item in chain:
+        if isinstance(item, (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError,
+                             ConnectionError, TimeoutError)):
+            return TransientError(f"IBM Quantum unreachable: {message}")
+        status = _status_code(item)
+        if status in _AUTH_STATUS or _is_iam_refusal(item):
+            return AuthenticationError(f"IBM Quantum refused the credential (HTTP {status}): {message}")
+        if status is not None and (status in _TRANSIENT_STATUS or status >= 500):
+            return TransientError(f"IBM Quantum answered HTTP {status}: {message}")
+    if isinstance(error, InvalidAccountError):
+        return AuthenticationError(f"IBM Quantum refused the credential: {message}")
+    if isinstance(error, (IBMInputValueError, ValueError, TypeError)):
+        return InvalidRequest(message)
+    return ExecutorError(f"IBM Quantum error: {message}")
+
+
+def _retry_after(error: BaseException) -> float | None:
+    for item in _chain(error):
+        response = getattr(item, "response", None)
+        value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+        if value is not None:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+# -- service cache -----------------------------------------------------------------------------
+def credential_key(credential: IBMCredential) -> str:
+    """A hash of every field of ``credential`` (the cache key; safe to log)."""
+    fields = [credential.token, credential.channel, credential.instance, credential.url,
+              credential.proxies, credential.verify]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _build_service(credential: IBMCredential) -> QiskitRuntimeService:
+    kwargs: dict[str, Any] = {"channel": credential.channel, "token": credential.token,
+                              "instance": credential.instance, "url": credential.url,
+                              "proxies": credential.proxies, "verify": credential.verify}
+    return QiskitRuntimeService(**{key: value for key, value in kwargs.items() if value is not None})
+
+
+def get_service(credential: IBMCredential, *, fresh: bool = False) -> QiskitRuntimeService:
+    """The cached ``QiskitRuntimeService`` for ``credential`` (blocking: call it in a thread)."""
+    key = credential_key(credential)
+    with _services_lock:
+        if not fresh and key in _services:
+            return _services[key]
+    try:
+        service = _build_service(credential)
+    except Exception as error:
+        raise classify(error, credential) from error
+    with _services_lock:
+        if fresh or key not in _services:
+            _services[key] = service
+        return _services[key]
+
+
+def forget_service(credential: IBMCredential) -> None:
+    """Drop the cached service (after the credential was refused or rotated)."""
+    with _services_lock:
+        _services.pop(credential_key(credential), None)
+
+
+def validate_credential(credential: IBMCredential) -> tuple[bool, str]:
+    """Build the service and make one authenticated API call. Blocking; returns ``(ok, message)``."""
+    try:
+        service = get_service(credential, fresh=True)
+        service.usage()
+    except Exception as error:
+        failure = classify(error, credential)
+        if isinstance(failure, AuthenticationError):
+            forget_service(credential)
+        return False, str(failure)
+    return True, f"credential accepted for instance {service.active_instance()}"
+
+
+def list_backends(credential: IBMCredential) -> list[dict[str, Any]]:
+    """The instance's backends: name, num_qubits, pending_jobs, operational. Blocking."""
+    try:
+        rows = []
+        for backend in get_service(credential).backends():
+            status = backend.status()
+            rows.append({"name": backend.name, "num_qubits": backend.num_qubits,
+                         "pending_jobs": status.pending_jobs, "operational": status.operational,
+                         "status_msg": status.status_msg})
+        return rows
+    except Exception as error:
+        raise classify(error, credential) from error
+
+
+def least_busy(credential: IBMCredential) -> str:
+    """Name of the operational backend with the shortest queue. Blocking."""
+    try:
+        return get_service(credential).least_busy(operational=True).name
+    except Exception as error:
+        raise classify(error, credential) from error
+
+
+# -- executor ----------------------------------------------------------------------------------
+@dataclass
+class _Remote:
+    """``JobHandle.state``: the client's job objects in part order, and the request's callbacks."""
+
+    jobs: list[RuntimeJobV2]
+    submitted: float
+    request: ExecutionRequest | None = None
+
+
+def _part_of(job: RuntimeJobV2, key: str) -> int:
+    for tag in job.tags or []:
+        prefix, _, part = tag.rpartition(".")
+        if prefix == key and part.isdigit():
+            return int(part)
+    return 0
+
+
+class IBMCloudExecutor:
+    """Runs requests on an IBM Quantum backend (see the module docstring).
+
+    ``attempts``/``base``/``cap`` tune retries and ``poll``/``poll_cap`` status polling; every
+    retry wait is appended to ``retry_waits`` (seconds).
+    """
+
+    def __init__(
+        self,
+        spec: ExecutorSpec,
+        *,
+        attempts: int = 6,
+        base: float = 0.5,
+        cap: float = 30.0,
+        poll: float = 0.5,
+        poll_cap: float = 10.0,
+    ):
+        if spec.credential is None:
+            raise InvalidRequest("an IBM cloud profile needs an IBM Quantum credential")
+        self.spec = spec
+        self.credential: IBMCredential = spec.credential
+        self.name = "ibm_cloud"
+        self.attempts, self.base, self.cap = attempts, base, cap
+        self.poll, self.poll_cap = poll, poll_cap
+        self.retry_waits: list[float] = []
+        self._backend: Any = None
+        self._backend_lock = asyncio.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn`` in a thread, retried on transient faults; errors come out classified."""
+
+        def transient(error: BaseException) -> bool:
+            return isinstance(classify(error, self.credential), TransientError)
+
+        def record(attempt: int, wait: float, error: BaseException) -> None:
+            self.retry_waits.append(wait)
+            logger.warning("IBM call %s failed (%s); retry %d in %.2fs", getattr(fn, "__name__", "call"),
+                           _scrub(str(classify(error, self.credential)), self.credential), attempt, wait)
+
+        try:
+            return await retry_async(lambda: asyncio.to_thread(fn, *args, **kwargs), attempts=self.attempts,
+                                     base=self.base, cap=self.cap, is_transient=transient,
+                                     on_retry=record, min_delay=_retry_after)
+        except Exception as error:
+            failure = classify(error, self.credential)
+            if isinstance(failure, AuthenticationError):
+                forget_service(self.credential)
+            raise failure from error
+
+    async def _service(self) -> QiskitRuntimeService:
+        return await self._call(get_service, self.credential)
+
+    async def _get_backend(self) -> Any:
+        async with self._backend_lock:
+            if self._backend is None:
+                service = await self._service()
+                name = self.spec.backend or await self._call(least_busy, self.credential)
+                self._backend = await self._call(service.backend, name)
+        return self._backend
+
+    def _option(self, key: str, default: Any = None) -> Any:
+        value = self.spec.options.get(key)
+        return default if value is None else value
+
+    # -- contract ------------------------------------------------------------------------------
+    def max_qubits(self) -> int | None:
+        """Qubits of the backend, once it has been loaded by a submit (None before)."""
+        return None if self._backend is None else self._backend.num_qubits
+
+    def validate(self, request: ExecutionRequest) -> None:
+        validate_request(request, self.max_qubits(), self.spec.backend or "the IBM backend")
+
+    async def run(self, request: ExecutionRequest) -> ExecutionResult:
+        return await self.result(await self.submit(request))
+
+    async def submit(self, request: ExecutionRequest) -> JobHandle:
+        """Transpile, submit (one job, or one per circuit), and return the remote ids at once."""
+        self.validate(request)
+        backend = await self._get_backend()
+        self.validate(request)
+        key = request.submit_key or f"qportal-{uuid.uuid4().hex}"
+        if request.on_progress:
+            request.on_progress("transpiling")
+        circuits = await asyncio.to_thread(self._prepare, request, backend)
+        shots = request.shots or int(self._option("default_shots", self.spec.shots))
+        indices = list(range(len(circuits)))
+        groups = [indices] if self.spec.single_job else [[index] for index in indices]
+        mode = await self._call(self._open_mode, backend)
+        jobs = []
+        try:
+            for part, group in enumerate(groups):
+                pubs = build_pubs(request, circuits, group)
+                tags = [key, f"{key}.{part}", *request.tags]
+                jobs.append(await self._submit_part(mode, request.primitive, pubs, tags, shots))
+                logger.info("submitted IBM job %s (part %d of %d, tag %s) to %s", jobs[-1].job_id(),
+                            part + 1, len(groups), key, backend.name)
+        finally:
+            if isinstance(mode, (Batch, Session)):
+                await self._close(mode)
+        return JobHandle(executor=self.name, remote_ids=[job.job_id() for job in jobs],
+                         state=_Remote(jobs, time.monotonic(), request))
+
+    async def _close(self, mode: Batch | Session) -> None:
+        """Stop the batch/session accepting jobs; the submitted ones still run."""
+        try:
+            await self._call(mode.close)
+        except ExecutorError as error:
+            logger.warning("could not close IBM %s %s: %s", self.spec.mode, mode.session_id, error)
+
+    def _prepare(self, request: ExecutionRequest, backend: Any) -> list[QuantumCircuit]:
+        circuits = list(request.circuits)
+        if request.primitive == "estimator":
+            circuits = [estimator_circuit(circuit) for circuit in circuits]
+        if not self.spec.local_transpile:
+            return circuits
+        manager = generate_preset_pass_manager(
+            optimization_level=int(self._option("optimization_level", 2)), backend=backend,
+            seed_transpiler=self._option("seed"),
+        )
+        return list(manager.run(circuits))
+
+    def _open_mode(self, backend: Any) -> Any:
+        if self.spec.mode == "batch":
+            return Batch(backend=backend, max_time=self.spec.max_time)
+        if self.spec.mode == "session":
+            return Session(backend=backend, max_time=self.spec.max_time)
+        return backend
+
+    def _primitive_options(self, primitive: str, tags: list[str], shots: int) -> dict[str, Any]:
+        options: dict[str, Any] = {"default_shots": shots, "environment": {"job_tags": tags}}
+        if (max_time := self._option("max_execution_time")) is not None:
+            options["max_execution_time"] = int(max_time)
+        if (dd := self._option("dynamical_decoupling")) is not None:
+            options["dynamical_decoupling"] = dd if isinstance(dd, dict) else {"enable": bool(dd)}
+        if (twirling := self._option("twirling")) is not None:
+            options["twirling"] = (twirling if isinstance(twirling, dict)
+                                   else {"enable_gates": bool(twirling), "enable_measure": bool(twirling)})
+        if (seed := self._option("seed")) is not None:
+            options["simulator"] = {"seed_simulator": int(seed)}
+        if primitive == "estimator" and (level := self._option("resilience_level")) is not None:
+            options["resilience_level"] = int(level)
+        return options
+
+    async def _submit_part(self, mode: Any, primitive: str, pubs: list[Any], tags: list[str],
+                           shots: int) -> RuntimeJobV2:
+        """Submit one primitive call; a retry first looks for a job an earlier try left behind."""
+        service = await self._service()
+        part_tag = tags[1]
+        tried = False
+
+        def submit_once() -> RuntimeJobV2:
+            nonlocal tried
+            if tried:
+                found = service.jobs(job_tags=[part_tag], limit=1)
+                if found:
+                    logger.info("IBM job %s was created by an earlier try; not resubmitting", found[0].job_id())
+                    return found[0]
+            tried = True
+            options = self._primitive_options(primitive, tags, shots)
+            factory = SamplerV2 if primitive == "sampler" else EstimatorV2
+            return factory(mode=mode, options=options).run(pubs)
+
+        return await self._call(submit_once)
+
+    def _jobs(self, handle: JobHandle) -> list[RuntimeJobV2]:
+        if not isinstance(handle.state, _Remote):
+            raise ExecutorError("this handle has no IBM jobs attached; use reattach(remote_ids)")
+        return handle.state.jobs
+
+    async def _job_state(self, job: RuntimeJobV2) -> RemoteState:
+        return _STATES.get(str(await self._call(job.status)), RemoteState.QUEUED)
+
+    async def status(self, handle: JobHandle) -> RemoteState:
+        states = [await self._job_state(job) for job in self._jobs(handle)]
+        for state in (RemoteState.FAILED, RemoteState.CANCELLED, RemoteState.RUNNING, RemoteState.QUEUED):
+            if state in states:
+                return state
+        return RemoteState.DONE
+
+    async def result(self, handle: JobHandle) -> ExecutionResult:
+        """Poll (with growing intervals) until every job is final, then fetch and convert results.
+
+        The submitted request's ``on_progress``/``on_circuit`` callbacks are called on the way.
+        """
+        jobs = self._jobs(handle)
+        request = handle.state.request
+        delay, reported = self.poll, None
+        while (state := await self.status(handle)) not in _FINAL:
+            if request and request.on_progress and state != reported:
+                request.on_progress(_SUB_STATUS[state])
+            reported = state
+            await asyncio.sleep(delay)
+            delay = min(self.poll_cap, delay * 1.5)
+        if state == RemoteState.FAILED:
+            raise RemoteJobFailed("; ".join([await self._failure(job) for job in jobs
+                                             if await self._job_state(job) == RemoteState.FAILED]))
+        if state == RemoteState.CANCELLED:
+            raise JobCancelled(f"IBM job(s) {', '.join(handle.remote_ids)} were cancelled")
+        if request and request.on_progress:
+            request.on_progress("post-processing")
+        circuits: list[CircuitResult] = []
+        for job in jobs:
+            primitive_result = await self._call(job.result)
+            indices = list(range(len(circuits), len(circuits) + len(primitive_result)))
+            metadata = {"remote_id": job.job_id()}
+            if job.primitive_id == "estimator":
+                part = convert_estimator_result(primitive_result, indices, None, metadata)
+            else:
+                part = convert_sampler_result(primitive_result, indices, metadata)
+            for item in part:
+                if request and request.on_circuit:
+                    request.on_circuit(item)
+            circuits += part
+        backend = self._backend.name if self._backend is not None else self.spec.backend
+        return ExecutionResult(
+            circuits=circuits, execution_time=time.monotonic() - handle.state.submitted,
+            remote_ids=list(handle.remote_ids), metadata={"backend": backend, "mode": self.spec.mode},
+        )
+
+    async def _failure(self, job: RuntimeJobV2) -> str:
+        try:
+            await asyncio.to_thread(job.result)
+        except (RuntimeJobFailureError, RuntimeJobMaxTimeoutError) as error:
+            return _scrub(f"IBM job {job.job_id()} failed: {error}", self.credential)
+        return f"IBM job {job.job_id()} failed"
+
+    async def cancel(self, handle: JobHandle) -> None:
+        """Cancel every remote job that is not final yet (already-final jobs are fine)."""
+        for job in self._jobs(handle):
+            try:
+                await self._call(job.cancel)
+            except ExecutorError as error:
+                if not isinstance(error.__cause__, RuntimeInvalidStateError):
+                    raise
+                logger.info("IBM job %s was already final", job.job_id())
+
+    async def reattach(self, remote_ids: list[str]) -> JobHandle:
+        """A handle for jobs submitted earlier, looked up by id; never resubmits."""
+        service = await self._service()
+        jobs = []
+        for remote_id in remote_ids:
+            try:
+                jobs.append(await self._call(service.job, remote_id))
+            except ExecutorError as error:
+                if isinstance(error.__cause__, RuntimeJobNotFound):
+                    raise RemoteJobFailed(f"IBM job {remote_id} no longer exists") from error
+                raise
+        return JobHandle(executor=self.name, remote_ids=list(remote_ids), state=_Remote(jobs, time.monotonic()))
+
+    async def find_by_tag(self, submit_key: str) -> JobHandle | None:
+        """Jobs tagged ``submit_key`` (a submit whose ids were lost), in part order; None if none."""
+        service = await self._service()
+        jobs = await self._call(service.jobs, job_tags=[submit_key], limit=None)
+        if not jobs:
+            return None
+        jobs.sort(key=lambda job: _part_of(job, submit_key))
+        return JobHandle(executor=self.name, remote_ids=[job.job_id() for job in jobs],
+                         state=_Remote(jobs, time.monotonic()))
