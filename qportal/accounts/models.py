@@ -1,0 +1,127 @@
+"""Teams, memberships with roles, API keys and encrypted IBM credentials."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from qportal.accounts import vault
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100)
+    personal = models.BooleanField(default=False, help_text="Created automatically for one user.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="unique_membership")]
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (Role.OWNER, Role.MEMBER)
+
+
+API_KEY_PREFIX = "qp_"
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A script's credential: ``qp_<8-char lookup id>_<secret>``; only the SHA-256 is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    lookup = models.CharField(max_length=16, unique=True)
+    hashed = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    @classmethod
+    def issue(cls, user, name: str = "default") -> tuple["ApiKey", str]:
+        lookup = secrets.token_hex(4)
+        key = f"{API_KEY_PREFIX}{lookup}_{secrets.token_urlsafe(32)}"
+        return cls.objects.create(user=user, name=name, lookup=lookup, hashed=hash_api_key(key)), key
+
+    @classmethod
+    def authenticate(cls, key: str) -> "ApiKey | None":
+        parts = key.split("_", 2)
+        if len(parts) != 3 or f"{parts[0]}_" != API_KEY_PREFIX:
+            return None
+        found = cls.objects.select_related("user").filter(lookup=parts[1]).first()
+        if found is None or not hmac.compare_digest(found.hashed, hash_api_key(key)):
+            return None
+        if not found.user.is_active:
+            return None
+        return found
+
+    def __str__(self) -> str:
+        return f"{API_KEY_PREFIX}{self.lookup}_… ({self.name})"
+
+
+class CredentialStatus(models.TextChoices):
+    UNCHECKED = "unchecked"
+    VALID = "valid"
+    INVALID = "invalid"
+
+
+class IBMCredential(models.Model):
+    """An IBM Quantum credential shared by a team. The token is write-only and Fernet-encrypted."""
+
+    class Channel(models.TextChoices):
+        PLATFORM = "ibm_quantum_platform"
+        CLOUD = "ibm_cloud"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="credentials")
+    name = models.CharField(max_length=100)
+    channel = models.CharField(max_length=30, choices=Channel.choices, default=Channel.PLATFORM)
+    token_encrypted = models.TextField(editable=False)
+    token_last4 = models.CharField(max_length=4, editable=False)
+    instance = models.CharField(max_length=300, blank=True, help_text="CRN or service name")
+    url = models.CharField(max_length=300, blank=True)
+    proxies = models.JSONField(null=True, blank=True)
+    verify = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=CredentialStatus.choices, default=CredentialStatus.UNCHECKED)
+    status_reason = models.CharField(max_length=500, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    backends = models.JSONField(default=list, blank=True, help_text="Backends seen at the last check")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_credential_name")]
+
+    def set_token(self, token: str) -> None:
+        self.token_encrypted = vault.encrypt(token)
+        self.token_last4 = token[-4:]
+
+    def decrypt_token(self) -> str:
+        """Only the worker calls this."""
+        return vault.decrypt(self.token_encrypted)
+
+    @property
+    def masked(self) -> str:
+        return f"****{self.token_last4}"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.masked})"

@@ -1,0 +1,72 @@
+"""The project's one NinjaAPI: routers per app, domain errors mapped to status codes in one place."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError as NinjaAuthError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from executors.base import InvalidRequest
+from qportal.accounts.access import NotFound, ReadOnly
+from qportal.auth import api_auth
+from qportal.jobs.api import router as jobs_router
+from qportal.jobs.services import Conflict
+from qportal.profiles.api import router as profiles_router
+from qportal.profiles.services import ProfileInvalid
+
+api = NinjaAPI(
+    title="qportal API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=api_auth,
+    description="Submit quantum circuits, follow jobs, manage executor profiles. "
+    "Authenticate with `Authorization: Bearer <api key>` or a browser session.",
+)
+api.add_router("/", jobs_router)
+api.add_router("/", profiles_router)
+
+
+@api.exception_handler(InvalidRequest)
+def invalid_request(request, exc: InvalidRequest):
+    body = {"detail": str(exc)}
+    if exc.index is not None:
+        body["circuit"] = exc.index
+    if exc.line is not None:
+        body["line"] = exc.line
+    return api.create_response(request, body, status=400)
+
+
+@api.exception_handler(ProfileInvalid)
+def profile_invalid(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=400)
+
+
+@api.exception_handler(NotFound)
+def not_found(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=404)
+
+
+@api.exception_handler(ReadOnly)
+def read_only(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=403)
+
+
+@api.exception_handler(Conflict)
+def conflict(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(NinjaAuthError)
+def unauthorized(request, exc):
+    return api.create_response(
+        request, {"detail": "authentication required: send 'Authorization: Bearer <api key>' or log in"}, status=401
+    )
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request, exc: NinjaValidationError):
+    problems = []
+    for err in exc.errors:
+        where = ".".join(str(p) for p in err.get("loc", []) if p not in ("body", "payload"))
+        problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return api.create_response(request, {"detail": "; ".join(problems), "errors": exc.errors}, status=422)

@@ -1,0 +1,24 @@
+"""ASGI entry point: HTTP through Django, websockets through Channels, embedded worker when configured."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qportal.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from qportal.embedded import EmbeddedWorkerApp  # noqa: E402
+from qportal.routing import websocket_urlpatterns  # noqa: E402
+
+application = EmbeddedWorkerApp(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
+)

@@ -1,0 +1,74 @@
+"""REST endpoints for jobs: thin wrappers around ``qportal.jobs.services``."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ninja import Query, Router
+from ninja.pagination import PageNumberPagination, paginate
+
+from executors.base import InvalidRequest
+from qportal.jobs import services
+from qportal.jobs.models import JobStatus
+from qportal.jobs.schemas import EventOut, JobDetailOut, JobFilters, JobIn, JobOut
+
+router = Router(tags=["jobs"])
+
+
+@router.post("/jobs", response={201: JobOut}, summary="Submit a job")
+def submit(request, payload: JobIn):
+    sub = services.Submission(
+        profile=payload.profile,
+        circuits=[c.dict(exclude_none=True) for c in payload.circuits],
+        shots=payload.shots,
+        primitive=payload.primitive,
+        observables=payload.observables,
+        parameter_values=payload.parameter_values,
+        name=payload.name,
+        tags=payload.tags,
+        team=payload.team,
+    )
+    return 201, services.submit_job(request.user, sub)
+
+
+@router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")
+@paginate(PageNumberPagination, page_size=50)
+def list_jobs(request, filters: Query[JobFilters]):
+    jobs = services.jobs_for(request.user)
+    if filters.status:
+        if filters.status not in JobStatus.values:
+            raise InvalidRequest(f"unknown status {filters.status!r}; one of {', '.join(JobStatus.values)}")
+        jobs = jobs.filter(status=filters.status)
+    if filters.profile:
+        jobs = jobs.filter(profile__name=filters.profile)
+    if filters.tag:
+        jobs = jobs.filter(tag_index__contains=f"|{filters.tag}|")
+    if filters.team:
+        jobs = jobs.filter(team_id=filters.team)
+    if filters.q:
+        jobs = jobs.filter(name__icontains=filters.q)
+    if filters.created_after:
+        jobs = jobs.filter(created__gte=filters.created_after)
+    if filters.created_before:
+        jobs = jobs.filter(created__lt=filters.created_before)
+    return jobs
+
+
+@router.get("/jobs/{job_id}", response=JobDetailOut, summary="A job with its events and per-circuit results")
+def get_job(request, job_id: UUID):
+    return services.get_job(request.user, job_id)
+
+
+@router.get("/jobs/{job_id}/events", response=list[EventOut], summary="Events after a sequence number")
+def job_events(request, job_id: UUID, after: int = 0):
+    return list(services.get_job(request.user, job_id).events.filter(seq__gt=after))
+
+
+@router.post("/jobs/{job_id}/cancel", response=JobOut, summary="Cancel a job (idempotent)")
+def cancel(request, job_id: UUID):
+    return services.cancel_job(request.user, services.get_job(request.user, job_id))
+
+
+@router.post("/jobs/{job_id}/rerun", response={201: JobOut}, summary="Run a job again as a new, linked job")
+def rerun(request, job_id: UUID):
+    return 201, services.rerun_job(request.user, services.get_job(request.user, job_id))

@@ -1,0 +1,72 @@
+"""The append-only job event log and its live fan-out.
+
+Every state change is one conditional UPDATE of named Job fields plus one JobEvent row, in one
+transaction; the event's sequence number comes from ``Job.last_seq``.  Websocket frames and worker
+wake-ups are sent after commit and may be lost: the database stays the record of truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+
+from qportal.jobs.models import Job, JobEvent
+
+log = logging.getLogger(__name__)
+
+
+def append_event(
+    job_id,
+    kind: str,
+    *,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+    where: Q | None = None,
+    fields: dict[str, Any] | None = None,
+) -> JobEvent | None:
+    """Apply ``fields`` to the job if it still matches ``where``, and record the event.
+
+    Returns None (and writes nothing) when the condition no longer holds, e.g. a worker whose
+    lease was taken over, or a cancel racing a finish.
+    """
+    with transaction.atomic():
+        query = Job.objects.filter(id=job_id)
+        if where is not None:
+            query = query.filter(where)
+        if not query.update(last_seq=F("last_seq") + 1, **(fields or {})):
+            return None
+        seq, status, sub_status, team_id = Job.objects.filter(id=job_id).values_list(
+            "last_seq", "status", "sub_status", "team_id"
+        )[0]
+        event = JobEvent.objects.create(
+            job_id=job_id, seq=seq, kind=kind, status=status, sub_status=sub_status, message=message, data=data or {}
+        )
+        frame = event.as_frame()
+        transaction.on_commit(lambda: publish(frame, team_id))
+    return event
+
+
+def publish(frame: dict[str, Any], team_id: int) -> None:
+    """Fan an event out to the job's and the team's websocket groups (best effort)."""
+    layer = get_channel_layer()
+    message = {"type": "job.event", "event": frame}
+    try:
+        async_to_sync(layer.group_send)(f"job.{frame['job']}", message)
+        async_to_sync(layer.group_send)(f"team.{team_id}", message)
+    except Exception as exc:  # a lost frame is repaired by the client's refetch
+        log.warning("could not publish event %s/%s: %s", frame["job"], frame["seq"], exc)
+
+
+def wake_workers(job_id) -> None:
+    """Hint a worker that a job is waiting (best effort; the sweeper finds it anyway)."""
+    layer = get_channel_layer()
+    try:
+        async_to_sync(layer.send)(settings.JOB_CHANNEL, {"type": "job.wake", "job": str(job_id)})
+    except Exception as exc:
+        log.debug("wake-up for %s not sent: %s", job_id, exc)

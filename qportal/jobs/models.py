@@ -1,0 +1,116 @@
+"""Jobs, their circuits with results, and the append-only event history."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
+ACTIVE = frozenset({JobStatus.SUBMITTING, JobStatus.RUNNING})
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    profile = models.ForeignKey("profiles.ExecutorProfile", on_delete=models.PROTECT, related_name="jobs")
+    name = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    tag_index = models.CharField(max_length=1200, blank=True, db_index=True, help_text="|tag1|tag2| for filtering")
+    primitive = models.CharField(max_length=10, default="sampler")
+    shots = models.PositiveIntegerField()
+    num_circuits = models.PositiveIntegerField(default=0)
+    circuits_done = models.PositiveIntegerField(default=0)
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    sub_status = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Retry backoff: not claimed before")
+    execution_time = models.FloatField(null=True, blank=True)
+
+    attempt = models.PositiveIntegerField(default=0)
+    worker_id = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    submit_key = models.CharField(max_length=64, blank=True)
+    remote_ids = models.JSONField(default=list, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["team", "-created"])]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def __str__(self) -> str:
+        return f"{self.name or self.id} ({self.status})"
+
+
+class JobCircuit(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="circuits")
+    index = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, blank=True)
+    source_format = models.CharField(max_length=10)
+    source = models.TextField()
+    num_qubits = models.PositiveIntegerField()
+    observables = models.JSONField(null=True, blank=True)
+    parameter_values = models.JSONField(null=True, blank=True)
+
+    done = models.BooleanField(default=False)
+    counts = models.JSONField(null=True, blank=True)
+    register_counts = models.JSONField(null=True, blank=True)
+    probabilities = models.JSONField(null=True, blank=True)
+    evs = models.JSONField(null=True, blank=True)
+    stds = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_circuit_index")]
+
+
+class JobEvent(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=30)
+    status = models.CharField(max_length=12)
+    sub_status = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_event_seq")]
+
+    def as_frame(self) -> dict:
+        return {
+            "job": str(self.job_id),
+            "seq": self.seq,
+            "kind": self.kind,
+            "status": self.status,
+            "sub_status": self.sub_status,
+            "message": self.message,
+            "data": self.data,
+            "created": self.created.isoformat(),
+        }

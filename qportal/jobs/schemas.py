@@ -1,0 +1,107 @@
+"""API shapes for jobs. Output schemas list their fields explicitly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from ninja import Field, Schema
+
+
+class CircuitIn(Schema):
+    qasm: str | None = Field(None, description="OpenQASM 2 or 3 source")
+    qpy: str | None = Field(None, description="base64-encoded QPY holding one circuit")
+    name: str | None = None
+
+
+class JobIn(Schema):
+    profile: str = Field(..., description="Executor profile name, e.g. `local` or `fake_manila`")
+    circuits: list[CircuitIn]
+    shots: int | None = Field(None, description="1..100000; default: the profile's shots")
+    primitive: Literal["sampler", "estimator"] = "sampler"
+    observables: list[Any] | None = Field(
+        None, description="Estimator: one entry per circuit, a Pauli string, a list of them, or [[pauli, coeff], ...]"
+    )
+    parameter_values: list[list[float] | None] | None = None
+    name: str = ""
+    tags: list[str] = []
+    team: int | None = Field(None, description="Team id; default: the profile's team or your personal team")
+
+
+class EventOut(Schema):
+    seq: int
+    kind: str
+    status: str
+    sub_status: str
+    message: str
+    data: dict
+    created: datetime
+
+
+class CircuitResultOut(Schema):
+    index: int
+    name: str
+    num_qubits: int
+    done: bool
+    counts: dict[str, int] | None = None
+    register_counts: dict[str, dict[str, int]] | None = None
+    probabilities: dict[str, float] | None = None
+    evs: list[float] | None = None
+    stds: list[float] | None = None
+    metadata: dict | None = None
+
+
+class JobOut(Schema):
+    id: UUID
+    name: str
+    status: str
+    sub_status: str
+    error: str
+    team: int = Field(..., alias="team_id")
+    team_name: str = Field(..., alias="team.name")
+    profile: str = Field(..., alias="profile.name")
+    backend: str = Field(..., alias="profile.backend")
+    submitted_by: str | None = None
+    primitive: str
+    shots: int
+    tags: list[str]
+    num_circuits: int
+    circuits_done: int
+    attempt: int
+    remote_ids: list[str]
+    cancel_requested: bool
+    rerun_of: UUID | None = Field(None, alias="rerun_of_id")
+    created: datetime
+    submitted_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    execution_time: float | None
+    last_seq: int
+
+    @staticmethod
+    def resolve_submitted_by(obj) -> str | None:
+        return obj.created_by.get_username() if obj.created_by_id else None
+
+
+class JobDetailOut(JobOut):
+    events: list[EventOut]
+    results: list[CircuitResultOut]
+
+    @staticmethod
+    def resolve_events(obj) -> list:
+        return list(obj.events.all())
+
+    @staticmethod
+    def resolve_results(obj) -> list:
+        return list(obj.circuits.all())
+
+
+class JobFilters(Schema):
+    status: str | None = None
+    profile: str | None = None
+    tag: str | None = None
+    team: int | None = None
+    q: str | None = Field(None, description="search in job names")
+    created_after: datetime | None = None
+    created_before: datetime | None = None

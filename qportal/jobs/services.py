@@ -1,0 +1,193 @@
+"""Use cases for jobs: submit, cancel, run again. Views and the API stay thin around these."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
+from executors.circuits import parse_circuit, validate_request
+from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
+from qportal.jobs.events import append_event, wake_workers
+from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobStatus
+from qportal.profiles.services import profile_max_qubits, resolve_profile
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+
+
+class Conflict(Exception):
+    """The request is valid but the job's state forbids it (e.g. cancelling a finished job)."""
+
+
+@dataclass
+class Submission:
+    profile: str
+    circuits: list[dict[str, Any]]
+    shots: int | None = None
+    primitive: str = "sampler"
+    observables: list[Any] | None = None
+    parameter_values: list[Any] | None = None
+    name: str = ""
+    tags: list[str] = field(default_factory=list)
+    team: int | None = None
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    if len(tags) > MAX_TAGS:
+        raise InvalidRequest(f"at most {MAX_TAGS} tags per job, got {len(tags)}")
+    cleaned = []
+    for tag in tags:
+        tag = tag.strip()
+        if not tag or len(tag) > MAX_TAG_LENGTH or "|" in tag:
+            raise InvalidRequest(f"tag {tag!r} must be 1-{MAX_TAG_LENGTH} characters without '|'")
+        if tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
+    if not isinstance(source, dict):
+        raise InvalidRequest(f"circuit {index}: expected an object with \"qasm\" or \"qpy\"", index=index)
+    if source.get("qasm") is not None:
+        text = source["qasm"]
+        return ("qasm3" if "OPENQASM 3" in text[:200] else "qasm2"), text
+    if source.get("qpy") is not None:
+        try:
+            base64.b64decode(source["qpy"], validate=True)
+        except ValueError:
+            raise InvalidRequest(f"circuit {index}: \"qpy\" is not valid base64", index=index) from None
+        return "qpy", source["qpy"]
+    raise InvalidRequest(f"circuit {index}: give either \"qasm\" or \"qpy\"", index=index)
+
+
+def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
+    """Validate everything, then write the job, its circuits and its first event in one transaction."""
+    if not sub.circuits:
+        raise InvalidRequest("a job needs at least one circuit")
+    if len(sub.circuits) > MAX_CIRCUITS:
+        raise InvalidRequest(f"a job holds at most {MAX_CIRCUITS} circuits, got {len(sub.circuits)}")
+    if sub.primitive not in ("sampler", "estimator"):
+        raise InvalidRequest(f"primitive must be \"sampler\" or \"estimator\", not {sub.primitive!r}")
+    if sub.shots is not None and not 1 <= sub.shots <= MAX_SHOTS:
+        raise InvalidRequest(f"shots must be between 1 and {MAX_SHOTS}, got {sub.shots}")
+    if sub.observables is not None and len(sub.observables) != len(sub.circuits):
+        raise InvalidRequest(f"give one observables entry per circuit: {len(sub.circuits)} circuits, {len(sub.observables)} entries")
+    if sub.parameter_values is not None and len(sub.parameter_values) != len(sub.circuits):
+        raise InvalidRequest(f"give one parameter_values entry per circuit: {len(sub.circuits)} circuits, {len(sub.parameter_values)} entries")
+    tags = _clean_tags(sub.tags)
+
+    profile = resolve_profile(user, sub.profile, sub.team)
+    if sub.team is not None:
+        team = writable_membership(user, sub.team).team
+    elif profile.team_id is not None:
+        team = writable_membership(user, profile.team_id).team
+    else:
+        team = personal_team(user)
+
+    sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
+    circuits = [parse_circuit(src, i) for i, src in enumerate(sub.circuits)]
+    shots = sub.shots or profile.shots
+    request = ExecutionRequest(
+        circuits=circuits,
+        primitive=sub.primitive,
+        shots=shots,
+        observables=sub.observables,
+        parameter_values=sub.parameter_values,
+        tags=tags,
+    )
+    validate_request(request, profile_max_qubits(profile))
+
+    with transaction.atomic():
+        job = Job.objects.create(
+            team=team,
+            created_by=user,
+            profile=profile,
+            name=sub.name[:200],
+            tags=tags,
+            tag_index="".join(f"|{t}" for t in tags) + "|" if tags else "",
+            primitive=sub.primitive,
+            shots=shots,
+            num_circuits=len(circuits),
+            rerun_of=rerun_of,
+        )
+        JobCircuit.objects.bulk_create(
+            JobCircuit(
+                job=job,
+                index=i,
+                name=(sub.circuits[i].get("name") or circuit.name or "")[:200],
+                source_format=fmt,
+                source=text,
+                num_qubits=circuit.num_qubits,
+                observables=sub.observables[i] if sub.observables else None,
+                parameter_values=sub.parameter_values[i] if sub.parameter_values else None,
+            )
+            for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits))
+        )
+        append_event(job.id, "queued", message=f"queued on {profile.name} with {len(circuits)} circuit(s)")
+        transaction.on_commit(lambda: wake_workers(job.id))
+    job.refresh_from_db()
+    return job
+
+
+def jobs_for(user):
+    return Job.objects.filter(team_id__in=team_ids(user)).select_related("profile", "team", "created_by")
+
+
+def get_job(user, job_id) -> Job:
+    try:
+        return jobs_for(user).get(id=job_id)
+    except (Job.DoesNotExist, ValidationError, ValueError):
+        raise NotFound("job not found") from None
+
+
+def cancel_job(user, job: Job) -> Job:
+    """Idempotent: cancelling a cancelled job is fine; a finished job cannot be cancelled."""
+    writable_membership(user, job.team_id)
+    if job.status == JobStatus.CANCELLED:
+        return job
+    if job.status in TERMINAL:
+        raise Conflict(f"job already {job.status}; it cannot be cancelled")
+    if not append_event(
+        job.id,
+        "cancelled",
+        message="cancelled before it started",
+        where=Q(status=JobStatus.QUEUED),
+        fields={"status": JobStatus.CANCELLED, "cancel_requested": True, "finished_at": timezone.now(), "sub_status": ""},
+    ):
+        append_event(
+            job.id,
+            "cancel_requested",
+            message="cancel requested; stopping the running job",
+            where=Q(status__in=[JobStatus.SUBMITTING, JobStatus.RUNNING], cancel_requested=False),
+            fields={"cancel_requested": True},
+        )
+        transaction.on_commit(lambda: wake_workers(job.id))
+    job.refresh_from_db()
+    return job
+
+
+def rerun_job(user, job: Job) -> Job:
+    circuits = [
+        {"qasm": c.source} if c.source_format != "qpy" else {"qpy": c.source} for c in job.circuits.all()
+    ]
+    observables = [c.observables for c in job.circuits.all()] if job.primitive == "estimator" else None
+    params = [c.parameter_values for c in job.circuits.all()]
+    sub = Submission(
+        profile=job.profile.name,
+        circuits=circuits,
+        shots=job.shots,
+        primitive=job.primitive,
+        observables=observables,
+        parameter_values=params if any(p is not None for p in params) else None,
+        name=job.name,
+        tags=job.tags,
+        team=job.team_id,
+    )
+    return submit_job(user, sub, rerun_of=job)

@@ -1,0 +1,268 @@
+"""The worker's database operations. Every write is conditional on (id, attempt) and names its fields.
+
+These are plain sync functions; the worker calls them through ``sync_to_async``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from qiskit import qpy
+
+from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
+from executors.circuits import parse_circuit
+from qportal.accounts.models import CredentialStatus, IBMCredential
+from qportal.jobs.events import append_event
+from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
+from qportal.profiles.services import member_resolver
+
+
+@dataclass
+class Claim:
+    job_id: Any
+    attempt: int
+    recovered: bool  # the previous attempt's worker lost its lease
+
+
+@dataclass
+class WorkItem:
+    job_id: Any
+    attempt: int
+    spec: ExecutorSpec
+    request: ExecutionRequest
+    profile_name: str
+    credential_id: int | None
+    remote_ids: list[str]
+    submit_key: str
+    status: str
+    cancel_requested: bool
+
+
+def _claimable(now) -> Q:
+    waiting = Q(status=JobStatus.QUEUED) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+    abandoned = Q(status__in=list(ACTIVE), lease_until__lt=now)
+    return waiting | abandoned
+
+
+def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
+    """Claim up to ``limit`` queued jobs or jobs whose lease expired.
+
+    On PostgreSQL candidates are locked with SKIP LOCKED so workers never wait on each other;
+    everywhere the claim itself is a conditional UPDATE whose row count decides who won.
+    """
+    if limit <= 0:
+        return []
+    now = timezone.now()
+    claims: list[Claim] = []
+    with transaction.atomic():
+        candidates = Job.objects.filter(_claimable(now)).order_by("created")
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        rows = list(candidates.values_list("id", "status", "attempt")[:limit])
+        for job_id, status, attempt in rows:
+            recovered = status != JobStatus.QUEUED
+            fields: dict[str, Any] = {
+                "attempt": attempt + 1,
+                "worker_id": worker_id,
+                "lease_until": now + timedelta(seconds=lease_seconds),
+                "not_before": None,
+            }
+            if not recovered:
+                fields.update(status=JobStatus.SUBMITTING, sub_status="preparing", submitted_at=now)
+            message = f"attempt {attempt + 1} on {worker_id}"
+            if recovered:
+                message = f"previous worker lost its lease; {message}"
+            event = append_event(
+                job_id,
+                "recovered" if recovered else "claimed",
+                message=message,
+                data={"attempt": attempt + 1, "worker": worker_id},
+                where=Q(attempt=attempt, status=status) & _claimable(now),
+                fields=fields,
+            )
+            if event is not None:
+                claims.append(Claim(job_id, attempt + 1, recovered))
+    return claims
+
+
+def load_work(claim: Claim) -> WorkItem | None:
+    job = Job.objects.select_related("profile", "profile__credential").filter(id=claim.job_id, attempt=claim.attempt).first()
+    if job is None:
+        return None
+    rows = list(job.circuits.all())
+    circuits = []
+    for row in rows:
+        if row.source_format == "qpy":
+            circuits.append(qpy.load(io.BytesIO(base64.b64decode(row.source)))[0])
+        else:
+            circuits.append(parse_circuit({"qasm": row.source}, row.index))
+    estimator = job.primitive == "estimator"
+    params = [row.parameter_values for row in rows]
+    request = ExecutionRequest(
+        circuits=circuits,
+        primitive=job.primitive,
+        shots=job.shots,
+        observables=[row.observables for row in rows] if estimator else None,
+        parameter_values=params if any(p is not None for p in params) else None,
+        tags=list(job.tags),
+        submit_key=job.submit_key or None,
+    )
+    spec = job.profile.to_spec(with_secrets=True, resolve_member=member_resolver(job.profile))
+    return WorkItem(
+        job_id=job.id,
+        attempt=job.attempt,
+        spec=spec,
+        request=request,
+        profile_name=job.profile.name,
+        credential_id=job.profile.credential_id,
+        remote_ids=list(job.remote_ids),
+        submit_key=job.submit_key,
+        status=job.status,
+        cancel_requested=job.cancel_requested,
+    )
+
+
+def _mine(item_or_claim) -> Q:
+    return Q(attempt=item_or_claim.attempt, status__in=list(ACTIVE))
+
+
+def renew_lease(job_id, attempt: int, lease_seconds: int) -> tuple[bool, bool]:
+    """Heartbeat. Returns (still ours, cancel requested)."""
+    query = Job.objects.filter(id=job_id, attempt=attempt, status__in=list(ACTIVE))
+    if not query.update(lease_until=timezone.now() + timedelta(seconds=lease_seconds)):
+        return False, False
+    return True, bool(Job.objects.filter(id=job_id).values_list("cancel_requested", flat=True)[0])
+
+
+def save_submit_key(item: WorkItem, key: str) -> bool:
+    return Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(ACTIVE)).update(submit_key=key) == 1
+
+
+def mark_running(item: WorkItem, remote_ids: list[str], message: str) -> bool:
+    return append_event(
+        item.job_id,
+        "running",
+        message=message,
+        data={"remote_ids": remote_ids},
+        where=_mine(item),
+        fields={
+            "status": JobStatus.RUNNING,
+            "sub_status": "executing",
+            "remote_ids": remote_ids,
+            "started_at": timezone.now(),
+        },
+    ) is not None
+
+
+def set_sub_status(item: WorkItem, text: str) -> None:
+    append_event(item.job_id, "progress", message=text, where=_mine(item), fields={"sub_status": text[:100]})
+
+
+def save_circuit_result(item: WorkItem, result: CircuitResult, total: int) -> None:
+    """Store one circuit's result as it finishes and announce it (batch progress)."""
+    with transaction.atomic():
+        if not Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(ACTIVE)).exists():
+            return
+        updated = JobCircuit.objects.filter(job_id=item.job_id, index=result.index, done=False).update(**_result_fields(result))
+        if not updated:
+            return
+        append_event(
+            item.job_id,
+            "circuit",
+            message=f"circuit {result.index + 1} of {total} done",
+            data={"index": result.index, "counts": result.counts, "evs": result.evs, "stds": result.stds},
+            where=_mine(item),
+            fields={"circuits_done": F("circuits_done") + 1},
+        )
+
+
+def _result_fields(result: CircuitResult) -> dict[str, Any]:
+    return {
+        "done": True,
+        "counts": result.counts,
+        "register_counts": result.register_counts,
+        "probabilities": result.probabilities,
+        "evs": result.evs,
+        "stds": result.stds,
+        "metadata": result.metadata,
+    }
+
+
+def finish_done(item: WorkItem, circuits: list[CircuitResult], execution_time: float, remote_ids: list[str], metadata: dict) -> bool:
+    with transaction.atomic():
+        if not Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(ACTIVE)).exists():
+            return False
+        for result in circuits:
+            JobCircuit.objects.filter(job_id=item.job_id, index=result.index).update(**_result_fields(result))
+        return append_event(
+            item.job_id,
+            "done",
+            message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s",
+            data={"execution_time": execution_time, "remote_ids": remote_ids, **_public_metadata(metadata)},
+            where=_mine(item),
+            fields={
+                "status": JobStatus.DONE,
+                "sub_status": "",
+                "circuits_done": len(circuits),
+                "execution_time": execution_time,
+                "remote_ids": remote_ids or F("remote_ids"),
+                "finished_at": timezone.now(),
+                "lease_until": None,
+            },
+        ) is not None
+
+
+def _public_metadata(metadata: dict) -> dict:
+    failover = metadata.get("failover")
+    return {"failover": failover} if failover else {}
+
+
+def finish_failed(item_or_claim, message: str, *, kind: str = "failed") -> bool:
+    status = JobStatus.CANCELLED if kind == "cancelled" else JobStatus.FAILED
+    return append_event(
+        item_or_claim.job_id,
+        kind,
+        message=message,
+        where=_mine(item_or_claim),
+        fields={
+            "status": status,
+            "sub_status": "",
+            "error": message if status == JobStatus.FAILED else "",
+            "finished_at": timezone.now(),
+            "lease_until": None,
+        },
+    ) is not None
+
+
+def requeue(item: WorkItem, message: str, delay_seconds: float) -> bool:
+    """A transient fault: give the job back to the queue after a backoff (remote ids are kept)."""
+    return append_event(
+        item.job_id,
+        "retrying",
+        message=message,
+        data={"delay": delay_seconds},
+        where=_mine(item),
+        fields={
+            "status": JobStatus.QUEUED,
+            "sub_status": f"retrying in {delay_seconds:.0f} s",
+            "not_before": timezone.now() + timedelta(seconds=delay_seconds),
+            "lease_until": None,
+        },
+    ) is not None
+
+
+def mark_credential_invalid(credential_id: int, reason: str) -> None:
+    IBMCredential.objects.filter(id=credential_id).update(
+        status=CredentialStatus.INVALID, status_reason=reason[:500], checked_at=timezone.now()
+    )
+
+
+def pending_work_exists() -> bool:
+    return Job.objects.filter(status__in=[JobStatus.QUEUED, *ACTIVE]).exists()

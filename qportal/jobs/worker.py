@@ -1,0 +1,270 @@
+"""The job manager: claims jobs from the database and drives them through the executor core.
+
+One ``JobRunner`` per process.  It wakes on channel-layer hints (``job.wake`` on
+``settings.JOB_CHANNEL``) and also sweeps the database every few seconds, so a lost hint only costs
+latency.  Each job runs as its own task under a semaphore; a heartbeat task renews the lease and
+notices cancel requests.  Losing the lease (another worker took over) stops the job silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from executors.base import (
+    AuthenticationError,
+    ExecutorError,
+    InvalidRequest,
+    JobCancelled,
+    JobHandle,
+    RemoteExecutor,
+    RemoteJobFailed,
+    TransientError,
+)
+from executors.registry import build_executor
+from qportal.jobs import store
+
+log = logging.getLogger(__name__)
+
+MAX_TRANSIENT_ATTEMPTS = 5
+
+
+def db(fn):
+    """Run a store function in Django's sync thread, with stale connections closed around it."""
+
+    def wrapped(*args, **kwargs):
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(wrapped, thread_sensitive=True)
+
+
+class LeaseLost(Exception):
+    pass
+
+
+class JobRunner:
+    def __init__(
+        self,
+        *,
+        worker_id: str | None = None,
+        concurrency: int | None = None,
+        lease_seconds: int | None = None,
+        sweep_seconds: float | None = None,
+    ):
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.concurrency = concurrency or settings.WORKER_CONCURRENCY
+        self.lease_seconds = lease_seconds or settings.WORKER_LEASE_SECONDS
+        self.sweep_seconds = sweep_seconds or settings.WORKER_SWEEP_SECONDS
+        self.tasks: dict[object, asyncio.Task] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def serve(self, channel_layer=None) -> None:
+        """Sweep forever; with a channel layer, also listen for wake-ups on the job channel."""
+        listener = asyncio.create_task(self._listen(channel_layer)) if channel_layer is not None else None
+        log.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
+        try:
+            while not self._stopping:
+                try:
+                    await self.sweep()
+                except Exception:
+                    log.exception("sweep failed; retrying")
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
+                except asyncio.TimeoutError:
+                    pass
+                self._wake.clear()
+        finally:
+            if listener:
+                listener.cancel()
+
+    async def drain(self) -> None:
+        """Stop claiming and wait for the running jobs (SIGTERM)."""
+        self._stopping = True
+        self.wake()
+        if self.tasks:
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    async def _listen(self, channel_layer) -> None:
+        while True:
+            try:
+                message = await channel_layer.receive(settings.JOB_CHANNEL)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("channel layer receive failed (%s); the sweeper keeps going", exc)
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") == "job.wake":
+                self.wake()
+
+    async def sweep(self) -> int:
+        free = self.concurrency - len(self.tasks)
+        claims = await db(store.claim_jobs)(self.worker_id, free, self.lease_seconds)
+        for claim in claims:
+            task = asyncio.create_task(self._run(claim))
+            self.tasks[claim.job_id] = task
+            task.add_done_callback(lambda _t, job_id=claim.job_id: self._finished(job_id))
+        return len(claims)
+
+    def _finished(self, job_id) -> None:
+        self.tasks.pop(job_id, None)
+        self.wake()  # a free slot: look for more work at once
+
+    async def run_until_idle(self, timeout: float = 60) -> None:
+        """Process jobs until none is queued or active (tests and one-shot use)."""
+
+        async def loop():
+            while True:
+                await self.sweep()
+                if self.tasks:
+                    await asyncio.wait(list(self.tasks.values()), return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if not await db(store.pending_work_exists)():
+                    return
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(loop(), timeout)
+
+    async def _run(self, claim: store.Claim) -> None:
+        try:
+            item = await db(store.load_work)(claim)
+        except ExecutorError as exc:
+            await db(store.finish_failed)(claim, f"cannot prepare job: {exc}")
+            return
+        except Exception as exc:
+            log.exception("cannot load job %s", claim.job_id)
+            await db(store.finish_failed)(claim, f"cannot prepare job: {type(exc).__name__}")
+            return
+        if item is None:
+            return
+        if item.cancel_requested:
+            await self._cancel_remote_if_any(item)
+            await db(store.finish_failed)(item, "cancelled", kind="cancelled")
+            return
+        handle_box: dict[str, JobHandle] = {}
+        executor = None
+        main = asyncio.current_task()
+        cancel_flag = {"requested": False}
+        heartbeat = asyncio.create_task(self._heartbeat(item, main, cancel_flag))
+        try:
+            executor = build_executor(item.spec)
+            await self._execute(item, executor, handle_box)
+        except asyncio.CancelledError:
+            if cancel_flag["requested"]:
+                await self._stop_remote(executor, handle_box)
+                await db(store.finish_failed)(item, "cancelled while running", kind="cancelled")
+            # otherwise the lease was lost: the new owner decides; write nothing
+        except JobCancelled:
+            await db(store.finish_failed)(item, "cancelled", kind="cancelled")
+        except AuthenticationError as exc:
+            if item.credential_id:
+                await db(store.mark_credential_invalid)(item.credential_id, str(exc))
+            await db(store.finish_failed)(item, f"credential refused: {exc}")
+        except (InvalidRequest, RemoteJobFailed) as exc:
+            await db(store.finish_failed)(item, str(exc))
+        except TransientError as exc:
+            if item.attempt >= MAX_TRANSIENT_ATTEMPTS:
+                await db(store.finish_failed)(item, f"gave up after {item.attempt} attempts: {exc}")
+            else:
+                delay = min(60.0, 2 ** item.attempt) * random.uniform(0.5, 1.0)
+                await db(store.requeue)(item, f"transient fault: {exc}", delay)
+        except Exception as exc:
+            log.exception("job %s failed unexpectedly", item.job_id)
+            await db(store.finish_failed)(item, f"internal error ({type(exc).__name__}); see the worker log")
+        finally:
+            heartbeat.cancel()
+
+    async def _execute(self, item: store.WorkItem, executor, handle_box: dict) -> None:
+        loop = asyncio.get_running_loop()
+        total = len(item.request.circuits)
+        pending: list[asyncio.Future] = []
+
+        def on_circuit(result):
+            fut = asyncio.run_coroutine_threadsafe(db(store.save_circuit_result)(item, result, total), loop)
+            pending.append(asyncio.wrap_future(fut))
+
+        def on_progress(text: str):
+            asyncio.run_coroutine_threadsafe(db(store.set_sub_status)(item, text), loop)
+
+        item.request.on_circuit = on_circuit if not item.spec.single_job else None
+        item.request.on_progress = on_progress
+        handle = await self._submit_or_reattach(item, executor)
+        handle_box["handle"] = handle
+        result = await executor.result(handle)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        await db(store.finish_done)(
+            item, result.circuits, result.execution_time, result.remote_ids or handle.remote_ids, result.metadata
+        )
+
+    async def _submit_or_reattach(self, item: store.WorkItem, executor) -> JobHandle:
+        """Remote jobs are never duplicated: reattach by id, else find by tag, else submit once."""
+        if isinstance(executor, RemoteExecutor):
+            if item.remote_ids:
+                handle = await executor.reattach(item.remote_ids)
+                await db(store.mark_running)(item, handle.remote_ids, "reattached to remote job")
+                return handle
+            if item.submit_key:
+                handle = await executor.find_by_tag(item.submit_key)
+                if handle is not None:
+                    await db(store.mark_running)(item, handle.remote_ids, "recovered remote job by its tag")
+                    return handle
+            key = item.submit_key or uuid.uuid4().hex
+            if not await db(store.save_submit_key)(item, key):
+                raise asyncio.CancelledError()
+            item.request.submit_key = key
+        handle = await executor.submit(item.request)
+        if not await db(store.mark_running)(item, handle.remote_ids, f"running on {item.profile_name}"):
+            raise asyncio.CancelledError()
+        return handle
+
+    async def _heartbeat(self, item: store.WorkItem, main: asyncio.Task, cancel_flag: dict) -> None:
+        interval = max(0.5, self.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                ours, cancel = await db(store.renew_lease)(item.job_id, item.attempt, self.lease_seconds)
+            except Exception as exc:
+                log.warning("heartbeat for %s failed: %s", item.job_id, exc)
+                continue
+            if not ours or cancel:
+                cancel_flag["requested"] = bool(cancel)
+                if not ours:
+                    log.warning("job %s: lease lost, stopping", item.job_id)
+                main.cancel()
+                return
+
+    async def _stop_remote(self, executor, handle_box: dict) -> None:
+        handle = handle_box.get("handle")
+        if executor is None or handle is None:
+            return
+        try:
+            await executor.cancel(handle)
+        except ExecutorError as exc:
+            log.info("remote cancel answered: %s", exc)
+
+    async def _cancel_remote_if_any(self, item: store.WorkItem) -> None:
+        if not item.remote_ids:
+            return
+        try:
+            executor = build_executor(item.spec)
+            if isinstance(executor, RemoteExecutor):
+                await executor.cancel(await executor.reattach(item.remote_ids))
+        except ExecutorError as exc:
+            log.info("remote cancel answered: %s", exc)

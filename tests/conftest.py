@@ -1,0 +1,92 @@
+"""Shared fixtures: alice (owner of team "lab"), bob (member), viola (viewer), charlie (outsider)."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+from ninja.testing import TestClient
+
+from qportal.accounts.access import personal_team
+from qportal.accounts.models import ApiKey, Membership, Role, Team
+
+BELL = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0],q[1];
+measure q -> c;
+"""
+
+GHZ3 = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[3];
+h q[0];
+cx q[0],q[1];
+cx q[1],q[2];
+measure q -> c;
+"""
+
+
+class ApiClient:
+    """Django's test client speaking JSON with an API key, through the whole middleware stack."""
+
+    def __init__(self, client, key: str | None):
+        self.client = client
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+
+    def get(self, path, **params):
+        return self.client.get(f"/api/v1{path}", params, **self.headers)
+
+    def post(self, path, body=None):
+        return self.client.post(f"/api/v1{path}", body or {}, content_type="application/json", **self.headers)
+
+    def put(self, path, body):
+        return self.client.put(f"/api/v1{path}", body, content_type="application/json", **self.headers)
+
+
+def make_user(username: str):
+    user = get_user_model().objects.create_user(username, password="correct horse battery")
+    personal_team(user)
+    return user
+
+
+@pytest.fixture
+def users(db):
+    alice, bob, viola, charlie = (make_user(name) for name in ("alice", "bob", "viola", "charlie"))
+    lab = Team.objects.create(name="lab")
+    Membership.objects.create(team=lab, user=alice, role=Role.OWNER)
+    Membership.objects.create(team=lab, user=bob, role=Role.MEMBER)
+    Membership.objects.create(team=lab, user=viola, role=Role.VIEWER)
+    return {"alice": alice, "bob": bob, "viola": viola, "charlie": charlie, "lab": lab}
+
+
+@pytest.fixture
+def api_for(users, client):
+    def make(username: str | None) -> ApiClient:
+        if username is None:
+            return ApiClient(client, None)
+        _, key = ApiKey.issue(users[username])
+        return ApiClient(client, key)
+
+    return make
+
+
+@pytest.fixture
+def run_jobs():
+    """Run every queued job to completion with an in-test worker."""
+    from qportal.jobs.worker import JobRunner
+
+    def run(timeout: float = 120, **kwargs):
+        async_to_sync(JobRunner(worker_id="test-worker", **kwargs).run_until_idle)(timeout)
+
+    return run
+
+
+@pytest.fixture
+def ninja_client():
+    from qportal.api import api
+
+    return TestClient(api)

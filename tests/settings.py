@@ -1,0 +1,18 @@
+"""Test settings: the embedded default plus throwaway secrets, generated per run (never stored).
+
+The generated values go into ``os.environ`` so processes the tests start (daphne, workers)
+share them.
+"""
+
+import os
+import secrets
+import tempfile
+
+from cryptography.fernet import Fernet
+
+os.environ.setdefault("QPORTAL_SECRET_KEY", secrets.token_urlsafe(40))
+os.environ.setdefault("QPORTAL_FERNET_KEYS", Fernet.generate_key().decode())
+os.environ.setdefault("QPORTAL_DATA_DIR", tempfile.mkdtemp(prefix="qportal-test-"))
+os.environ.setdefault("QPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+
+from qportal.settings import *  # noqa: E402,F403

@@ -1,0 +1,12 @@
+from tests.conftest import BELL
+
+
+def test_bell_end_to_end(api_for, run_jobs):
+    api = api_for("alice")
+    resp = api.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "shots": 1000})
+    assert resp.status_code == 201, resp.content
+    job_id = resp.json()["id"]
+    run_jobs()
+    body = api.get(f"/jobs/{job_id}").json()
+    assert body["status"] == "done", body
+    print(body["results"][0]["counts"], [e["kind"] for e in body["events"]])
