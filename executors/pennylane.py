@@ -1,0 +1,229 @@
+"""Run Qiskit circuits on a PennyLane device (the role of Covalent's ``IBMQExecutor``).
+
+Any PennyLane device works: ``"default.qubit"``, ``"lightning.qubit"``, or pennylane-qiskit's
+``"qiskit.aer"`` and ``"qiskit.remote"`` (pass its ``backend=`` etc. as device keyword arguments).
+Each circuit is one job on a thread pool of ``max_jobs`` threads; every thread keeps its own
+device instances, since devices are not guaranteed to be thread-safe.
+
+Shots follow the seeds' rule: ``shots=0`` (default) uses the request's shots (a qelectron passes
+its QNode's shots); ``None`` runs analytically (exact ``probabilities``, no ``counts``; exact
+``evs``, zero ``stds``); a positive int overrides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pennylane as qml
+from qiskit import QuantumCircuit
+
+from executors.base import (
+    CircuitResult,
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutorError,
+    ExecutorSpec,
+    InvalidRequest,
+    RemoteJobFailed,
+)
+from executors.circuits import parameter_values, to_observables, validate_request
+from executors.cluster import TaskJobs
+
+_CACHE = 256
+
+
+class _Loaded:
+    """A circuit converted once: its unitary part as a PennyLane qfunc and its measure map."""
+
+    def __init__(self, circuit: QuantumCircuit, index: int):
+        body = circuit.copy_empty_like()
+        measured: dict[int, int] = {}  # clbit -> qubit
+        done: set[int] = set()
+        for instruction in circuit.data:
+            qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+            name = instruction.operation.name
+            if name == "measure":
+                measured[circuit.find_bit(instruction.clbits[0]).index] = qubits[0]
+                done.add(qubits[0])
+            elif name == "barrier":
+                continue
+            elif done.intersection(qubits) or instruction.clbits:
+                raise InvalidRequest(
+                    f"circuit {index}: only final measurements are supported on PennyLane devices",
+                    index=index,
+                )
+            else:
+                body.append(instruction)
+        self.circuit = circuit
+        self.num_qubits = circuit.num_qubits
+        self.num_clbits = circuit.num_clbits
+        self.measured = measured
+        self.wires = sorted(set(measured.values()))
+        self.qfunc = qml.from_qiskit(body)
+
+
+class PennyLaneDeviceExecutor(TaskJobs):
+    """An :class:`~executors.base.Executor` running circuits on a PennyLane device.
+
+    ``PennyLaneDeviceExecutor("default.qubit", shots=0, max_jobs=20, **device_kwargs)`` or
+    ``PennyLaneDeviceExecutor(ExecutorSpec(kind="pennylane", backend=..., options={...}))`` where
+    options may hold ``shots`` (override, as above), ``max_jobs`` and ``device_options``.
+    ``default_shots`` (a spec's ``shots``) is used when the request has none and ``shots=0``.
+    """
+
+    def __init__(
+        self,
+        device: str | ExecutorSpec = "default.qubit",
+        *,
+        shots: int | None = 0,
+        max_jobs: int = 20,
+        default_shots: int | None = None,
+        name: str | None = None,
+        **device_kwargs: Any,
+    ):
+        if isinstance(device, ExecutorSpec):
+            spec = device
+            device = spec.backend or "default.qubit"
+            shots = spec.options.get("shots", 0)
+            max_jobs = int(spec.options.get("max_jobs", max_jobs))
+            default_shots = spec.shots
+            device_kwargs = dict(spec.options.get("device_options") or {})
+        if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 0):
+            raise InvalidRequest(f"shots must be 0, None or a positive integer, got {shots!r}")
+        if max_jobs < 1:
+            raise InvalidRequest("max_jobs must be at least 1")
+        self.device_name = device
+        self.shots = shots
+        self.max_jobs = max_jobs
+        self.default_shots = default_shots
+        self.device_kwargs = device_kwargs
+        self.name = name or f"pennylane:{device}"
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._local = threading.local()
+        self._loaded: dict[int, _Loaded] = {}
+
+    def max_qubits(self) -> int | None:
+        return None
+
+    def validate(self, request: ExecutionRequest) -> None:
+        validate_request(request, None, self.name)
+
+    def effective_shots(self, request: ExecutionRequest) -> int | None:
+        """Shots a request runs with under the seeds' rule (None: analytic)."""
+        if self.shots != 0:
+            return self.shots
+        return request.shots if request.shots is not None else self.default_shots
+
+    async def run(self, request: ExecutionRequest) -> ExecutionResult:
+        self.validate(request)
+        started = time.perf_counter()
+        shots = self.effective_shots(request)
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+
+        async def one(index: int) -> CircuitResult:
+            result = await loop.run_in_executor(pool, self._run_circuit, request, index, shots)
+            if request.on_circuit is not None:
+                request.on_circuit(result)
+            return result
+
+        results = await asyncio.gather(*(one(i) for i in range(len(request.circuits))))
+        return ExecutionResult(
+            list(results),
+            time.perf_counter() - started,
+            metadata={"executor": self.name, "device": self.device_name, "shots": shots},
+        )
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_jobs, thread_name_prefix=self.name)
+            return self._pool
+
+    def _run_circuit(self, request: ExecutionRequest, index: int, shots: int | None) -> CircuitResult:
+        circuit = request.circuits[index]
+        loaded = self._load(circuit, index)
+        raw = request.parameter_values[index] if request.parameter_values else None
+        values = parameter_values(circuit, raw, index) or []
+        try:
+            if request.primitive == "estimator":
+                return self._estimate(loaded, values, to_observables(request.observables[index], circuit.num_qubits, index), index, shots)
+            return self._sample(loaded, values, index, shots)
+        except ExecutorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a device fault fails this job with its message
+            raise RemoteJobFailed(f"{self.device_name}: {type(exc).__name__}: {exc}") from exc
+
+    def _sample(self, loaded: _Loaded, values: list[float], index: int, shots: int | None) -> CircuitResult:
+        measurement = qml.counts(wires=loaded.wires) if shots else qml.probs(wires=loaded.wires)
+        raw = self._execute(loaded, values, [measurement], shots)[0]
+        if shots:
+            counts: dict[str, int] = {}
+            for bits, n in raw.items():
+                key = self._qiskit_key(loaded, str(bits))
+                counts[key] = counts.get(key, 0) + int(n)
+            probabilities = {bits: n / shots for bits, n in counts.items()}
+            return CircuitResult(index, shots, counts=counts, probabilities=probabilities)
+        width = len(loaded.wires)
+        probabilities = {}
+        for outcome, p in enumerate(np.asarray(raw, dtype=float)):
+            if p > 1e-14:
+                key = self._qiskit_key(loaded, format(outcome, f"0{width}b"))
+                probabilities[key] = probabilities.get(key, 0.0) + float(p)
+        return CircuitResult(index, None, probabilities=probabilities)
+
+    def _estimate(self, loaded: _Loaded, values: list[float], observables: list, index: int, shots: int | None) -> CircuitResult:
+        wires = list(range(loaded.num_qubits))
+        operators = [qml.from_qiskit_op(op, wires=wires) for op in observables]
+        measurements = [qml.expval(op) for op in operators]
+        if shots:
+            measurements += [qml.var(op) for op in operators]
+        raw = self._execute(loaded, values, measurements, shots)
+        evs = [float(np.real(v)) for v in raw[: len(operators)]]
+        if shots:
+            stds = [float(np.sqrt(max(np.real(v), 0.0) / shots)) for v in raw[len(operators) :]]
+        else:
+            stds = [0.0] * len(evs)
+        return CircuitResult(index, shots, evs=evs, stds=stds)
+
+    def _execute(self, loaded: _Loaded, values: list[float], measurements: list, shots: int | None) -> Any:
+        def qfunc() -> None:
+            loaded.qfunc(*values)
+            for measurement in measurements:
+                qml.apply(measurement)
+
+        tape = qml.tape.make_qscript(qfunc, shots=shots)()
+        (result,) = qml.execute([tape], self._device(loaded.num_qubits))
+        return (result,) if len(measurements) == 1 else result
+
+    @staticmethod
+    def _qiskit_key(loaded: _Loaded, bits: str) -> str:
+        """Bits over ``loaded.wires`` (PennyLane order) as a Qiskit clbit string (clbit 0 last)."""
+        by_qubit = dict(zip(loaded.wires, bits))
+        out = ["0"] * loaded.num_clbits
+        for clbit, qubit in loaded.measured.items():
+            out[loaded.num_clbits - 1 - clbit] = by_qubit[qubit]
+        return "".join(out)
+
+    def _load(self, circuit: QuantumCircuit, index: int) -> _Loaded:
+        loaded = self._loaded.get(id(circuit))
+        if loaded is None or loaded.circuit is not circuit:
+            loaded = _Loaded(circuit, index)
+            if len(self._loaded) >= _CACHE:
+                self._loaded.clear()
+            self._loaded[id(circuit)] = loaded
+        return loaded
+
+    def _device(self, num_qubits: int) -> Any:
+        devices = getattr(self._local, "devices", None)
+        if devices is None:
+            devices = self._local.devices = {}
+        if num_qubits not in devices:
+            devices[num_qubits] = qml.device(self.device_name, wires=num_qubits, **self.device_kwargs)
+        return devices[num_qubits]

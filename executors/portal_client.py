@@ -1,0 +1,222 @@
+"""A client for a qportal server's REST API, and an executor that runs jobs through it.
+
+>>> client = PortalClient("http://localhost:8000", api_key="qp_...")
+>>> job = client.submit(profile="aer", circuits=[qasm_text], shots=1024)
+>>> client.wait(job["id"])["results"][0]["counts"]
+
+Errors: a 4xx answer raises :class:`InvalidRequest` (401/403: :class:`AuthenticationError`) with
+the server's message; 5xx answers and connection faults raise :class:`TransientError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from qiskit import qasm2
+
+from executors.base import (
+    AuthenticationError,
+    CircuitResult,
+    ExecutionRequest,
+    ExecutionResult,
+    InvalidRequest,
+    JobCancelled,
+    JobHandle,
+    RemoteJobFailed,
+    RemoteState,
+    TransientError,
+)
+
+TERMINAL = frozenset({"done", "failed", "cancelled"})
+_STATES = {
+    "queued": RemoteState.QUEUED,
+    "submitting": RemoteState.QUEUED,
+    "running": RemoteState.RUNNING,
+    "done": RemoteState.DONE,
+    "failed": RemoteState.FAILED,
+    "cancelled": RemoteState.CANCELLED,
+}
+
+
+class PortalClient:
+    """Blocking JSON client for ``{base_url}/api/v1`` authenticated with an API key."""
+
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0):
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # keep the key out of logs
+        return f"PortalClient({self.base_url!r})"
+
+    def submit(
+        self,
+        profile: str,
+        circuits: list[str],
+        *,
+        shots: int | None = None,
+        primitive: str = "sampler",
+        observables: list[Any] | None = None,
+        name: str | None = None,
+        tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Create a job from OpenQASM 2 texts; returns the server's job JSON (``id``, ``status``)."""
+        body: dict[str, Any] = {
+            "profile": profile,
+            "circuits": [{"qasm": text} for text in circuits],
+            "primitive": primitive,
+        }
+        optional = {"shots": shots, "observables": observables, "name": name, "tags": tags}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return self._request("POST", "/api/v1/jobs", body)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/v1/jobs/{job_id}")
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self._request("POST", f"/api/v1/jobs/{job_id}/cancel", {})
+
+    def wait(self, job_id: str, *, timeout: float | None = None, interval: float = 0.2) -> dict[str, Any]:
+        """Poll until the job is done, failed or cancelled; returns its last JSON."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job.get("status") in TERMINAL:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} still {job.get('status')} after {timeout} s")
+            time.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self._api_key}")
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            message = _message(exc)
+            if exc.code in (401, 403):
+                raise AuthenticationError(f"{exc.code}: {message}") from None
+            if exc.code == 429 or exc.code >= 500:
+                raise TransientError(f"{exc.code}: {message}") from None
+            raise InvalidRequest(message) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError) as exc:
+            raise TransientError(f"cannot reach {self.base_url}: {exc}") from exc
+
+
+def _message(exc: urllib.error.HTTPError) -> str:
+    raw = exc.read().decode(errors="replace")
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return raw.strip() or exc.reason
+    if isinstance(payload, dict):
+        for key in ("detail", "error", "message"):
+            if payload.get(key):
+                return str(payload[key])
+    return raw
+
+
+class PortalExecutor:
+    """An :class:`~executors.base.Executor` that runs requests as jobs on a qportal server,
+    under the team profile ``profile``.  Each request is one portal job."""
+
+    def __init__(self, base_url: str, api_key: str, profile: str, *, poll_interval: float = 0.2):
+        self.client = PortalClient(base_url, api_key)
+        self.profile = profile
+        self.poll_interval = poll_interval
+        self.name = f"portal:{profile}"
+
+    def max_qubits(self) -> int | None:
+        return None
+
+    def validate(self, request: ExecutionRequest) -> None:
+        for index, circuit in enumerate(request.circuits):
+            values = request.parameter_values[index] if request.parameter_values else None
+            if circuit.num_parameters and not values:
+                raise InvalidRequest(
+                    f"circuit {index} has unbound parameters; the portal takes bound circuits",
+                    index=index,
+                )
+
+    async def submit(self, request: ExecutionRequest) -> JobHandle:
+        circuits = [qasm2.dumps(circuit) for circuit in _bound(request)]
+        job = await asyncio.to_thread(
+            self.client.submit,
+            self.profile,
+            circuits,
+            shots=request.shots,
+            primitive=request.primitive,
+            observables=request.observables,
+            tags=request.tags or None,
+        )
+        return JobHandle(executor=self.name, remote_ids=[str(job["id"])], state=time.perf_counter())
+
+    async def status(self, handle: JobHandle) -> RemoteState:
+        job = await asyncio.to_thread(self.client.job, handle.remote_ids[0])
+        return _STATES.get(job.get("status"), RemoteState.RUNNING)
+
+    async def result(self, handle: JobHandle) -> ExecutionResult:
+        job_id = handle.remote_ids[0]
+        interval = self.poll_interval
+        while True:
+            job = await asyncio.to_thread(self.client.job, job_id)
+            status = job.get("status")
+            if status == "done":
+                break
+            if status == "failed":
+                raise RemoteJobFailed(str(job.get("error") or f"portal job {job_id} failed"))
+            if status == "cancelled":
+                raise JobCancelled(f"portal job {job_id} was cancelled")
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+        started = handle.state if isinstance(handle.state, float) else time.perf_counter()
+        circuits = [_circuit_result(item) for item in job.get("results") or []]
+        return ExecutionResult(
+            circuits,
+            time.perf_counter() - started,
+            remote_ids=[job_id],
+            metadata={"executor": self.name, "portal_job": job_id},
+        )
+
+    async def cancel(self, handle: JobHandle) -> None:
+        await asyncio.to_thread(self.client.cancel, handle.remote_ids[0])
+
+    async def run(self, request: ExecutionRequest) -> ExecutionResult:
+        handle = await self.submit(request)
+        try:
+            return await self.result(handle)
+        except asyncio.CancelledError:
+            await asyncio.shield(self.cancel(handle))
+            raise
+
+
+def _bound(request: ExecutionRequest) -> list:
+    circuits = []
+    for index, circuit in enumerate(request.circuits):
+        values = request.parameter_values[index] if request.parameter_values else None
+        circuits.append(circuit.assign_parameters(values) if values else circuit)
+    return circuits
+
+
+def _circuit_result(item: dict[str, Any]) -> CircuitResult:
+    counts = item.get("counts")
+    return CircuitResult(
+        index=int(item.get("index", 0)),
+        shots=item.get("shots") or (sum(counts.values()) if counts else None),
+        counts=counts,
+        probabilities=item.get("probabilities"),
+        evs=item.get("evs"),
+        stds=item.get("stds"),
+        metadata=item.get("metadata") or {},
+    )
