@@ -93,6 +93,8 @@ WORKER_CONCURRENCY = env_int("QPORTAL_WORKER_CONCURRENCY", 4, minimum=1)
 WORKER_LEASE_SECONDS = env_int("QPORTAL_LEASE_SECONDS", 30, minimum=2)
 WORKER_SWEEP_SECONDS = env_int("QPORTAL_SWEEP_SECONDS", 3, minimum=1)
 JOB_CHANNEL = "qportal.jobs"
+QASMBENCH_DIR = Path(env_str("QPORTAL_QASMBENCH_DIR", str(BASE_DIR.parent / "shared" / "qasmbench")))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 1000 circuits of QASM fit
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
