@@ -78,6 +78,7 @@ class Fault:
     seconds: float = 0.0
     retry_after: float | None = None
     times: int | None = 1  # None: forever
+    after: bool = False  # answer the fault only after the request was really processed
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and bool(self.pattern.search(path))
@@ -216,13 +217,17 @@ class StandIn:
     # -- fault injection and job control -----------------------------------------------------
     def inject(
         self, path_pattern: str, status: int, times: int | None = 1, *,
-        method: str | None = None, retry_after: float | None = None,
+        method: str | None = None, retry_after: float | None = None, after: bool = False,
     ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` (429 gets ``Retry-After``)."""
+        """Answer the next ``times`` matching requests with ``status`` (429 gets ``Retry-After``).
+
+        ``after=True`` processes the request first (a job is created) and then answers the fault:
+        a response lost on the way back.
+        """
         if status == 429 and retry_after is None:
             retry_after = 0
         self._add(Fault(re.compile(path_pattern), "status", method, status=status,
-                        retry_after=retry_after, times=times))
+                        retry_after=retry_after, times=times, after=after))
 
     def slow(self, path_pattern: str, seconds: float, times: int | None = None, *, method: str | None = None) -> None:
         """Delay matching requests by ``seconds`` before answering."""
@@ -524,7 +529,8 @@ class StandIn:
                     "crn": self.crn, "jobs": {j.id: j.to_json() for j in self.jobs.values()}}
         actions = {
             "inject": lambda: self.inject(body["pattern"], body["status"], body.get("times", 1),
-                                          method=body.get("method"), retry_after=body.get("retry_after")),
+                                          method=body.get("method"), retry_after=body.get("retry_after"),
+                                          after=body.get("after", False)),
             "slow": lambda: self.slow(body["pattern"], body["seconds"], body.get("times"), method=body.get("method")),
             "drop": lambda: self.drop(body["pattern"], body.get("times", 1), method=body.get("method")),
             "clear_faults": self.clear_faults,
@@ -589,7 +595,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with standin._lock:
             standin.calls.append({"method": self.command, "host": host, "path": path, "time": time.time()})
-        retry_after = None
+        late = None
         for fault in standin._take_fault(self.command, path):
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
@@ -597,14 +603,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.close()
                 return
+            elif fault.after:
+                late = fault
             else:
-                retry_after = fault.retry_after
-                err = _HTTPError(fault.status, f"Injected HTTP {fault.status}", fault.status)
-                return self._error(err, retry_after)
+                return self._error(_HTTPError(fault.status, f"Injected HTTP {fault.status}", fault.status),
+                                   fault.retry_after)
         try:
             status, payload = standin.route(self.command, host, path, query, body, self.headers)
         except _HTTPError as err:
             return self._error(err)
+        if late is not None:
+            return self._error(_HTTPError(late.status, f"Injected HTTP {late.status}", late.status),
+                               late.retry_after)
         self._reply(status, payload)
 
     def _error(self, err: _HTTPError, retry_after: float | None = None) -> None:
@@ -660,9 +670,9 @@ class RemoteStandIn:
         return self.state()["calls"]
 
     def inject(self, path_pattern: str, status: int, times: int | None = 1, *,
-               method: str | None = None, retry_after: float | None = None) -> None:
+               method: str | None = None, retry_after: float | None = None, after: bool = False) -> None:
         self._call("POST", "inject", {"pattern": path_pattern, "status": status, "times": times,
-                                      "method": method, "retry_after": retry_after})
+                                      "method": method, "retry_after": retry_after, "after": after})
 
     def slow(self, path_pattern: str, seconds: float, times: int | None = None, *, method: str | None = None) -> None:
         self._call("POST", "slow", {"pattern": path_pattern, "seconds": seconds, "times": times, "method": method})
