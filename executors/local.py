@@ -20,7 +20,7 @@ from qiskit_aer.primitives import EstimatorV2, SamplerV2
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import iter_operation_names
 from executors.inprocess import InProcessExecutor
-from executors.pubs import build_pubs, estimator_circuit, estimator_precision
+from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision
 from executors.results import convert_estimator_result, convert_sampler_result
 
 # Directives Aer executes although its target does not list them.
@@ -65,6 +65,9 @@ class LocalSimulatorExecutor(InProcessExecutor):
         for index, circuit in enumerate(request.circuits):
             if request.primitive == "estimator":
                 circuit = estimator_circuit(circuit)
+            # Aer 0.17 binds some parameter expressions wrongly (crz(a + b) after rx(b) loses the
+            # rx), so values are assigned here, exactly, rather than passed to Aer as bindings.
+            circuit = bind_parameters(request, index, circuit)
             if self.needs_transpile(circuit):
                 circuit = transpile(circuit, backend=self._backend, optimization_level=0)
                 transpiled.append(index)
@@ -74,7 +77,7 @@ class LocalSimulatorExecutor(InProcessExecutor):
     def _execute(
         self, request: ExecutionRequest, prepared: _Prepared, indices: list[int], shots: int
     ) -> list[CircuitResult]:
-        pubs = build_pubs(request, prepared.circuits, indices)
+        pubs = build_pubs(request, prepared.circuits, indices, values_bound=True)
         options = {"backend_options": {"method": self.method}}
         started = time.perf_counter()
         if request.primitive == "sampler":

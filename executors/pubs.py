@@ -21,12 +21,15 @@ def build_pubs(
     request: ExecutionRequest,
     circuits: Sequence[QuantumCircuit],
     indices: Sequence[int] | None = None,
+    *,
+    values_bound: bool = False,
 ) -> list[tuple[Any, ...]]:
     """PUBs for the request's circuits ``indices`` (all by default).
 
     ``circuits`` are the circuits to run, one per request circuit (possibly transpiled to a
     backend's ISA); an estimator observable is mapped through ``circuit.layout`` when the circuit
-    has one, so it acts on the physical qubits the transpiler chose.
+    has one, so it acts on the physical qubits the transpiler chose.  ``values_bound`` says the
+    parameter values are already assigned in ``circuits`` (see :func:`bind_parameters`).
     """
     indices = range(len(request.circuits)) if indices is None else indices
     pubs: list[tuple[Any, ...]] = []
@@ -35,6 +38,8 @@ def build_pubs(
         circuit = circuits[index]
         raw_values = request.parameter_values[index] if request.parameter_values else None
         values = parameter_values(original, raw_values, index)
+        if values_bound:
+            values = None
         if request.primitive == "sampler":
             pubs.append((circuit,) if values is None else (circuit, values))
             continue
@@ -48,3 +53,10 @@ def build_pubs(
 def estimator_precision(shots: int) -> float:
     """The estimator precision that matches ``shots`` measurements: 1/sqrt(shots)."""
     return 1.0 / math.sqrt(shots)
+
+
+def bind_parameters(request: ExecutionRequest, index: int, circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with the request's parameter values for circuit ``index`` assigned."""
+    raw_values = request.parameter_values[index] if request.parameter_values else None
+    values = parameter_values(request.circuits[index], raw_values, index)
+    return circuit if values is None else circuit.assign_parameters(values)

@@ -15,6 +15,7 @@ local mode has no effect for those and they are reported as ``ignored_options``.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -50,7 +51,10 @@ DEFAULT_OPTIMIZATION_LEVEL = 2
 
 @lru_cache(maxsize=1)
 def _provider() -> FakeProviderForBackendV2:
-    return FakeProviderForBackendV2()
+    with warnings.catch_warnings():
+        # fake_nighthawk warns at construction that its error rates are not typical
+        warnings.filterwarnings("ignore", message="Properties of fake_", category=UserWarning)
+        return FakeProviderForBackendV2()
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,69 @@
+"""Exact reference distributions and statistical assertions for executor tests."""
+
+from __future__ import annotations
+
+import math
+
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import Statevector
+
+# A 5-sigma two-sided bound fails a correct executor with probability ~6e-7 per outcome.
+Z = 5.0
+
+
+def final_measurement_map(circuit: QuantumCircuit) -> dict[int, int]:
+    """clbit index -> qubit index for a circuit whose measurements are all final."""
+    mapping = {}
+    for instruction in circuit.data:
+        if instruction.operation.name == "measure":
+            qubit = circuit.find_bit(instruction.qubits[0]).index
+            clbit = circuit.find_bit(instruction.clbits[0]).index
+            mapping[clbit] = qubit
+    return mapping
+
+
+def exact_probabilities(circuit: QuantumCircuit) -> dict[str, float]:
+    """Ideal outcome distribution over all clbits (Qiskit bit order, unmeasured clbits 0)."""
+    mapping = final_measurement_map(circuit)
+    clbits = sorted(mapping)
+    state = Statevector(circuit.remove_final_measurements(inplace=False))
+    marginal = state.probabilities_dict(qargs=[mapping[c] for c in clbits])
+    result: dict[str, float] = {}
+    for bits, probability in marginal.items():
+        if probability < 1e-12:
+            continue
+        outcome = ["0"] * circuit.num_clbits
+        for position, clbit in enumerate(clbits):
+            outcome[circuit.num_clbits - 1 - clbit] = bits[len(clbits) - 1 - position]
+        key = "".join(outcome)
+        result[key] = result.get(key, 0.0) + probability
+    return result
+
+
+def assert_counts_match(counts: dict[str, int], probabilities: dict[str, float], shots: int) -> None:
+    """Every outcome's count within Z binomial standard errors; impossible outcomes never seen."""
+    assert sum(counts.values()) == shots
+    for outcome in set(counts) | set(probabilities):
+        p = probabilities.get(outcome, 0.0)
+        observed = counts.get(outcome, 0)
+        if p == 0.0:
+            assert observed == 0, f"outcome {outcome} has probability 0 but was seen {observed} times"
+            continue
+        sigma = math.sqrt(shots * p * (1 - p))
+        assert abs(observed - shots * p) <= Z * sigma + 1e-9, (
+            f"outcome {outcome}: {observed} of {shots}, expected {shots * p:.1f} +- {sigma:.1f}"
+        )
+
+
+def assert_same_distribution(counts: dict[str, int], shots: int, reference: dict[str, int], ref_shots: int) -> None:
+    """Two-sample check: each outcome's frequency agrees within Z combined standard errors."""
+    assert sum(counts.values()) == shots
+    for outcome in set(counts) | set(reference):
+        p_ref = reference.get(outcome, 0) / ref_shots
+        p_obs = counts.get(outcome, 0) / shots
+        pooled = (counts.get(outcome, 0) + reference.get(outcome, 0)) / (shots + ref_shots)
+        sigma = math.sqrt(pooled * (1 - pooled) * (1 / shots + 1 / ref_shots))
+        # one count of slack so outcomes seen once in either sample cannot fail on granularity
+        assert abs(p_obs - p_ref) <= Z * sigma + 1 / shots, (
+            f"outcome {outcome}: {p_obs:.4f} here vs {p_ref:.4f} in the reference (sigma {sigma:.4f})"
+        )
