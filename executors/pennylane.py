@@ -64,7 +64,20 @@ class _Loaded:
         self.num_clbits = circuit.num_clbits
         self.measured = measured
         self.wires = sorted(set(measured.values()))
+        self.parameters = tuple(circuit.parameters)
         self.qfunc = qml.from_qiskit(body)
+
+
+def _bindings(parameters: tuple, values: list[float]) -> dict[Any, Any]:
+    """Values keyed as ``qml.from_qiskit`` wants them: a ``ParameterVector`` takes one list."""
+    bindings: dict[Any, Any] = {}
+    for parameter, value in zip(parameters, values):
+        vector = getattr(parameter, "vector", None)
+        if vector is None:
+            bindings[parameter] = value
+        else:
+            bindings.setdefault(vector, [0.0] * len(vector))[parameter.index] = value
+    return bindings
 
 
 class PennyLaneDeviceExecutor(TaskJobs):
@@ -194,7 +207,10 @@ class PennyLaneDeviceExecutor(TaskJobs):
 
     def _execute(self, loaded: _Loaded, values: list[float], measurements: list, shots: int | None) -> Any:
         def qfunc() -> None:
-            loaded.qfunc(*values)
+            if loaded.parameters:
+                loaded.qfunc(_bindings(loaded.parameters, values))
+            else:
+                loaded.qfunc()
             for measurement in measurements:
                 qml.apply(measurement)
 
