@@ -1,9 +1,17 @@
-from django.urls import path
+from django.urls import include, path
 
 from qportal.jobs import views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
     path("jobs/new/", views.submit, name="job-submit"),
+    path("jobs/examples/<str:name>.qasm", views.qasm_example, name="qasm-example"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("jobs/<uuid:job_id>/row/", views.job_row, name="job-row"),
+    path("jobs/<uuid:job_id>/panels/", views.job_panels, name="job-panels"),
+    path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("jobs/<uuid:job_id>/rerun/", views.job_rerun, name="job-rerun"),
+    path("jobs/<uuid:job_id>/results.json", views.job_results_json, name="job-results-json"),
+    path("jobs/<uuid:job_id>/results.csv", views.job_results_csv, name="job-results-csv"),
+    path("profiles/", include("qportal.profiles.urls")),
 ]

@@ -1,51 +1,399 @@
-"""Server-rendered pages for jobs."""
+"""Server-rendered job pages. Partial templates render both the full page and its live updates.
+
+Access: every view goes through ``services.get_job`` (another team's job is a 404); actions that
+change something need a writable membership (a viewer gets a 403 page that says why).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Q
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from executors.base import InvalidRequest
-from qportal.accounts.access import NotFound, ReadOnly
+from executors.circuits import circuit_diagram, parse_circuit
+from qportal.accounts.access import NotFound, ReadOnly, user_teams
+from qportal.accounts.models import Membership
 from qportal.jobs import services
+from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.services import ProfileInvalid, visible_profiles
 
+PAGE_SIZE = 25
+CIRCUITS_SHOWN = 50
+DIAGRAM_MAX_OPS = 400
+HISTOGRAM_BARS = 32
 
-@login_required
-def job_list(request):
-    jobs = services.jobs_for(request.user)[:100]
-    return render(request, "jobs/list.html", {"jobs": jobs})
+
+def forbidden(request, message: str):
+    return render(request, "forbidden.html", {"message": message}, status=403)
 
 
-@login_required
-def job_detail(request, job_id):
+def _job_or_404(request, job_id) -> Job:
     try:
-        job = services.get_job(request.user, job_id)
+        return services.get_job(request.user, job_id)
     except NotFound:
         raise Http404("job not found") from None
-    return render(request, "jobs/detail.html", {"job": job, "circuits": job.circuits.all(), "events": job.events.all()})
+
+
+def _can_write(user, team_id: int) -> bool:
+    return Membership.objects.filter(user=user, team_id=team_id, role__in=("owner", "member")).exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# list
+
+
+def _parse_day(value: str):
+    try:
+        return timezone.make_aware(datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time.min))
+    except ValueError:
+        return None
+
+
+def filtered_jobs(request):
+    """The user's jobs narrowed by the list page's query string; returns (queryset, filters)."""
+    jobs = services.jobs_for(request.user)
+    f = {key: request.GET.get(key, "").strip() for key in ("status", "profile", "tag", "q", "since", "until", "team")}
+    if f["status"] in JobStatus.values:
+        jobs = jobs.filter(status=f["status"])
+    else:
+        f["status"] = ""
+    if f["profile"]:
+        jobs = jobs.filter(profile__name=f["profile"])
+    if f["tag"]:
+        jobs = jobs.filter(tag_index__contains=f"|{f['tag']}|")
+    if f["team"].isdigit():
+        jobs = jobs.filter(team_id=int(f["team"]))
+    if f["q"]:
+        jobs = jobs.filter(Q(name__icontains=f["q"]) | Q(tag_index__icontains=f["q"]))
+    if f["since"] and (day := _parse_day(f["since"])):
+        jobs = jobs.filter(created__gte=day)
+    if f["until"] and (day := _parse_day(f["until"])):
+        jobs = jobs.filter(created__lt=day + timedelta(days=1))
+    return jobs, f
+
+
+def _writable_team_ids(user) -> set[int]:
+    return set(Membership.objects.filter(user=user, role__in=("owner", "member")).values_list("team_id", flat=True))
+
+
+@login_required
+@require_GET
+def job_list(request):
+    jobs, filters = filtered_jobs(request)
+    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("fragment", None)
+    context = {
+        "page": page,
+        "jobs": page.object_list,
+        "filters": filters,
+        "query": query.urlencode(),
+        "writable": _writable_team_ids(request.user),
+        "statuses": JobStatus.values,
+        "profiles": sorted({p.name for p in visible_profiles(request.user)}),
+        "teams": user_teams(request.user),
+        "now": timezone.now(),
+    }
+    if request.GET.get("fragment") == "rows":
+        return render(request, "jobs/_rows.html", context)
+    return render(request, "jobs/list.html", context)
+
+
+@login_required
+@require_GET
+def job_row(request, job_id):
+    job = _job_or_404(request, job_id)
+    return render(
+        request, "jobs/_row.html", {"job": job, "writable": _writable_team_ids(request.user), "now": timezone.now()}
+    )
+
+
+@login_required
+@require_POST
+def job_cancel(request, job_id):
+    job = _job_or_404(request, job_id)
+    try:
+        services.cancel_job(request.user, job)
+    except ReadOnly as exc:
+        return forbidden(request, f"You cannot cancel this job: {exc}.")
+    except services.Conflict as exc:
+        return render(request, "forbidden.html", {"message": str(exc), "title": "Cannot cancel"}, status=409)
+    if request.POST.get("next"):
+        return redirect(_safe_next(request))
+    return redirect("job-detail", job_id=job.id)
+
+
+def _safe_next(request) -> str:
+    target = request.POST.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@login_required
+@require_POST
+def job_rerun(request, job_id):
+    job = _job_or_404(request, job_id)
+    try:
+        new = services.rerun_job(request.user, job)
+    except ReadOnly as exc:
+        return forbidden(request, f"You cannot run this job again: {exc}.")
+    except (InvalidRequest, ProfileInvalid, NotFound) as exc:
+        return render(request, "forbidden.html", {"message": str(exc), "title": "Cannot run again"}, status=400)
+    return redirect("job-detail", job_id=new.id)
+
+
+# ----------------------------------------------------------------------------------------------
+# detail
+
+
+def _histogram(counts: dict[str, int] | None) -> dict | None:
+    if not counts:
+        return None
+    total = sum(counts.values()) or 1
+    items = sorted(counts.items())
+    hidden = 0
+    if len(items) > HISTOGRAM_BARS:
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:HISTOGRAM_BARS]
+        hidden = len(items) - len(top)
+        items = sorted(top)
+    peak = max(v for _, v in items)
+    bars = [
+        {"key": key, "count": value, "pct": 100 * value / total, "height": 100 * value / peak}
+        for key, value in items
+    ]
+    return {"bars": bars, "total": total, "hidden": hidden, "distinct": len(counts)}
+
+
+def _expectations(circuit) -> list[dict] | None:
+    if not circuit.evs:
+        return None
+    stds = circuit.stds or [0.0] * len(circuit.evs)
+    observables = circuit.observables if isinstance(circuit.observables, list) else [circuit.observables]
+    rows = []
+    for i, (ev, std) in enumerate(zip(circuit.evs, stds)):
+        label = observables[i] if i < len(observables) else f"#{i}"
+        if isinstance(label, (list, dict)):
+            label = json.dumps(label)
+        low, high = ev - std, ev + std
+        rows.append(
+            {
+                "label": label,
+                "ev": ev,
+                "std": std,
+                # positions on a -1..1 axis, in percent of the track
+                "x": 50 + 50 * max(-1, min(1, ev)),
+                "lo": 50 + 50 * max(-1, min(1, low)),
+                "hi": 50 + 50 * max(-1, min(1, high)),
+            }
+        )
+    return rows
+
+
+def _result_context(circuit) -> dict:
+    return {"c": circuit, "hist": _histogram(circuit.counts), "evs": _expectations(circuit)}
+
+
+def _diagram(circuit) -> str:
+    try:
+        parsed = parse_circuit({"qasm": circuit.source} if circuit.source_format != "qpy" else {"qpy": circuit.source})
+    except Exception as exc:  # noqa: BLE001 - a drawing problem must not break the page
+        return f"(no diagram: {type(exc).__name__})"
+    if parsed.size() > DIAGRAM_MAX_OPS:
+        return f"({parsed.size()} operations on {parsed.num_qubits} qubits, depth {parsed.depth()}: too large to draw here)"
+    return circuit_diagram(parsed, fold=110)
+
+
+def _summary_context(request, job: Job) -> dict:
+    return {
+        "job": job,
+        "can_write": _can_write(request.user, job.team_id),
+        "now": timezone.now(),
+        "progress": int(100 * job.circuits_done / job.num_circuits) if job.num_circuits else 0,
+    }
+
+
+@login_required
+@require_GET
+def job_detail(request, job_id):
+    job = _job_or_404(request, job_id)
+    circuits = list(job.circuits.all()[:CIRCUITS_SHOWN])
+    blocks = [{"diagram": _diagram(c), **_result_context(c)} for c in circuits]
+    context = {
+        **_summary_context(request, job),
+        "blocks": blocks,
+        "hidden_circuits": max(0, job.num_circuits - len(circuits)),
+        "events": job.events.all(),
+        "reruns": list(job.reruns.values_list("id", flat=True)[:10]),
+    }
+    return render(request, "jobs/detail.html", context)
+
+
+@login_required
+@require_GET
+def job_panels(request, job_id):
+    """The live parts of the detail page, re-rendered from the same partials (JSON of HTML)."""
+    job = _job_or_404(request, job_id)
+    results = {
+        str(c.index): render_to_string("jobs/_circuit_result.html", _result_context(c), request=request)
+        for c in job.circuits.filter(done=True, index__lt=CIRCUITS_SHOWN)
+    }
+    return JsonResponse(
+        {
+            "last_seq": job.last_seq,
+            "status": job.status,
+            "summary": render_to_string("jobs/_summary.html", _summary_context(request, job), request=request),
+            "results": results,
+        }
+    )
+
+
+def _results_payload(job: Job) -> dict:
+    return {
+        "job": str(job.id),
+        "name": job.name,
+        "status": job.status,
+        "profile": job.profile.name,
+        "backend": job.profile.backend,
+        "primitive": job.primitive,
+        "shots": job.shots,
+        "remote_ids": job.remote_ids,
+        "created": job.created.isoformat(),
+        "finished": job.finished_at.isoformat() if job.finished_at else None,
+        "execution_time": job.execution_time,
+        "circuits": [
+            {
+                "index": c.index,
+                "name": c.name,
+                "num_qubits": c.num_qubits,
+                "done": c.done,
+                "counts": c.counts,
+                "probabilities": c.probabilities,
+                "observables": c.observables,
+                "evs": c.evs,
+                "stds": c.stds,
+            }
+            for c in job.circuits.all()
+        ],
+    }
+
+
+@login_required
+@require_GET
+def job_results_json(request, job_id):
+    job = _job_or_404(request, job_id)
+    response = JsonResponse(_results_payload(job), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="qportal-{job.id}.json"'
+    return response
+
+
+@login_required
+@require_GET
+def job_results_csv(request, job_id):
+    job = _job_or_404(request, job_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if job.primitive == "estimator":
+        writer.writerow(["circuit", "circuit_name", "observable_index", "observable", "ev", "std"])
+        for c in job.circuits.all():
+            observables = c.observables if isinstance(c.observables, list) else [c.observables]
+            for i, ev in enumerate(c.evs or []):
+                std = (c.stds or [None] * len(c.evs))[i]
+                label = observables[i] if i < len(observables) else ""
+                writer.writerow([c.index, c.name, i, label if isinstance(label, str) else json.dumps(label), ev, std])
+    else:
+        writer.writerow(["circuit", "circuit_name", "bitstring", "count", "probability"])
+        for c in job.circuits.all():
+            total = sum((c.counts or {}).values()) or 1
+            for key, value in sorted((c.counts or {}).items()):
+                writer.writerow([c.index, c.name, key, value, f"{value / total:.6g}"])
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="qportal-{job.id}.csv"'
+    return response
+
+
+# ----------------------------------------------------------------------------------------------
+# submit
+
+
+def qasmbench_examples() -> list[str]:
+    """Names of the QASMBench example files (empty when the corpus is not installed)."""
+    folder = Path(getattr(settings, "QASMBENCH_DIR", "") or "")
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.qasm"))
+
+
+@login_required
+@require_GET
+def qasm_example(request, name: str):
+    if name not in qasmbench_examples():
+        raise Http404("no such example")
+    path = Path(settings.QASMBENCH_DIR) / f"{name}.qasm"
+    return FileResponse(path.open("rb"), content_type="text/plain; charset=utf-8")
+
+
+SUBMIT_FIELDS = ("qasm", "profile", "shots", "name", "tags", "team", "primitive", "observables")
+
+
+def _observables(text: str) -> list[list[str]] | None:
+    terms = [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
+    return [terms] if terms else None
 
 
 @login_required
 def submit(request):
-    form = {"qasm": "", "profile": "local", "shots": "1024", "name": ""}
+    form = {"qasm": "", "profile": "local", "shots": "1024", "name": "", "tags": "", "team": "", "primitive": "sampler", "observables": ""}
     error = None
+    error_line = None
+    status = 200
     if request.method == "POST":
-        form = {key: request.POST.get(key, "") for key in form}
+        form = {key: request.POST.get(key, "") for key in SUBMIT_FIELDS}
         try:
             shots = int(form["shots"]) if form["shots"].strip() else None
         except ValueError:
-            error = "shots must be a whole number"
+            error, status = "shots must be a whole number", 400
         else:
+            primitive = form["primitive"] if form["primitive"] in ("sampler", "estimator") else "sampler"
+            sub = services.Submission(
+                profile=form["profile"],
+                circuits=[{"qasm": form["qasm"]}],
+                shots=shots,
+                primitive=primitive,
+                observables=_observables(form["observables"]) if primitive == "estimator" else None,
+                name=form["name"],
+                tags=[t for t in (s.strip() for s in form["tags"].split(",")) if t],
+                team=int(form["team"]) if form["team"].isdigit() else None,
+            )
             try:
-                job = services.submit_job(
-                    request.user,
-                    services.Submission(profile=form["profile"], circuits=[{"qasm": form["qasm"]}], shots=shots, name=form["name"]),
-                )
+                job = services.submit_job(request.user, sub)
                 return redirect("job-detail", job_id=job.id)
-            except (InvalidRequest, ProfileInvalid, NotFound, ReadOnly) as exc:
-                error = str(exc)
-    return render(
-        request, "jobs/submit.html", {"form": form, "error": error, "profiles": visible_profiles(request.user)}, status=400 if error else 200
-    )
+            except ReadOnly as exc:
+                error, status = f"You cannot submit jobs here: {exc}.", 403
+            except InvalidRequest as exc:
+                error, error_line, status = str(exc), exc.line, 400
+            except (ProfileInvalid, NotFound) as exc:
+                error, status = str(exc), 400
+    teams = [m for m in Membership.objects.filter(user=request.user).select_related("team").order_by("-team__personal", "team__name")]
+    context = {
+        "form": form,
+        "error": error,
+        "error_line": error_line,
+        "profiles": visible_profiles(request.user).order_by("team_id", "name"),
+        "teams": teams,
+        "examples": qasmbench_examples(),
+        "any_writable": any(m.can_write for m in teams),
+    }
+    return render(request, "jobs/submit.html", context, status=status)

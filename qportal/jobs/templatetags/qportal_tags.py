@@ -1,0 +1,51 @@
+"""Template helpers for job pages: short durations and queued/running times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.filter
+def seconds_short(seconds: float | None) -> str:
+    """``4.2 s``, ``3 min 05 s``, ``2 h 07 min``."""
+    if seconds is None:
+        return "–"
+    seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def _span(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None:
+        return None
+    return ((end or timezone.now()) - start).total_seconds()
+
+
+@register.filter
+def queued_for(job) -> str:
+    """Time from submission until a worker picked the job up (still counting while queued)."""
+    end = job.submitted_at or job.started_at or (job.finished_at if job.is_terminal else None)
+    return seconds_short(_span(job.created, end))
+
+
+@register.filter
+def running_for(job) -> str:
+    """Time the job spent running (still counting while it runs)."""
+    start = job.started_at or job.submitted_at
+    if start is None:
+        return "–"
+    return seconds_short(_span(start, job.finished_at))

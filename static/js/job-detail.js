@@ -1,0 +1,121 @@
+/* Job detail: applies event frames in sequence order; a gap or a reconnect refetches the missed
+   events over REST, so a lost frame never leaves the page stale. Panels (summary, results) are
+   re-rendered by the server from the same partials as the first page load. */
+(function () {
+  "use strict";
+  const root = document.getElementById("job");
+  const id = root.dataset.job;
+  const events = document.getElementById("events");
+  const live = document.getElementById("live");
+  let lastSeq = Number(root.dataset.seq);
+  let connected = false;
+
+  function text(tag, cls, value) {
+    const el = document.createElement(tag);
+    if (cls) el.className = cls;
+    el.textContent = value;
+    return el;
+  }
+
+  function appendEvent(e) {
+    const li = document.createElement("li");
+    li.dataset.seq = e.seq;
+    li.className = "ev-" + e.kind;
+    li.append(text("span", "seq", "#" + e.seq));
+    const time = text("time", "", String(e.created).slice(11, 19));
+    time.setAttribute("datetime", e.created);
+    li.append(time, text("span", "kind", e.kind), text("span", "msg", e.message));
+    events.append(li);
+  }
+
+  function setStatus(status) {
+    const badge = document.getElementById("status");
+    if (badge && status) { badge.textContent = status; badge.className = "badge big " + status; }
+  }
+
+  function apply(e) {
+    if (e.seq <= lastSeq) return;
+    appendEvent(e);
+    lastSeq = e.seq;
+    root.dataset.seq = lastSeq;
+    setStatus(e.status);
+    schedulePanels();
+  }
+
+  let catching = false, again = false;
+  async function catchUp() {
+    if (catching) { again = true; return; }
+    catching = true;
+    try {
+      do {
+        again = false;
+        const missed = await qportal.api("GET", "/api/v1/jobs/" + id + "/events?after=" + lastSeq);
+        missed.forEach(apply);
+      } while (again);
+    } catch (err) {
+      /* the next frame, reconnect or poll tries again */
+    } finally {
+      catching = false;
+    }
+  }
+
+  function onFrame(frame) {
+    if (frame.type === "hello") {
+      if (frame.last_seq > lastSeq) catchUp(); else schedulePanels();
+      return;
+    }
+    if (frame.job !== id || frame.seq <= lastSeq) return;
+    if (frame.seq === lastSeq + 1) apply(frame); else catchUp();
+  }
+
+  let panelTimer = null;
+  function schedulePanels() {
+    clearTimeout(panelTimer);
+    panelTimer = setTimeout(refreshPanels, 150);
+  }
+
+  async function refreshPanels() {
+    let data;
+    try { data = await qportal.api("GET", root.dataset.panels); } catch (err) { return; }
+    document.getElementById("summary").innerHTML = data.summary;
+    Object.keys(data.results).forEach(function (index) {
+      const slot = document.getElementById("result-" + index);
+      if (slot && !slot.dataset.final) { slot.innerHTML = data.results[index]; slot.dataset.final = "1"; }
+    });
+    if (data.last_seq > lastSeq) catchUp();
+  }
+
+  root.addEventListener("click", async function (ev) {
+    const cancel = ev.target.closest("[data-cancel]");
+    const rerun = ev.target.closest("[data-rerun]");
+    if (!cancel && !rerun) return;
+    ev.preventDefault();
+    const button = cancel || rerun;
+    button.disabled = true;
+    try {
+      if (cancel) {
+        await qportal.api("POST", "/api/v1/jobs/" + id + "/cancel");
+        schedulePanels();
+      } else {
+        const job = await qportal.api("POST", "/api/v1/jobs/" + id + "/rerun");
+        location.href = "/jobs/" + job.id + "/";
+      }
+    } catch (err) {
+      button.disabled = false;
+      qportal.flash((cancel ? "Could not cancel: " : "Could not run again: ") + err.message);
+    }
+  });
+
+  // Running times keep moving; without a socket, poll for events instead.
+  setInterval(function () {
+    const summary = document.querySelector("#summary .summary");
+    const active = summary && ["queued", "submitting", "running"].indexOf(summary.dataset.status) >= 0;
+    if (!connected) catchUp();
+    if (active) schedulePanels();
+  }, 10000);
+
+  qportal.socket("/ws/jobs/" + id + "/", onFrame, function (state) {
+    connected = state === "live";
+    qportal.showState(live, state);
+  });
+})();

@@ -1,0 +1,68 @@
+/* Shared by live pages: CSRF-aware fetch and a websocket that reconnects by itself. */
+window.qportal = (function () {
+  "use strict";
+
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (m) return decodeURIComponent(m[1]);
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  async function api(method, url) {
+    const resp = await fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() },
+    });
+    let body = null;
+    try { body = await resp.json(); } catch (e) { body = null; }
+    if (!resp.ok) {
+      const detail = body && body.detail ? body.detail : resp.status + " " + resp.statusText;
+      throw new Error(detail);
+    }
+    return body;
+  }
+
+  /* Open ws path; call onFrame(frame) for each JSON frame and onState("live"|"reconnecting"). */
+  function socket(path, onFrame, onState) {
+    let delay = 500;
+    let ws = null;
+    function connect() {
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      ws = new WebSocket(scheme + location.host + path);
+      ws.onopen = function () { delay = 500; onState("live"); };
+      ws.onmessage = function (msg) {
+        let frame;
+        try { frame = JSON.parse(msg.data); } catch (e) { return; }
+        onFrame(frame);
+      };
+      ws.onclose = function () {
+        onState("reconnecting");
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 10000);
+      };
+    }
+    connect();
+    return { close: function () { if (ws) { ws.onclose = null; ws.close(); } } };
+  }
+
+  function showState(el, state) {
+    if (!el) return;
+    el.textContent = state === "live" ? "live" : "reconnecting…";
+    el.className = "live " + state;
+  }
+
+  function flash(message) {
+    let box = document.getElementById("flash");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "flash";
+      box.className = "error flash";
+      document.querySelector("main").prepend(box);
+    }
+    box.textContent = message;
+  }
+
+  return { csrfToken: csrfToken, api: api, socket: socket, showState: showState, flash: flash };
+})();
