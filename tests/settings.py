@@ -16,3 +16,6 @@ os.environ.setdefault("QPORTAL_DATA_DIR", tempfile.mkdtemp(prefix="qportal-test-
 os.environ.setdefault("QPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 from qportal.settings import *  # noqa: E402,F403
+
+# Hashing test passwords with PBKDF2 costs ~0.7 s per user; tests don't need that strength.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,7 +1,5 @@
 """REST endpoints for jobs: thin wrappers around ``qportal.jobs.services``."""
 
-from __future__ import annotations
-
 from uuid import UUID
 
 from ninja import Query, Router
