@@ -41,7 +41,7 @@ def backend_max_qubits(spec: ExecutorSpec) -> int | None:
 
         return LocalSimulatorExecutor(spec).max_qubits()
     if spec.kind == "fake":
-        from executors.runtime import fake_backend
+        from executors.runtime import fake_backend_qubits
 
-        return fake_backend(spec.backend).num_qubits
+        return fake_backend_qubits(spec.backend)
     return None

@@ -40,6 +40,7 @@ __all__ = [
     "convert_estimator_result",
     "convert_sampler_result",
     "fake_backend",
+    "fake_backend_qubits",
     "list_fake_backends",
     "make_options",
     "transpile_to_isa",
@@ -80,9 +81,14 @@ def _ideal_twin(name: str) -> AerSimulator:
     return simulator
 
 
+def fake_backend_qubits(name: str) -> int:
+    """Qubit count of a fake backend, read from its configuration (building the target is slow)."""
+    return fake_backend(name).configuration().n_qubits
+
+
 @lru_cache(maxsize=1)
 def _fake_backend_list() -> tuple[tuple[str, int], ...]:
-    return tuple(sorted((backend.name, backend.num_qubits) for backend in _provider().backends()))
+    return tuple(sorted((backend.name, backend.configuration().n_qubits) for backend in _provider().backends()))
 
 
 def list_fake_backends() -> list[dict[str, Any]]:
@@ -188,7 +194,7 @@ class RuntimeExecutor(InProcessExecutor):
         return DEFAULT_OPTIMIZATION_LEVEL if level is None else int(level)
 
     def max_qubits(self) -> int | None:
-        return self.backend.num_qubits
+        return fake_backend_qubits(self.name)
 
     def validate(self, request: ExecutionRequest) -> None:
         super().validate(request)
