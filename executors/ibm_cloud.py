@@ -12,7 +12,9 @@ submission is found again with :meth:`IBMCloudExecutor.find_by_tag`.
 
 ``ExecutorSpec.options`` keys understood: optimization_level (local transpilation), seed
 (transpiler and simulator seed), default_shots, resilience_level (estimator),
-dynamical_decoupling and twirling (bool or the runtime's option dict), max_execution_time.
+dynamical_decoupling and twirling (bool or the runtime's option dict), max_execution_time; they
+are turned into runtime options by :func:`executors.runtime.make_options`, shared with the
+fake-backend executor.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from typing import Any, TypeVar
 
 import requests
 from qiskit import QuantumCircuit
-from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import Batch, EstimatorV2, QiskitRuntimeService, RuntimeJobV2, SamplerV2, Session
 from qiskit_ibm_runtime.accounts import InvalidAccountError
 from qiskit_ibm_runtime.api.exceptions import RequestsApiError
@@ -62,6 +63,7 @@ from executors.circuits import validate_request
 from executors.pubs import build_pubs, estimator_circuit
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.retry import retry_async
+from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, check_isa, make_options, transpile_to_isa
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -360,12 +362,11 @@ class IBMCloudExecutor:
         if request.primitive == "estimator":
             circuits = [estimator_circuit(circuit) for circuit in circuits]
         if not self.spec.local_transpile:
+            check_isa(circuits, backend)
             return circuits
-        manager = generate_preset_pass_manager(
-            optimization_level=int(self._option("optimization_level", 2)), backend=backend,
-            seed_transpiler=self._option("seed"),
-        )
-        return list(manager.run(circuits))
+        level = int(self._option("optimization_level", DEFAULT_OPTIMIZATION_LEVEL))
+        seed = self._option("seed")
+        return transpile_to_isa(circuits, backend, level, None if seed is None else int(seed))
 
     def _open_mode(self, backend: Any) -> Any:
         if self.spec.mode == "batch":
@@ -373,21 +374,6 @@ class IBMCloudExecutor:
         if self.spec.mode == "session":
             return Session(backend=backend, max_time=self.spec.max_time)
         return backend
-
-    def _primitive_options(self, primitive: str, tags: list[str], shots: int) -> dict[str, Any]:
-        options: dict[str, Any] = {"default_shots": shots, "environment": {"job_tags": tags}}
-        if (max_time := self._option("max_execution_time")) is not None:
-            options["max_execution_time"] = int(max_time)
-        if (dd := self._option("dynamical_decoupling")) is not None:
-            options["dynamical_decoupling"] = dd if isinstance(dd, dict) else {"enable": bool(dd)}
-        if (twirling := self._option("twirling")) is not None:
-            options["twirling"] = (twirling if isinstance(twirling, dict)
-                                   else {"enable_gates": bool(twirling), "enable_measure": bool(twirling)})
-        if (seed := self._option("seed")) is not None:
-            options["simulator"] = {"seed_simulator": int(seed)}
-        if primitive == "estimator" and (level := self._option("resilience_level")) is not None:
-            options["resilience_level"] = int(level)
-        return options
 
     async def _submit_part(self, mode: Any, primitive: str, pubs: list[Any], tags: list[str],
                            shots: int) -> RuntimeJobV2:
@@ -404,7 +390,7 @@ class IBMCloudExecutor:
                     logger.info("IBM job %s was created by an earlier try; not resubmitting", found[0].job_id())
                     return found[0]
             tried = True
-            options = self._primitive_options(primitive, tags, shots)
+            options = make_options(self.spec.options, primitive, local=False, default_shots=shots, tags=tags)
             factory = SamplerV2 if primitive == "sampler" else EstimatorV2
             return factory(mode=mode, options=options).run(pubs)
 

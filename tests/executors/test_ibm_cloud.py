@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from qiskit import QuantumCircuit
@@ -14,6 +18,7 @@ from executors.base import (
     ExecutionRequest,
     ExecutorSpec,
     IBMCredential,
+    InvalidRequest,
     JobCancelled,
     RemoteJobFailed,
     RemoteState,
@@ -21,7 +26,7 @@ from executors.base import (
 )
 from executors.ibm_cloud import IBMCloudExecutor, least_busy, list_backends, validate_credential
 from tests.ibm_standin.fixtures import standin  # noqa: F401 - the fixture
-from tests.ibm_standin.server import StandIn
+from tests.ibm_standin.server import RemoteStandIn, StandIn
 
 pytestmark = pytest.mark.asyncio
 JOBS = r"/jobs$"
@@ -225,3 +230,44 @@ async def test_token_never_logged_nor_in_errors(standin: StandIn, caplog: pytest
     for secret in (standin.token, bad_token):
         assert secret not in caplog.text
         assert all(secret not in message for message in messages)
+
+
+async def test_standin_as_a_separate_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m tests.ibm_standin.server`` prints its coordinates; RemoteStandIn drives it."""
+    process = subprocess.Popen([sys.executable, "-m", "tests.ibm_standin.server", "--port", "0"],
+                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        info = json.loads(process.stdout.readline())
+        for key, value in info["env"].items():
+            monkeypatch.setenv(key, value)
+        remote = RemoteStandIn(info["port"])
+        remote.inject(JOBS, 429, times=2, method="POST")
+        cred = IBMCredential(token=info["token"], url=info["url"], instance=info["crn"], proxies=info["proxies"])
+        ex = IBMCloudExecutor(ExecutorSpec(kind="ibm_cloud", backend="ibm_manila", credential=cred),
+                              base=0.05, poll=0.02)
+        result = await ex.run(ExecutionRequest(circuits=[bell()], shots=100, submit_key="remote-1"))
+        assert remote.post_count == 3 and len(ex.retry_waits) == 2
+        assert result.remote_ids == list(remote.state()["jobs"])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_profile_options_reach_ibm(standin: StandIn) -> None:
+    options = {"dynamical_decoupling": True, "twirling": True, "resilience_level": 1, "max_execution_time": 60,
+               "seed": 7, "optimization_level": 1}
+    request = ExecutionRequest(circuits=[bell()], primitive="estimator", observables=[["ZZ"]], shots=1000)
+    await executor(standin, options=options).run(request)
+    [job] = standin.jobs.values()
+    sent = job.params["options"]
+    assert sent["dynamical_decoupling"]["enable"] is True
+    assert sent["twirling"] == {"enable_gates": True, "enable_measure": True}
+    assert sent["default_shots"] == 1000 and sent["simulator"] == {"seed_simulator": 7}
+    assert job.params["resilience_level"] == 1  # the client sends it beside the options
+    assert job.max_execution_time == 60 and job.program == "estimator"
+
+
+async def test_circuits_must_be_isa_without_local_transpile(standin: StandIn) -> None:
+    with pytest.raises(InvalidRequest, match="instruction set"):
+        await executor(standin, local_transpile=False).submit(ExecutionRequest(circuits=[bell()], shots=10))
+    assert standin.post_count == 0

@@ -92,6 +92,7 @@ class Job:
     params: dict[str, Any]
     tags: list[str]
     session_id: str | None
+    max_execution_time: int | None = None  # the payload's "cost"
     created: str = field(default_factory=_now)
     status: str = "Queued"
     reason: str | None = None
@@ -298,6 +299,7 @@ class StandIn:
             params=body.get("params") or {},
             tags=list(body.get("tags") or []),
             session_id=body.get("session_id"),
+            max_execution_time=body.get("cost"),
         )
         job.timestamps = {"created": job.created, "running": None, "finished": None}
         with self._lock:
