@@ -150,6 +150,7 @@ class PortalExecutor:
                 )
 
     async def submit(self, request: ExecutionRequest) -> JobHandle:
+        self.validate(request)
         circuits = [qasm2.dumps(circuit) for circuit in _bound(request)]
         job = await asyncio.to_thread(
             self.client.submit,
