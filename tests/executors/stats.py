@@ -67,3 +67,15 @@ def assert_same_distribution(counts: dict[str, int], shots: int, reference: dict
         assert abs(p_obs - p_ref) <= Z * sigma + 1 / shots, (
             f"outcome {outcome}: {p_obs:.4f} here vs {p_ref:.4f} in the reference (sigma {sigma:.4f})"
         )
+
+
+def assert_counts_match_grouped(counts: dict[str, int], probabilities: dict[str, float], shots: int) -> None:
+    """Like :func:`assert_counts_match` for wide distributions: outcomes expected fewer than five
+    times (where the normal approximation fails) are pooled into one bucket first."""
+    rare = {o for o in set(counts) | set(probabilities) if shots * probabilities.get(o, 0.0) < 5}
+    pooled_counts = {o: n for o, n in counts.items() if o not in rare}
+    pooled_probabilities = {o: p for o, p in probabilities.items() if o not in rare}
+    if rare:
+        pooled_counts["rare"] = sum(counts.get(o, 0) for o in rare)
+        pooled_probabilities["rare"] = sum(probabilities.get(o, 0.0) for o in rare)
+    assert_counts_match(pooled_counts, pooled_probabilities, shots)
