@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from executors.base import (
@@ -148,9 +148,35 @@ class ClusterExecutor(TaskJobs):
                 return index
         raise InvalidRequest("the cluster's selector returned an executor that is not a member")
 
+    def try_sync(self, ticket: Ticket, request: ExecutionRequest) -> ExecutionResult | None:
+        """Run on the ticket's member in this thread if it offers ``run_sync`` (no event loop).
+
+        Returns None when it does not, or when it failed over (the failure is recorded on the
+        ticket, which now names the next member: finish with :meth:`run_on`).
+        """
+        member = self.members[ticket.index]
+        run_sync = getattr(member, "run_sync", None)
+        if run_sync is None:
+            return None
+        try:
+            result = run_sync(request)
+        except _RETRYABLE as exc:
+            ticket.events.append(_event(member, ticket.index, exc))
+            if len(ticket.events) == len(self.members):
+                self.release(ticket)
+                raise TransientError(f"all members of {self.name} failed; last: {exc}") from exc
+            self._move(ticket)
+            return None
+        except BaseException:
+            self.release(ticket)
+            raise
+        self.release(ticket)
+        result.metadata.update(executor=member.name, executor_index=ticket.index, failover=ticket.events)
+        return result
+
     async def run_on(self, ticket: Ticket, request: ExecutionRequest) -> ExecutionResult:
         """Run on the member ``ticket`` names (from :meth:`select`), failing over to the next."""
-        events: list[dict[str, Any]] = []
+        events = ticket.events
         count = len(self.members)
         try:
             while True:
@@ -160,9 +186,7 @@ class ClusterExecutor(TaskJobs):
                 except _RETRYABLE as exc:
                     events.append(_event(member, ticket.index, exc))
                     if len(events) == count:
-                        raise TransientError(
-                            f"all {count} members of {self.name} failed; last: {exc}"
-                        ) from exc
+                        raise TransientError(f"all members of {self.name} failed; last: {exc}") from exc
                     self._move(ticket)
                     continue
                 result.metadata.update(
@@ -191,6 +215,7 @@ class Ticket:
 
     index: int
     released: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _build(member: Executor | ExecutorSpec) -> Executor:

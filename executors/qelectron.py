@@ -39,8 +39,8 @@ from executors.base import (
     ExecutorSpec,
     InvalidRequest,
 )
-from executors.cluster import ClusterExecutor, Selector, TaskJobs
-from executors.tapes import build_batch, pennylane_counts, tape_to_circuit, to_interface
+from executors.cluster import ClusterExecutor, Selector, TaskJobs, Ticket
+from executors.tapes import QNodeBatch, build_batch, pennylane_counts, tape_to_circuit, to_interface
 
 _READY_CACHE = 512
 _loop: asyncio.AbstractEventLoop | None = None
@@ -76,10 +76,21 @@ class QElectron:
         functools.update_wrapper(self, qnode)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.run_later(*args, **kwargs).result()
+        """Run now.  A member with ``run_sync`` (e.g. :class:`AerSamplerExecutor`) runs in this
+        thread without touching the event loop; others run on the background loop."""
+        batch, request = self._prepare(args, kwargs)
+        ticket = self.cluster.select(request)
+        execution = self.cluster.try_sync(ticket, request)
+        if execution is None:
+            return self._submit(batch, request, ticket).result()
+        return _value(batch, execution)
 
     def run_later(self, *args: Any, **kwargs: Any) -> QElectronFuture:
         """Submit one call and return at once with a future of the QNode's result."""
+        batch, request = self._prepare(args, kwargs)
+        return self._submit(batch, request, self.cluster.select(request))
+
+    def _prepare(self, args: tuple, kwargs: dict) -> tuple[QNodeBatch, ExecutionRequest]:
         batch = build_batch(self.qnode, args, kwargs)
         circuits, values = [], []
         for tape in batch.tapes:
@@ -89,8 +100,10 @@ class QElectron:
         request = ExecutionRequest(
             circuits=circuits, shots=batch.shots, parameter_values=values, tags=["qelectron"]
         )
+        return batch, request
+
+    def _submit(self, batch: QNodeBatch, request: ExecutionRequest, ticket: Ticket) -> QElectronFuture:
         cluster = self.cluster
-        ticket = cluster.select(request)
         future = QElectronFuture()
 
         def finish(inner: Future) -> None:
@@ -99,8 +112,7 @@ class QElectron:
                 return
             try:
                 execution = inner.result()
-                counts = [pennylane_counts(result) for result in execution.circuits]
-                value = to_interface(batch.postprocess(counts), batch.interface)
+                value = _value(batch, execution)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
                 _settle(future, exc)
             else:
@@ -111,6 +123,11 @@ class QElectron:
         inner.add_done_callback(finish)
         future.add_done_callback(lambda f: f.cancelled() and inner.cancel())
         return future
+
+
+def _value(batch: QNodeBatch, execution: ExecutionResult) -> Any:
+    counts = [pennylane_counts(result) for result in execution.circuits]
+    return to_interface(batch.postprocess(counts), batch.interface)
 
 
 def _settle(future: Future, exc: BaseException | None, value: Any = None) -> None:
@@ -180,10 +197,12 @@ class AerSamplerExecutor(TaskJobs):
                 raise InvalidRequest(f"circuit {index} has no measurements", index=index)
 
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
-        self.validate(request)
-        return await asyncio.get_running_loop().run_in_executor(None, self._run, request)
+        """Simulate in a worker thread, so the caller's loop stays free."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.run_sync, request)
 
-    def _run(self, request: ExecutionRequest) -> ExecutionResult:
+    def run_sync(self, request: ExecutionRequest) -> ExecutionResult:
+        """Simulate in the calling thread (what a synchronous qelectron call uses)."""
+        self.validate(request)
         started = time.perf_counter()
         shots = request.shots or self.shots
         circuits, binds = [], []

@@ -227,3 +227,31 @@ def test_unsupported_measurement_is_refused():
     circuit = qelectron(qml.QNode(state, qml.device("default.qubit", wires=1)))
     with pytest.raises(InvalidRequest, match="cannot be computed from samples"):
         circuit()
+
+
+class FlakySync(AerSamplerExecutor):
+    """Records its synchronous runs; fails the first one with a transient fault if ``flaky``."""
+
+    def __init__(self, log: list[str], flaky: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.log = log
+        self.flaky = flaky
+
+    def run_sync(self, request):
+        self.log.append(self.name)
+        if self.flaky:
+            self.flaky = False
+            raise TransientError("dropped connection")
+        return super().run_sync(request)
+
+
+def test_synchronous_call_fails_over_from_a_run_sync_member():
+    sampled, exact = qnodes(iqp, 2)
+    log: list[str] = []
+    cluster = ClusterExecutor([FlakySync(log, True, name="a"), FlakySync(log, name="b"), FlakySync(log, name="c")])
+    circuit = qelectron(executors=cluster)(sampled)
+    assert_probs_close(circuit(X), exact(np.array(X)), SHOTS)
+    assert log == ["a", "b"]
+    assert_probs_close(circuit(X), exact(np.array(X)), SHOTS)
+    assert log == ["a", "b", "b"]  # cyclic continues from the first pick, not the failover
+    assert cluster.in_flight() == [0, 0, 0]
