@@ -231,11 +231,14 @@ def job_detail(request, job_id):
     job = _job_or_404(request, job_id)
     circuits = list(job.circuits.all()[:CIRCUITS_SHOWN])
     blocks = [{"diagram": _diagram(c), **_result_context(c)} for c in circuits]
+    # Read after the job row: the timeline may be newer than ``job``; the client continues from it.
+    events = list(job.events.all())
     context = {
         **_summary_context(request, job),
         "blocks": blocks,
         "hidden_circuits": max(0, job.num_circuits - len(circuits)),
-        "events": job.events.all(),
+        "events": events,
+        "timeline_seq": events[-1].seq if events else 0,
         "reruns": list(job.reruns.values_list("id", flat=True)[:10]),
     }
     return render(request, "jobs/detail.html", context)

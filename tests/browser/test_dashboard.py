@@ -1,0 +1,154 @@
+"""The dashboard in real headless Chromium against a real server (embedded worker, SQLite)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.browser.conftest import login, save_shot
+from tests.conftest import GHZ3
+
+pytestmark = pytest.mark.browser
+
+
+def slow_qasm(n: int = 8, layers: int = 8) -> str:
+    """Mid-circuit measurements make Aer simulate each shot separately: ~0.3 s per circuit."""
+    lines = ["OPENQASM 2.0;", 'include "qelib1.inc";', f"qreg q[{n}];", f"creg c[{n}];"]
+    for layer in range(layers):
+        lines += [f"rx({0.1 * (layer + 1) + 0.01 * i:.3f}) q[{i}];" for i in range(n)]
+        lines += [f"cx q[{i}],q[{i + 1}];" for i in range(n - 1)]
+        lines.append(f"measure q[{layer % n}] -> c[{layer % n}];")
+    lines.append("measure q -> c;")
+    return "\n".join(lines)
+
+
+def api_post(page, base_url: str, path: str, body: dict | None = None):
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    return page.request.post(
+        f"{base_url}/api/v1{path}",
+        data=json.dumps(body or {}),
+        headers={"X-CSRFToken": token, "Content-Type": "application/json", "Referer": base_url + "/"},
+    )
+
+
+def test_submit_ghz_goes_live_to_done(server, chromium, tmp_path):
+    base = server.base_url
+    page = login(chromium, base, "alice")
+    page.goto(f"{base}/jobs/new/")
+    # A validation error keeps what was typed and points at the line.
+    page.fill("textarea[name=qasm]", GHZ3.replace("cx q[1],q[2];", "cx q[1],q[7];"))
+    page.fill("input[name=name]", "ghz-3 browser")
+    page.click("#submit")
+    assert page.locator("#form-error").is_visible()
+    assert "q[7]" in page.input_value("textarea[name=qasm]")
+    assert page.input_value("input[name=name]") == "ghz-3 browser"
+
+    page.fill("textarea[name=qasm]", GHZ3)
+    page.select_option("select[name=team]", label="lab")
+    page.fill("input[name=shots]", "2000")
+    page.fill("input[name=tags]", "browser, ghz")
+    page.click("#submit")
+    page.wait_for_url(f"{base}/jobs/*/")
+    job_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    page.evaluate("window.__sameDocument = true")
+
+    page.locator("#status", has_text="done").wait_for(timeout=60_000)
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    page.locator(".live.live").wait_for()
+    page.locator('#result-0 .bar-row').first.wait_for()
+    bars = {
+        row.get_attribute("data-key"): int(row.get_attribute("data-count"))
+        for row in page.locator("#result-0 .bar-row").all()
+    }
+    assert sum(bars.values()) == 2000
+    for key in ("000", "111"):
+        assert 0.44 < bars.get(key, 0) / 2000 < 0.56, bars
+    assert all(count < 40 for key, count in bars.items() if key not in ("000", "111")), bars
+    kinds = page.locator("#events li .kind").all_inner_texts()
+    assert kinds[0] == "queued" and kinds[-1] == "done", kinds
+    seqs = [int(s) for s in page.locator("#events li").evaluate_all("els => els.map(e => e.dataset.seq)")]
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+    assert "q_0" in page.inner_text(".diagram pre")
+    assert page.inner_text("#progress-text").startswith("1 of 1")
+    save_shot(page, tmp_path, "detail-done")
+
+    csv_text = page.request.get(f"{base}/jobs/{job_id}/results.csv").text()
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert {r["bitstring"]: int(r["count"]) for r in rows} == bars
+
+    page.goto(f"{base}/")
+    row = page.locator(f'tr[data-job="{job_id}"]')
+    assert row.locator(".badge").inner_text() == "done"
+    assert "ghz" in row.inner_text() and "alice" in row.inner_text() and "local" in row.inner_text()
+    save_shot(page, tmp_path, "list")
+
+    # Run again: a new job linked to this one.
+    page.goto(f"{base}/jobs/{job_id}/")
+    page.click("#rerun")
+    page.wait_for_url(lambda url: job_id not in url and "/jobs/" in url)
+    page.locator("#rerun-of").wait_for()
+    page.locator("#status", has_text="done").wait_for(timeout=60_000)
+    page.context.close()
+
+
+def test_cancel_a_slow_job_from_the_live_list(server, chromium, tmp_path):
+    base = server.base_url
+    page = login(chromium, base, "bob")
+    page.locator("#live.live").wait_for()
+    resp = api_post(page, base, "/jobs", {
+        "profile": "stepwise", "name": "slow sweep", "tags": ["slow"], "shots": 600,
+        "circuits": [{"qasm": slow_qasm()} for _ in range(60)],
+    })
+    assert resp.status == 201, resp.text()
+    job_id = resp.json()["id"]
+
+    row = page.locator(f'tr[data-job="{job_id}"]')
+    row.wait_for(timeout=10_000)  # appeared without a reload
+    row.locator(".badge", has_text="running").wait_for(timeout=30_000)
+    page.wait_for_function(
+        f"""() => {{ const r = document.querySelector('tr[data-job="{job_id}"] td.num');
+                   return r && parseInt(r.textContent) >= 1; }}""",
+        timeout=30_000,
+    )
+    save_shot(page, tmp_path, "list-running")
+    row.locator("button[data-cancel]").click()
+    row.locator(".badge", has_text="cancelled").wait_for(timeout=20_000)
+    assert row.locator("button[data-cancel]").count() == 0
+
+    body = page.request.get(f"{base}/api/v1/jobs/{job_id}").json()
+    assert body["status"] == "cancelled"
+    assert 1 <= body["circuits_done"] < 60, body["circuits_done"]
+    page.goto(f"{base}/jobs/{job_id}/")
+    assert page.inner_text("#status") == "cancelled"
+    kinds = page.locator("#events li .kind").all_inner_texts()
+    assert "cancel_requested" in kinds and kinds[-1] == "cancelled", kinds
+    save_shot(page, tmp_path, "detail-cancelled")
+    page.context.close()
+
+
+def test_outsider_gets_404_and_viewer_is_read_only(server, chromium):
+    base = server.base_url
+    alice = login(chromium, base, "alice")
+    resp = api_post(alice, base, "/jobs", {"profile": "stepwise", "name": "lab secret", "circuits": [{"qasm": GHZ3}], "shots": 10})
+    assert resp.status == 201, resp.text()
+    job_id = resp.json()["id"]
+    alice.context.close()
+
+    charlie = login(chromium, base, "charlie")
+    assert charlie.goto(f"{base}/jobs/{job_id}/").status == 404
+    assert charlie.request.get(f"{base}/jobs/{job_id}/results.json").status == 404
+    charlie.goto(f"{base}/")
+    assert "lab secret" not in charlie.inner_text("#jobs")
+    charlie.context.close()
+
+    viola = login(chromium, base, "viola")
+    assert viola.goto(f"{base}/jobs/{job_id}/").status == 200
+    assert viola.locator("#rerun").count() == 0 and viola.locator("#cancel").count() == 0
+    resp = api_post(viola, base, f"/jobs/{job_id}/rerun")
+    assert resp.status == 403
+    viola.goto(f"{base}/profiles/")
+    assert viola.locator('section[data-team] a:has-text("Edit")').count() == 0
+    viola.context.close()
