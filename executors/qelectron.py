@@ -43,6 +43,7 @@ from executors.cluster import ClusterExecutor, Selector, TaskJobs, Ticket
 from executors.tapes import QNodeBatch, build_batch, pennylane_counts, tape_to_circuit, to_interface
 
 _READY_CACHE = 512
+_PARALLEL_QUBITS = 14  # Aer's own statevector_parallel_threshold
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 
@@ -212,6 +213,10 @@ class AerSamplerExecutor(TaskJobs):
             circuits.append(ready)
             binds.append({p: [v] for p, v in zip(parameters, circuit_values or ())})
         options: dict[str, Any] = {"shots": shots}
+        if max(c.num_qubits for c in circuits) < _PARALLEL_QUBITS:
+            # Aer's OpenMP threads cost far more than they save on small circuits (10x on a
+            # busy 2-core machine), so small jobs run single-threaded.
+            options.update(max_parallel_threads=1, max_parallel_shots=1, max_parallel_experiments=1)
         with self._lock:
             if self._seed is not None:
                 options["seed_simulator"] = self._seed + self._runs
