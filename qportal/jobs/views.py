@@ -31,7 +31,7 @@ from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.services import ProfileInvalid, visible_profiles
 
 PAGE_SIZE = 25
-CIRCUITS_SHOWN = 50
+CIRCUITS_SHOWN = 20
 DIAGRAM_MAX_OPS = 400
 HISTOGRAM_BARS = 32
 
@@ -202,8 +202,8 @@ def _expectations(circuit) -> list[dict] | None:
     return rows
 
 
-def _result_context(circuit) -> dict:
-    return {"c": circuit, "hist": _histogram(circuit.counts), "evs": _expectations(circuit)}
+def _result_context(circuit, job: Job) -> dict:
+    return {"c": circuit, "job": job, "hist": _histogram(circuit.counts), "evs": _expectations(circuit)}
 
 
 def _diagram(circuit) -> str:
@@ -230,7 +230,7 @@ def _summary_context(request, job: Job) -> dict:
 def job_detail(request, job_id):
     job = _job_or_404(request, job_id)
     circuits = list(job.circuits.all()[:CIRCUITS_SHOWN])
-    blocks = [{"diagram": _diagram(c), **_result_context(c)} for c in circuits]
+    blocks = [{"diagram": _diagram(c), **_result_context(c, job)} for c in circuits]
     # Read after the job row: the timeline may be newer than ``job``; the client continues from it.
     events = list(job.events.all())
     context = {
@@ -250,7 +250,7 @@ def job_panels(request, job_id):
     """The live parts of the detail page, re-rendered from the same partials (JSON of HTML)."""
     job = _job_or_404(request, job_id)
     results = {
-        str(c.index): render_to_string("jobs/_circuit_result.html", _result_context(c), request=request)
+        str(c.index): render_to_string("jobs/_circuit_result.html", _result_context(c, job), request=request)
         for c in job.circuits.filter(done=True, index__lt=CIRCUITS_SHOWN)
     }
     return JsonResponse(

@@ -82,6 +82,9 @@
       const slot = document.getElementById("result-" + index);
       if (slot && !slot.dataset.final) { slot.innerHTML = data.results[index]; slot.dataset.final = "1"; }
     });
+    if (["done", "failed", "cancelled"].indexOf(data.status) >= 0) {
+      document.querySelectorAll(".result .pending").forEach(function (p) { p.textContent = "Not run: the job " + data.status + " first."; });
+    }
     if (data.last_seq > lastSeq) catchUp();
   }
 

@@ -140,9 +140,9 @@ def login(browser, base_url: str, username: str):
     return page
 
 
-def save_shot(page, tmp_path: Path, name: str) -> Path:
+def save_shot(page, tmp_path: Path, name: str, full_page: bool = True) -> Path:
     path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     SHOTS_DIR.mkdir(exist_ok=True)
     shutil.copy(path, SHOTS_DIR / path.name)
     return path

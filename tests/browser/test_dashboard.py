@@ -125,7 +125,7 @@ def test_cancel_a_slow_job_from_the_live_list(server, chromium, tmp_path):
     assert page.inner_text("#status") == "cancelled"
     kinds = page.locator("#events li .kind").all_inner_texts()
     assert "cancel_requested" in kinds and kinds[-1] == "cancelled", kinds
-    save_shot(page, tmp_path, "detail-cancelled")
+    save_shot(page, tmp_path, "detail-cancelled", full_page=False)
     page.context.close()
 
 

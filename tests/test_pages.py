@@ -1,0 +1,291 @@
+"""Server-rendered pages: contents, filters, downloads, and an access-denied test for every view."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from qportal.jobs import services
+from qportal.jobs.models import Job
+from qportal.profiles.models import ExecutorProfile
+from tests.conftest import BELL, GHZ3
+
+
+def submit(user, team, qasm=BELL, **kwargs) -> Job:
+    kwargs.setdefault("shots", 400)
+    return services.submit_job(
+        user, services.Submission(profile=kwargs.pop("profile", "local"), circuits=[{"qasm": qasm}], team=team.id, **kwargs)
+    )
+
+
+@pytest.fixture
+def lab_job(users):
+    return submit(users["alice"], users["lab"], name="bell pair", tags=["calib"])
+
+
+@pytest.fixture
+def as_user(client, users):
+    def login(name):
+        client.force_login(users[name])
+        return client
+
+    return login
+
+
+def job_views(job_id):
+    return {
+        "detail": reverse("job-detail", args=[job_id]),
+        "row": reverse("job-row", args=[job_id]),
+        "panels": reverse("job-panels", args=[job_id]),
+        "json": reverse("job-results-json", args=[job_id]),
+        "csv": reverse("job-results-csv", args=[job_id]),
+    }
+
+
+# -- access -----------------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_login(client, lab_job):
+    urls = [reverse("job-list"), reverse("job-submit"), reverse("profile-list"), reverse("profile-new"),
+            reverse("qasm-example", args=["bell_n4"]), *job_views(lab_job.id).values()]
+    for url in urls:
+        resp = client.get(url)
+        assert resp.status_code == 302 and resp["Location"].startswith("/login/"), url
+    for url in (reverse("job-cancel", args=[lab_job.id]), reverse("job-rerun", args=[lab_job.id])):
+        assert client.post(url).status_code == 302
+    assert Job.objects.count() == 1 and not Job.objects.get().cancel_requested
+
+
+def test_outsider_gets_404_for_every_job_view(as_user, lab_job):
+    client = as_user("charlie")
+    for name, url in job_views(lab_job.id).items():
+        assert client.get(url).status_code == 404, name
+    assert client.post(reverse("job-cancel", args=[lab_job.id])).status_code == 404
+    assert client.post(reverse("job-rerun", args=[lab_job.id])).status_code == 404
+    assert "bell pair" not in client.get(reverse("job-list")).content.decode()
+    lab_job.refresh_from_db()
+    assert lab_job.status == "queued" and Job.objects.count() == 1
+
+
+def test_viewer_reads_but_cannot_cancel_rerun_or_submit(as_user, users, lab_job):
+    client = as_user("viola")
+    page = client.get(reverse("job-detail", args=[lab_job.id])).content.decode()
+    assert "bell pair" in page and 'id="cancel"' not in page and 'id="rerun"' not in page
+    assert "data-cancel" not in client.get(reverse("job-list")).content.decode()
+
+    resp = client.post(reverse("job-cancel", args=[lab_job.id]))
+    assert resp.status_code == 403 and "viewer" in resp.content.decode()
+    resp = client.post(reverse("job-rerun", args=[lab_job.id]))
+    assert resp.status_code == 403 and "viewer" in resp.content.decode()
+    resp = client.post(reverse("job-submit"), {"qasm": BELL, "profile": "local", "shots": "10", "team": users["lab"].id})
+    assert resp.status_code == 403 and "viewer" in resp.content.decode()
+    lab_job.refresh_from_db()
+    assert lab_job.status == "queued" and Job.objects.count() == 1
+
+
+def test_member_cancels_from_the_list_and_lands_back_on_it(as_user, lab_job):
+    client = as_user("bob")
+    assert "data-cancel" in client.get(reverse("job-list")).content.decode()
+    resp = client.post(reverse("job-cancel", args=[lab_job.id]), {"next": "/?status=queued"})
+    assert resp.status_code == 302 and resp["Location"] == "/?status=queued"
+    lab_job.refresh_from_db()
+    assert lab_job.status == "cancelled"
+    assert client.post(reverse("job-cancel", args=[lab_job.id]), {"next": "//evil.example/"})["Location"] == "/"
+
+
+def test_rerun_creates_a_linked_job(as_user, lab_job):
+    resp = as_user("bob").post(reverse("job-rerun", args=[lab_job.id]))
+    new = Job.objects.exclude(id=lab_job.id).get()
+    assert resp.status_code == 302 and resp["Location"] == reverse("job-detail", args=[new.id])
+    assert new.rerun_of_id == lab_job.id and new.created_by.username == "bob" and new.team_id == lab_job.team_id
+
+
+# -- list -------------------------------------------------------------------------------------
+
+
+def row_ids(resp) -> list[str]:
+    return re.findall(r'<tr data-job="([0-9a-f-]+)"', resp.content.decode())
+
+
+def test_list_filters_search_and_pagination(as_user, users, run_jobs):
+    alice, lab = users["alice"], users["lab"]
+    done = submit(alice, lab, name="done one", tags=["sweep"])
+    run_jobs()
+    queued = submit(alice, lab, GHZ3, name="ghz waiting", tags=["ghz"], profile="fake_manila")
+    client = as_user("alice")
+    assert row_ids(client.get("/")) == [str(queued.id), str(done.id)]
+    assert row_ids(client.get("/?status=done")) == [str(done.id)]
+    assert row_ids(client.get("/?profile=fake_manila")) == [str(queued.id)]
+    assert row_ids(client.get("/?tag=sweep")) == [str(done.id)]
+    assert row_ids(client.get("/?q=GHZ")) == [str(queued.id)]
+    assert row_ids(client.get("/?since=2000-01-01&until=2000-01-02")) == []
+    assert "No jobs match" in client.get("/?tag=nothing").content.decode()
+    fragment = client.get("/?status=done&fragment=rows").content.decode()
+    assert "<html" not in fragment and str(done.id) in fragment and str(queued.id) not in fragment
+
+    for i in range(26):
+        submit(alice, lab, name=f"bulk {i}")
+    first, second = client.get("/"), client.get("/?page=2")
+    assert len(row_ids(first)) == 25 and len(row_ids(second)) == 3
+    assert not set(row_ids(first)) & set(row_ids(second))
+    assert "Page 1 of 2" in first.content.decode()
+
+
+def test_row_partial_shows_status_profile_submitter_and_times(as_user, lab_job, run_jobs):
+    run_jobs()
+    html = as_user("bob").get(reverse("job-row", args=[lab_job.id])).content.decode()
+    assert html.lstrip().startswith("<tr") and 'class="badge done"' in html
+    assert "alice" in html and "local" in html and "calib" in html and "1/1" in html
+    assert f'data-seq="{Job.objects.get().last_seq}"' in html
+
+
+# -- detail -----------------------------------------------------------------------------------
+
+
+def test_detail_shows_histogram_diagram_timeline_and_downloads(as_user, users, run_jobs):
+    job = submit(users["alice"], users["lab"], GHZ3, shots=1000, name="ghz")
+    run_jobs()
+    client = as_user("alice")
+    html = client.get(reverse("job-detail", args=[job.id])).content.decode()
+    bars = {k: int(v) for k, v in re.findall(r'data-key="(\d+)" data-count="(\d+)"', html)}
+    assert set(bars) == {"000", "111"} and sum(bars.values()) == 1000
+    assert "q_0" in html and "1 of 1 circuit done" in html
+    seqs = [int(s) for s in re.findall(r'<li data-seq="(\d+)"', html)]
+    assert seqs == list(range(1, Job.objects.get().last_seq + 1))
+    assert f'data-seq="{seqs[-1]}"' in html
+
+    panels = client.get(reverse("job-panels", args=[job.id])).json()
+    assert panels["status"] == "done" and panels["last_seq"] == seqs[-1]
+    assert 'data-key="000"' in panels["results"]["0"] and "badge big done" in panels["summary"]
+
+    data = json.loads(client.get(reverse("job-results-json", args=[job.id])).content)
+    assert data["circuits"][0]["counts"] == bars and data["status"] == "done"
+    resp = client.get(reverse("job-results-csv", args=[job.id]))
+    assert resp["Content-Type"].startswith("text/csv") and "attachment" in resp["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(resp.content.decode())))
+    assert {r["bitstring"]: int(r["count"]) for r in rows} == bars
+    assert abs(sum(float(r["probability"]) for r in rows) - 1) < 1e-4
+
+
+def test_failed_job_shows_its_error_first(as_user, lab_job):
+    Job.objects.filter(id=lab_job.id).update(status="failed", error="backend said no: qubit 3 is broken")
+    html = as_user("alice").get(reverse("job-detail", args=[lab_job.id])).content.decode()
+    assert html.index('id="error"') < html.index("Circuit 0")
+    assert "backend said no: qubit 3 is broken" in html
+
+
+def test_estimator_values_with_error_bars(as_user, users, run_jobs):
+    job = submit(users["alice"], users["lab"], BELL.replace("measure q -> c;\n", ""), primitive="estimator",
+                 observables=[["ZZ", "XX", "ZI"]], shots=4000)
+    run_jobs()
+    client = as_user("alice")
+    html = client.get(reverse("job-detail", args=[job.id])).content.decode()
+    values = [(float(a), float(b)) for a, b in re.findall(r'data-ev="([-\d.e]+)" data-std="([-\d.e]+)"', html)]
+    assert len(values) == 3 and 'class="err"' in html
+    for (ev, std), exact in zip(values, (1.0, 1.0, 0.0)):
+        assert 0 < std < 0.1 and abs(ev - exact) < 5 * std + 1e-9
+    rows = list(csv.DictReader(io.StringIO(client.get(reverse("job-results-csv", args=[job.id])).content.decode())))
+    assert [r["observable"] for r in rows] == ["ZZ", "XX", "ZI"]
+
+
+# -- submit -----------------------------------------------------------------------------------
+
+
+def test_submit_error_is_inline_and_keeps_the_text(as_user, users):
+    broken = BELL.replace("cx q[0],q[1];", "cx q[0],q[9];")
+    resp = as_user("bob").post(
+        reverse("job-submit"), {"qasm": broken, "profile": "local", "shots": "77", "name": "mine", "tags": "a, b"}
+    )
+    html = resp.content.decode()
+    assert resp.status_code == 400 and 'id="form-error"' in html
+    assert "q[9]" in html and 'value="77"' in html and 'value="mine"' in html and 'value="a, b"' in html
+    assert Job.objects.count() == 0
+    resp = as_user("bob").post(reverse("job-submit"), {"qasm": BELL, "profile": "local", "shots": "many"})
+    assert resp.status_code == 400 and "whole number" in resp.content.decode()
+
+
+def test_submit_creates_the_job_in_the_chosen_team(as_user, users):
+    resp = as_user("bob").post(
+        reverse("job-submit"),
+        {"qasm": GHZ3, "profile": "local", "shots": "123", "name": "from page", "tags": "x, y", "team": users["lab"].id},
+    )
+    job = Job.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == reverse("job-detail", args=[job.id])
+    assert (job.team_id, job.shots, job.tags, job.name) == (users["lab"].id, 123, ["x", "y"], "from page")
+
+
+def test_qasmbench_examples(as_user, settings, tmp_path):
+    (tmp_path / "tiny_n1.qasm").write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\n')
+    settings.QASMBENCH_DIR = tmp_path
+    client = as_user("alice")
+    assert "<option>tiny_n1</option>" in client.get(reverse("job-submit")).content.decode()
+    resp = client.get(reverse("qasm-example", args=["tiny_n1"]))
+    assert resp.status_code == 200 and b"qreg q[1]" in b"".join(resp.streaming_content)
+    assert client.get(reverse("qasm-example", args=["..%2Fsettings"])).status_code == 404
+    settings.QASMBENCH_DIR = tmp_path / "missing"
+    resp = client.get(reverse("job-submit"))
+    assert resp.status_code == 200 and 'id="example"' not in resp.content.decode()
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+
+def profile_post(**overrides):
+    data = {"name": "aer-fast", "kind": "local", "backend": "", "shots": "2000", "mode": "job", "single_job": "on",
+            "local_transpile": "on", "selector": "cyclic", "options": '{"seed": 7}'}
+    return {**data, **overrides}
+
+
+def test_member_creates_and_edits_a_team_profile(as_user, users):
+    client = as_user("bob")
+    resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id))
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    profile = ExecutorProfile.objects.get(name="aer-fast")
+    assert (profile.team_id, profile.shots, profile.options, profile.max_qubits is not None) == (users["lab"].id, 2000, {"seed": 7}, True)
+    assert "aer-fast" in as_user("viola").get(reverse("profile-list")).content.decode()
+
+    client = as_user("bob")
+    resp = client.post(reverse("profile-edit", args=[profile.id]), profile_post(team=users["lab"].id, shots="10"))
+    assert resp.status_code == 302
+    profile.refresh_from_db()
+    assert profile.shots == 10
+
+
+def test_profile_validation_errors_are_inline(as_user, users):
+    client = as_user("bob")
+    resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, options='{"optimization_level": 9}'))
+    html = resp.content.decode()
+    assert resp.status_code == 400 and "optimization_level must be between 0 and 3" in html and 'value="aer-fast"' in html
+    resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, options="{not json"))
+    assert resp.status_code == 400 and "not valid JSON" in resp.content.decode()
+    resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, kind="fake", backend=""))
+    assert resp.status_code == 400 and "needs a backend name" in resp.content.decode()
+    assert not ExecutorProfile.objects.filter(team__isnull=False).exists()
+
+
+def test_viewer_cannot_create_or_edit_team_profiles(as_user, users):
+    profile = ExecutorProfile.objects.create(team=users["lab"], name="labsim", kind="local")
+    client = as_user("viola")
+    html = client.get(reverse("profile-list")).content.decode()
+    assert "labsim" in html and reverse("profile-edit", args=[profile.id]) not in html and "read-only" in html
+    resp = client.post(reverse("profile-edit", args=[profile.id]), profile_post(team=users["lab"].id))
+    assert resp.status_code == 403 and "viewer" in resp.content.decode()
+    # Her personal team is writable, the lab is not a choice for her.
+    resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id))
+    assert resp.status_code == 400 and not ExecutorProfile.objects.filter(name="aer-fast").exists()
+    profile.refresh_from_db()
+    assert profile.shots == 1024
+
+
+def test_outsider_and_builtin_profiles(as_user, users):
+    profile = ExecutorProfile.objects.create(team=users["lab"], name="labsim", kind="local")
+    client = as_user("charlie")
+    assert "labsim" not in client.get(reverse("profile-list")).content.decode()
+    assert client.get(reverse("profile-edit", args=[profile.id])).status_code == 404
+    builtin = ExecutorProfile.objects.get(name="local", team__isnull=True)
+    assert client.get(reverse("profile-edit", args=[builtin.id])).status_code == 403
