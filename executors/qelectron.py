@@ -23,6 +23,7 @@ import asyncio
 import functools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
@@ -105,14 +106,16 @@ class QElectron:
 
     def _submit(self, batch: QNodeBatch, request: ExecutionRequest, ticket: Ticket) -> QElectronFuture:
         cluster = self.cluster
+        loop = background_loop()
         future = QElectronFuture()
+        tasks: list[asyncio.Task] = []
 
-        def finish(inner: Future) -> None:
+        def finish(task: asyncio.Task) -> None:
             cluster.release(ticket)
             if future.done():
                 return
             try:
-                execution = inner.result()
+                execution = task.result()
                 value = _value(batch, execution)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
                 _settle(future, exc)
@@ -120,10 +123,48 @@ class QElectron:
                 future.execution = execution
                 _settle(future, None, value)
 
-        inner = asyncio.run_coroutine_threadsafe(cluster.run_on(ticket, request), background_loop())
-        inner.add_done_callback(finish)
-        future.add_done_callback(lambda f: f.cancelled() and inner.cancel())
+        def start() -> None:
+            if future.cancelled():
+                cluster.release(ticket)
+                return
+            task = loop.create_task(cluster.run_on(ticket, request))
+            task.add_done_callback(finish)
+            tasks.append(task)
+
+        def cancel_task() -> None:
+            for task in tasks:
+                task.cancel()
+
+        future.add_done_callback(lambda f: f.cancelled() and loop.call_soon_threadsafe(cancel_task))
+        _spawn(loop, start)
         return future
+
+
+_pending: deque[Callable[[], None]] = deque()
+_pending_lock = threading.Lock()
+_drain_scheduled = False
+
+
+def _spawn(loop: asyncio.AbstractEventLoop, start: Callable[[], None]) -> None:
+    """Run ``start`` on the loop.  A burst of submissions wakes the loop once, not once each:
+    every wake-up is a GIL hand-over that costs milliseconds on a busy machine."""
+    global _drain_scheduled
+    with _pending_lock:
+        _pending.append(start)
+        if _drain_scheduled:
+            return
+        _drain_scheduled = True
+    loop.call_soon_threadsafe(_drain)
+
+
+def _drain() -> None:
+    global _drain_scheduled
+    with _pending_lock:
+        starts = list(_pending)
+        _pending.clear()
+        _drain_scheduled = False
+    for start in starts:
+        start()
 
 
 def _value(batch: QNodeBatch, execution: ExecutionResult) -> Any:
