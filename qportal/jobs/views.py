@@ -231,6 +231,8 @@ def job_detail(request, job_id):
     job = _job_or_404(request, job_id)
     circuits = list(job.circuits.all()[:CIRCUITS_SHOWN])
     blocks = [{"diagram": _diagram(c), **_result_context(c, job)} for c in circuits]
+    for block in blocks:
+        block["diagram_short"] = block["diagram"].count("\n") < 30
     # Read after the job row: the timeline may be newer than ``job``; the client continues from it.
     events = list(job.events.all())
     context = {

@@ -87,7 +87,7 @@ def start_server(tmp: Path, env_extra: dict | None = None, setup: bool = True) -
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "QPORTAL_DATA_DIR": str(tmp / "data"),
-        "QPORTAL_LEASE_SECONDS": "3",
+        "QPORTAL_LEASE_SECONDS": "6",
         "QPORTAL_SWEEP_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
         **(env_extra or {}),

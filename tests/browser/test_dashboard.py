@@ -45,6 +45,7 @@ def test_submit_ghz_goes_live_to_done(server, chromium, tmp_path):
     assert page.locator("#form-error").is_visible()
     assert "q[7]" in page.input_value("textarea[name=qasm]")
     assert page.input_value("input[name=name]") == "ghz-3 browser"
+    save_shot(page, tmp_path, "submit-error", full_page=False)
 
     page.fill("textarea[name=qasm]", GHZ3)
     page.select_option("select[name=team]", label="lab")
@@ -129,12 +130,27 @@ def test_cancel_a_slow_job_from_the_live_list(server, chromium, tmp_path):
     page.context.close()
 
 
-def test_outsider_gets_404_and_viewer_is_read_only(server, chromium):
+def test_outsider_gets_404_and_viewer_is_read_only(server, chromium, tmp_path):
     base = server.base_url
     alice = login(chromium, base, "alice")
     resp = api_post(alice, base, "/jobs", {"profile": "stepwise", "name": "lab secret", "circuits": [{"qasm": GHZ3}], "shots": 10})
     assert resp.status == 201, resp.text()
     job_id = resp.json()["id"]
+
+    # An owner creates a team profile through the form; a bad option is reported inline first.
+    alice.goto(f"{base}/profiles/new/")
+    alice.select_option("select[name=team]", label="lab")
+    alice.fill("input[name=name]", "aer-seeded")
+    alice.select_option("select[name=kind]", value="local")
+    alice.fill("textarea[name=options]", '{"seed": 3, "optimization_level": 7}')
+    alice.click("button[type=submit]")
+    assert "optimization_level must be between 0 and 3" in alice.inner_text("#form-error")
+    assert alice.input_value("input[name=name]") == "aer-seeded"
+    save_shot(alice, tmp_path, "profile-form-error", full_page=False)
+    alice.fill("textarea[name=options]", '{"seed": 3}')
+    alice.click("button[type=submit]")
+    alice.wait_for_url(f"{base}/profiles/")
+    assert "seed=3" in alice.inner_text('tr[data-profile="aer-seeded"]')
     alice.context.close()
 
     charlie = login(chromium, base, "charlie")
@@ -151,4 +167,6 @@ def test_outsider_gets_404_and_viewer_is_read_only(server, chromium):
     assert resp.status == 403
     viola.goto(f"{base}/profiles/")
     assert viola.locator('section[data-team] a:has-text("Edit")').count() == 0
+    assert viola.locator('tr[data-profile="stepwise"]').count() == 1
+    save_shot(viola, tmp_path, "profiles-viewer", full_page=False)
     viola.context.close()
