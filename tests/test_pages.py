@@ -13,7 +13,7 @@ from django.urls import reverse
 from qportal.jobs import services
 from qportal.jobs.models import Job
 from qportal.profiles.models import ExecutorProfile
-from tests.conftest import BELL, GHZ3
+from tests.circuits import BELL, GHZ3
 
 
 def submit(user, team, qasm=BELL, **kwargs) -> Job:
@@ -44,6 +44,7 @@ def job_views(job_id):
         "panels": reverse("job-panels", args=[job_id]),
         "json": reverse("job-results-json", args=[job_id]),
         "csv": reverse("job-results-csv", args=[job_id]),
+        "diagram": reverse("job-circuit-diagram", args=[job_id, 0]),
     }
 
 
@@ -155,6 +156,8 @@ def test_detail_shows_histogram_diagram_timeline_and_downloads(as_user, users, r
     bars = {k: int(v) for k, v in re.findall(r'data-key="(\d+)" data-count="(\d+)"', html)}
     assert set(bars) == {"000", "111"} and sum(bars.values()) == 1000
     assert "q_0" in html and "1 of 1 circuit done" in html
+    assert "q_2" in client.get(reverse("job-circuit-diagram", args=[job.id, 0])).content.decode()
+    assert client.get(reverse("job-circuit-diagram", args=[job.id, 5])).status_code == 404
     seqs = [int(s) for s in re.findall(r'<li data-seq="(\d+)"', html)]
     assert seqs == list(range(1, Job.objects.get().last_seq + 1))
     assert f'data-seq="{seqs[-1]}"' in html

@@ -8,6 +8,7 @@ urlpatterns = [
     path("jobs/examples/<str:name>.qasm", views.qasm_example, name="qasm-example"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/row/", views.job_row, name="job-row"),
+    path("jobs/<uuid:job_id>/circuits/<int:index>/diagram/", views.job_circuit_diagram, name="job-circuit-diagram"),
     path("jobs/<uuid:job_id>/panels/", views.job_panels, name="job-panels"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/rerun/", views.job_rerun, name="job-rerun"),

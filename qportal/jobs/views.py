@@ -32,6 +32,7 @@ from qportal.profiles.services import ProfileInvalid, visible_profiles
 
 PAGE_SIZE = 25
 CIRCUITS_SHOWN = 20
+DIAGRAMS_INLINE = 2  # drawing is slow; later circuits load their diagram when opened
 DIAGRAM_MAX_OPS = 400
 HISTOGRAM_BARS = 32
 
@@ -230,9 +231,12 @@ def _summary_context(request, job: Job) -> dict:
 def job_detail(request, job_id):
     job = _job_or_404(request, job_id)
     circuits = list(job.circuits.all()[:CIRCUITS_SHOWN])
-    blocks = [{"diagram": _diagram(c), **_result_context(c, job)} for c in circuits]
+    blocks = [
+        {"diagram": _diagram(c) if i < DIAGRAMS_INLINE else None, **_result_context(c, job)}
+        for i, c in enumerate(circuits)
+    ]
     for block in blocks:
-        block["diagram_short"] = block["diagram"].count("\n") < 30
+        block["diagram_short"] = block["diagram"] is not None and block["diagram"].count("\n") < 30
     # Read after the job row: the timeline may be newer than ``job``; the client continues from it.
     events = list(job.events.all())
     context = {
@@ -244,6 +248,16 @@ def job_detail(request, job_id):
         "reruns": list(job.reruns.values_list("id", flat=True)[:10]),
     }
     return render(request, "jobs/detail.html", context)
+
+
+@login_required
+@require_GET
+def job_circuit_diagram(request, job_id, index: int):
+    job = _job_or_404(request, job_id)
+    circuit = job.circuits.filter(index=index).first()
+    if circuit is None:
+        raise Http404("no such circuit")
+    return HttpResponse(_diagram(circuit), content_type="text/plain; charset=utf-8")
 
 
 @login_required

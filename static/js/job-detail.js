@@ -109,6 +109,16 @@
     }
   });
 
+  // Diagrams after the first few are drawn by the server when opened.
+  document.querySelectorAll("details.diagram[data-src]").forEach(function (details) {
+    details.addEventListener("toggle", async function () {
+      if (!details.open || details.dataset.loaded) return;
+      details.dataset.loaded = "1";
+      const resp = await fetch(details.dataset.src, { credentials: "same-origin" });
+      details.querySelector("pre").textContent = resp.ok ? await resp.text() : "(diagram unavailable)";
+    });
+  });
+
   // Running times keep moving; without a socket, poll for events instead.
   setInterval(function () {
     const summary = document.querySelector("#summary .summary");

@@ -25,6 +25,30 @@ def slow_qasm(n: int = 8, layers: int = 8) -> str:
     return "\n".join(lines)
 
 
+LOSSY_SOCKETS = """
+(() => {
+  const Native = window.WebSocket;
+  window.__dropped = [];
+  function Lossy(url, protocols) {
+    const ws = new Native(url, protocols);
+    let n = 0;
+    Object.defineProperty(ws, "onmessage", {
+      set(handler) {
+        ws.addEventListener("message", (event) => {
+          const frame = JSON.parse(event.data);
+          if (frame.type !== "hello" && ++n % 2 === 0) { window.__dropped.push(frame.seq); return; }
+          handler(event);
+        });
+      },
+    });
+    return ws;
+  }
+  Lossy.prototype = Native.prototype;
+  window.WebSocket = Lossy;
+})();
+"""
+
+
 def api_post(page, base_url: str, path: str, body: dict | None = None):
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     return page.request.post(
@@ -170,3 +194,52 @@ def test_outsider_gets_404_and_viewer_is_read_only(server, chromium, tmp_path):
     assert viola.locator('tr[data-profile="stepwise"]').count() == 1
     save_shot(viola, tmp_path, "profiles-viewer", full_page=False)
     viola.context.close()
+
+
+def test_the_page_refetches_frames_the_socket_lost(server, chromium, tmp_path):
+    """Every second event frame is dropped between server and page: the page sees the seq gaps,
+    refetches over REST and still shows the complete, ordered timeline and every result."""
+    base = server.base_url
+    page = login(chromium, base, "alice")
+    # Every second event frame is lost before the page's handler sees it (hello frames pass).
+    page.add_init_script(LOSSY_SOCKETS)
+    resp = api_post(page, base, "/jobs", {
+        "profile": "stepwise", "name": "lossy", "shots": 600, "circuits": [{"qasm": slow_qasm()} for _ in range(12)],
+    })
+    job_id = resp.json()["id"]
+    page.goto(f"{base}/jobs/{job_id}/")
+    page.locator("#status", has_text="done").wait_for(timeout=60_000)
+    page.locator("#result-11 .bar-row").first.wait_for()
+    page.click("#circuit-11 details.diagram summary")
+    page.locator("#circuit-11 pre", has_text="q_7").wait_for()
+    last_seq = page.request.get(f"{base}/api/v1/jobs/{job_id}").json()["last_seq"]
+    page.wait_for_function(f"() => document.querySelectorAll('#events li').length === {last_seq}")
+    seqs = [int(s) for s in page.locator("#events li").evaluate_all("els => els.map(e => e.dataset.seq)")]
+    dropped = page.evaluate("window.__dropped")
+    assert dropped, "no frame was dropped: the job finished before the page connected"
+    assert seqs == list(range(1, last_seq + 1))
+    assert page.inner_text("#progress-text").startswith("12 of 12")
+    page.context.close()
+
+
+def test_estimator_from_the_submit_page(server, chromium, tmp_path):
+    base = server.base_url
+    page = login(chromium, base, "bob")
+    page.goto(f"{base}/jobs/new/")
+    assert page.locator("#observables-field").is_hidden()
+    page.select_option("#primitive", value="estimator")
+    page.fill("textarea[name=qasm]", 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0];\ncx q[0],q[1];\n')
+    page.fill("textarea[name=observables]", "ZZ\nXX\nZI")
+    page.fill("input[name=shots]", "4000")
+    page.fill("input[name=name]", "bell estimator")
+    page.click("#submit")
+    page.wait_for_url(f"{base}/jobs/*/")
+    page.locator("#status", has_text="done").wait_for(timeout=60_000)
+    page.locator("#result-0 .ev-row").first.wait_for()
+    rows = page.locator("#result-0 .ev-row").all()
+    values = [(float(r.get_attribute("data-ev")), float(r.get_attribute("data-std"))) for r in rows]
+    assert len(values) == 3
+    for (ev, std), exact in zip(values, (1.0, 1.0, 0.0)):
+        assert 0 < std < 0.1 and abs(ev - exact) < 5 * std
+    save_shot(page, tmp_path, "detail-estimator", full_page=False)
+    page.context.close()
