@@ -190,6 +190,9 @@ def test_estimator_values_with_error_bars(as_user, users, run_jobs):
     html = client.get(reverse("job-detail", args=[job.id])).content.decode()
     values = [(float(a), float(b)) for a, b in re.findall(r'data-ev="([-\d.e]+)" data-std="([-\d.e]+)"', html)]
     assert len(values) == 3 and 'class="err"' in html
+    spans = [float(w) for w in re.findall(r'class="err" style="left: [\d.]+%; width: ([\d.]+)%"', html)]
+    # +-std on a 2-wide axis; a bar past +-1 is clipped at the edge of the axis
+    assert len(spans) == 3 and all(0 <= w < 10 for w in spans) and spans[2] > 0
     for (ev, std), exact in zip(values, (1.0, 1.0, 0.0)):
         assert 0 < std < 0.1 and abs(ev - exact) < 5 * std + 1e-9
     rows = list(csv.DictReader(io.StringIO(client.get(reverse("job-results-csv", args=[job.id])).content.decode())))

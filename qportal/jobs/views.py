@@ -197,7 +197,7 @@ def _expectations(circuit) -> list[dict] | None:
                 # positions on a -1..1 axis, in percent of the track
                 "x": 50 + 50 * max(-1, min(1, ev)),
                 "lo": 50 + 50 * max(-1, min(1, low)),
-                "hi": 50 + 50 * max(-1, min(1, high)),
+                "span": 50 * (max(-1, min(1, high)) - max(-1, min(1, low))),
             }
         )
     return rows
