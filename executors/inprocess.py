@@ -9,8 +9,10 @@ there and its result is dropped.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ from executors.base import (
     RemoteJobFailed,
     RemoteState,
 )
+from executors import isolation
 from executors.circuits import validate_request
 
 
@@ -113,36 +116,53 @@ class InProcessExecutor:
         started = time.perf_counter()
         job.started = True
         shots = request.shots or self.default_shots()
-        _progress(request, "transpiling")
-        prepared = await self._in_thread(self._prepare, request)
-        try:
-            results = await self._run_batches(request, job, prepared, shots)
-        finally:
-            self._finish(prepared)
+        if isolation.enabled():
+            # Prepare and execute in a child process (see executors.isolation); callbacks stay here.
+            _progress(request, "executing")
+            portable = dataclasses.replace(request, on_circuit=None, on_progress=None)
+            job_key = uuid.uuid4().hex
+            results = await self._run_batches(
+                request, job, shots,
+                lambda batch: self._isolated(isolation.run_batch(type(self), self.spec, job_key, portable, batch, shots)),
+            )
+            metadata = {"executor": self.name, "single_job": self.single_job, "isolated": True}
+        else:
+            _progress(request, "transpiling")
+            prepared = await self._in_thread(self._prepare, request)
+            try:
+                _progress(request, "executing")
+                results = await self._run_batches(
+                    request, job, shots, lambda batch: self._in_thread(self._execute, request, prepared, batch, shots)
+                )
+            finally:
+                self._finish(prepared)
+            metadata = {"executor": self.name, "single_job": self.single_job, **self._metadata(request, prepared)}
         _progress(request, "post-processing")
-        metadata = {"executor": self.name, "single_job": self.single_job, **self._metadata(request, prepared)}
         return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
 
-    async def _run_batches(self, request: ExecutionRequest, job: LocalJob, prepared: Any, shots: int) -> list:
-        _progress(request, "executing")
+    async def _run_batches(self, request: ExecutionRequest, job: LocalJob, shots: int, run_batch: Any) -> list:
         indices = list(range(len(request.circuits)))
         batches = [indices] if self.single_job else [[index] for index in indices]
         results = []
         for batch in batches:
             if job.stop.is_set():
                 raise JobCancelled("the job was cancelled")
-            batch_results = await self._in_thread(self._execute, request, prepared, batch, shots)
+            batch_results = await run_batch(batch)
             for circuit_result in batch_results:
                 if request.on_circuit is not None:
                     request.on_circuit(circuit_result)
             results.extend(batch_results)
         return results
 
-    @staticmethod
-    async def _in_thread(function: Any, *args: Any) -> Any:
+    @classmethod
+    async def _in_thread(cls, function: Any, *args: Any) -> Any:
         """Run a blocking simulator call in a thread; its failures become :class:`RemoteJobFailed`."""
+        return await cls._isolated(asyncio.to_thread(function, *args))
+
+    @staticmethod
+    async def _isolated(call: Any) -> Any:
         try:
-            return await asyncio.to_thread(function, *args)
+            return await call
         except ExecutorError:
             raise
         except Exception as exc:  # noqa: BLE001 - any simulator fault is this job's failure

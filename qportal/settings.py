@@ -91,6 +91,7 @@ else:
 EMBEDDED_WORKER = env_bool("QPORTAL_EMBEDDED_WORKER", not REDIS_URL)
 WORKER_CONCURRENCY = env_int("QPORTAL_WORKER_CONCURRENCY", 4, minimum=1)
 WORKER_LEASE_SECONDS = env_int("QPORTAL_LEASE_SECONDS", 30, minimum=2)
+WORKER_SIM_PROCESSES = env_int("QPORTAL_SIM_PROCESSES", os.cpu_count() or 1, minimum=1)
 WORKER_SWEEP_SECONDS = env_int("QPORTAL_SWEEP_SECONDS", 3, minimum=1)
 JOB_CHANNEL = "qportal.jobs"
 QASMBENCH_DIR = Path(env_str("QPORTAL_QASMBENCH_DIR", str(BASE_DIR.parent / "shared" / "qasmbench")))

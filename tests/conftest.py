@@ -9,26 +9,7 @@ from ninja.testing import TestClient
 
 from qportal.accounts.access import personal_team
 from qportal.accounts.models import ApiKey, Membership, Role, Team
-
-BELL = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
-
-GHZ3 = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[3];
-creg c[3];
-h q[0];
-cx q[0],q[1];
-cx q[1],q[2];
-measure q -> c;
-"""
-
+from tests.circuits import BELL, GHZ3  # noqa: F401  (re-exported for older imports)
 
 class ApiClient:
     """Django's test client speaking JSON with an API key, through the whole middleware stack."""

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from qportal.jobs.models import Job, JobCircuit, JobEvent
-from tests.conftest import BELL, GHZ3
+from tests.circuits import BELL, GHZ3
 from tests.stats import assert_counts_match, exact_probabilities
 
 

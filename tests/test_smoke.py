@@ -1,4 +1,4 @@
-from tests.conftest import BELL
+from tests.circuits import BELL
 
 
 def test_bell_end_to_end(api_for, run_jobs):

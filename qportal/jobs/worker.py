@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
+from executors import isolation
 from executors.base import (
     AuthenticationError,
     ExecutorError,
@@ -75,7 +76,13 @@ class JobRunner:
         self._wake.set()
 
     async def serve(self, channel_layer=None) -> None:
-        """Sweep forever; with a channel layer, also listen for wake-ups on the job channel."""
+        """Sweep forever; with a channel layer, also listen for wake-ups on the job channel.
+
+        Simulations run in child processes here (see ``executors.isolation``) so that a long
+        local job cannot stall heartbeats, other jobs or, in the embedded default, the web server.
+        """
+        isolation.enable(settings.WORKER_SIM_PROCESSES)
+        await asyncio.to_thread(isolation.warm_up)
         listener = asyncio.create_task(self._listen(channel_layer)) if channel_layer is not None else None
         log.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         try:
