@@ -55,7 +55,7 @@ async def test_event_loop_stays_responsive_during_a_long_simulation(pool):
             await asyncio.sleep(0.05)
             ticks += 1
 
-    request = ExecutionRequest(circuits=[parse_circuit({"qasm": BUSY})], shots=3000)
+    request = ExecutionRequest(circuits=[parse_circuit({"qasm": BUSY})], shots=40000)
     task = asyncio.create_task(ticker())
     loop = asyncio.get_running_loop()
     started = loop.time()
