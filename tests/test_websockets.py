@@ -11,7 +11,7 @@ from django.test import Client
 from qportal.jobs import events, services
 from qportal.jobs.models import JobEvent
 from qportal.jobs.worker import JobRunner
-from tests.conftest import BELL, GHZ3
+from tests.circuits import BELL, GHZ3
 
 # serialized_rollback keeps the built-in profiles (a data migration) between transactional tests.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

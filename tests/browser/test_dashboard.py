@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.browser.conftest import login, save_shot
-from tests.conftest import GHZ3
+from tests.circuits import GHZ3
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.browser.conftest import ROOT, SETUP_USERS, login, manage, save_shot, wait_http
-from tests.conftest import BELL
+from tests.circuits import BELL
 from tests.production.harness import free_port, postgres_database
 
 pytestmark = [pytest.mark.production, pytest.mark.browser]
