@@ -8,6 +8,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from executors.base import InvalidRequest
 from qportal.accounts.access import NotFound, ReadOnly
+from qportal.accounts.api import router as accounts_router
 from qportal.auth import api_auth
 from qportal.jobs.api import router as jobs_router
 from qportal.jobs.services import Conflict
@@ -24,6 +25,7 @@ api = NinjaAPI(
 )
 api.add_router("/", jobs_router)
 api.add_router("/", profiles_router)
+api.add_router("/", accounts_router)
 
 
 @api.exception_handler(InvalidRequest)
