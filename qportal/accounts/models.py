@@ -119,6 +119,19 @@ class IBMCredential(models.Model):
         """Only the worker calls this."""
         return vault.decrypt(self.token_encrypted)
 
+    def to_spec(self):
+        """The decrypted credential for the executor core. Worker-side only."""
+        from executors.base import IBMCredential as CredentialSpec
+
+        return CredentialSpec(
+            token=self.decrypt_token(),
+            channel=self.channel,
+            instance=self.instance or None,
+            url=self.url or None,
+            proxies=self.proxies or None,
+            verify=self.verify,
+        )
+
     @property
     def masked(self) -> str:
         return f"****{self.token_last4}"

@@ -31,6 +31,7 @@ from executors.base import (
     TransientError,
 )
 from executors.registry import build_executor
+from qportal.accounts import checks
 from qportal.jobs import store
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class JobRunner:
         self.tasks: dict[object, asyncio.Task] = {}
         self._wake = asyncio.Event()
         self._stopping = False
+        self._background: set[asyncio.Task] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -121,6 +123,7 @@ class JobRunner:
                 self.wake()
 
     async def sweep(self) -> int:
+        await self._check_credentials()
         free = self.concurrency - len(self.tasks)
         claims = await db(store.claim_jobs)(self.worker_id, free, self.lease_seconds)
         for claim in claims:
@@ -128,6 +131,13 @@ class JobRunner:
             self.tasks[claim.job_id] = task
             task.add_done_callback(lambda _t, job_id=claim.job_id: self._finished(job_id))
         return len(claims)
+
+    async def _check_credentials(self) -> None:
+        """Validate newly saved IBM credentials in the background (building a service is slow)."""
+        for cred_id in await db(checks.claim_unchecked)():
+            task = asyncio.create_task(asyncio.to_thread(checks.check_credential, cred_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def _finished(self, job_id) -> None:
         self.tasks.pop(job_id, None)

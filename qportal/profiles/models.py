@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from executors.base import ExecutorSpec, IBMCredential as CredentialSpec
+from executors.base import ExecutorSpec
 
 
 class ProfileKind(models.TextChoices):
@@ -60,17 +60,7 @@ class ExecutorProfile(models.Model):
 
     def to_spec(self, *, with_secrets: bool = False, resolve_member=None) -> ExecutorSpec:
         """The executor core's view of this profile. Secrets are decrypted only when asked (worker)."""
-        credential = None
-        if with_secrets and self.credential_id:
-            cred = self.credential
-            credential = CredentialSpec(
-                token=cred.decrypt_token(),
-                channel=cred.channel,
-                instance=cred.instance or None,
-                url=cred.url or None,
-                proxies=cred.proxies or None,
-                verify=cred.verify,
-            )
+        credential = self.credential.to_spec() if with_secrets and self.credential_id else None
         members = []
         if self.kind == ProfileKind.CLUSTER and resolve_member is not None:
             members = [resolve_member(name).to_spec(with_secrets=with_secrets) for name in self.members]
