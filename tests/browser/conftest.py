@@ -110,7 +110,7 @@ def start_server(tmp: Path, env_extra: dict | None = None, setup: bool = True) -
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not browser_available():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+        pytest.fail("Chromium is not installed at /usr/bin/chromium: `make test` installs Debian's chromium package")
     srv = start_server(tmp_path_factory.mktemp("portal"))
     yield srv
     srv.stop()
@@ -121,7 +121,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     if not browser_available():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+        pytest.fail("Chromium is not installed at /usr/bin/chromium: `make test` installs Debian's chromium package")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser

@@ -7,7 +7,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 
 from executors import ExecutionRequest, ExecutorSpec, InvalidRequest, build_executor, parse_circuit
 from tests.executors.stats import assert_counts_match_grouped, exact_probabilities
@@ -32,9 +31,6 @@ def declared_qubits(path: Path) -> int:
 
 def small_programs() -> list[Path]:
     return sorted(p for p in QASMBENCH.glob("*.qasm") if declared_qubits(p) <= MAX_QUBITS)
-
-
-pytestmark = pytest.mark.skipif(not QASMBENCH.is_dir(), reason="QASMBench programs not available")
 
 
 async def test_small_qasmbench_programs_run_or_are_refused_as_expected():
