@@ -6,7 +6,9 @@ These are plain sync functions; the worker calls them through ``sync_to_async``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import pickle
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,6 +40,7 @@ class WorkItem:
     spec: ExecutorSpec
     request: ExecutionRequest
     profile_name: str
+    profile_version: tuple  # (profile id, digest of the spec): executors are reused while it holds
     credential_id: int | None
     remote_ids: list[str]
     submit_key: str
@@ -121,6 +124,7 @@ def load_work(claim: Claim) -> WorkItem | None:
         spec=spec,
         request=request,
         profile_name=job.profile.name,
+        profile_version=(job.profile_id, hashlib.sha256(pickle.dumps(spec)).hexdigest()),
         credential_id=job.profile.credential_id,
         remote_ids=list(job.remote_ids),
         submit_key=job.submit_key,
@@ -220,8 +224,9 @@ def finish_done(item: WorkItem, circuits: list[CircuitResult], execution_time: f
 
 
 def _public_metadata(metadata: dict) -> dict:
-    failover = metadata.get("failover")
-    return {"failover": failover} if failover else {}
+    """What the done event tells about the run: which executor ran it and any failover."""
+    public = {key: metadata[key] for key in ("executor", "failover") if metadata.get(key)}
+    return public
 
 
 def finish_failed(item_or_claim, message: str, *, kind: str = "failed") -> bool:

@@ -73,6 +73,7 @@ class JobRunner:
         self._wake = asyncio.Event()
         self._stopping = False
         self._background: set[asyncio.Task] = set()
+        self._executors: dict[tuple, object] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -180,7 +181,7 @@ class JobRunner:
         cancel_flag = {"requested": False}
         heartbeat = asyncio.create_task(self._heartbeat(item, main, cancel_flag))
         try:
-            executor = build_executor(item.spec)
+            executor = self._executor_for(item)
             await self._execute(item, executor, handle_box)
         except asyncio.CancelledError:
             if cancel_flag["requested"]:
@@ -206,6 +207,15 @@ class JobRunner:
             await db(store.finish_failed)(item, f"internal error ({type(exc).__name__}); see the worker log")
         finally:
             heartbeat.cancel()
+
+    def _executor_for(self, item: store.WorkItem):
+        """One executor per profile version, so clusters keep their rotation across jobs."""
+        executor = self._executors.get(item.profile_version)
+        if executor is None:
+            executor = build_executor(item.spec)
+            self._executors = {k: v for k, v in self._executors.items() if k[0] != item.profile_version[0]}
+            self._executors[item.profile_version] = executor
+        return executor
 
     async def _execute(self, item: store.WorkItem, executor, handle_box: dict) -> None:
         loop = asyncio.get_running_loop()
@@ -280,7 +290,7 @@ class JobRunner:
         if not item.remote_ids:
             return
         try:
-            executor = build_executor(item.spec)
+            executor = self._executor_for(item)
             if isinstance(executor, RemoteExecutor):
                 await executor.cancel(await executor.reattach(item.remote_ids))
         except ExecutorError as exc:

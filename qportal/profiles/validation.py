@@ -8,7 +8,7 @@ from typing import Any
 from executors.base import MAX_SHOTS, ExecutorError
 from executors.registry import backend_max_qubits
 from qportal.profiles.models import ExecutionMode, ExecutorProfile, ProfileKind
-from qportal.profiles.services import ProfileInvalid
+from qportal.profiles.services import ProfileInvalid, profile_max_qubits
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SELECTORS = ("cyclic", "random", "least_busy")
@@ -90,3 +90,5 @@ def _validate_cluster(profile: ExecutorProfile) -> None:
             raise ProfileInvalid("a cluster cannot contain itself")
         if resolve(name).kind == ProfileKind.CLUSTER:
             raise ProfileInvalid(f"member {name!r} is itself a cluster; nest members directly")
+    profile.max_qubits = None
+    profile.max_qubits = profile_max_qubits(profile)  # the smallest member bounds the cluster
