@@ -1,0 +1,112 @@
+"""The worker's safety rules: conditional claims and writes, lease recovery, cancel while running."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.utils import timezone
+
+from executors import isolation
+from executors.base import CircuitResult
+from qportal.jobs import services, store
+from qportal.jobs.models import Job, JobStatus
+from qportal.jobs.worker import JobRunner
+from tests.circuits import BELL
+
+
+def submit(user, **kwargs):
+    return services.submit_job(user, services.Submission(profile="local", circuits=[{"qasm": BELL}], **kwargs))
+
+
+def test_a_job_is_claimed_once(users):
+    job = submit(users["alice"])
+    first = store.claim_jobs("w1", 10, 30)
+    second = store.claim_jobs("w2", 10, 30)
+    assert [c.job_id for c in first] == [job.id] and second == []
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.worker_id) == (JobStatus.SUBMITTING, 1, "w1")
+
+
+def test_expired_lease_is_recovered_and_the_old_worker_cannot_write(users, run_jobs):
+    job = submit(users["alice"], shots=300)
+    (stale,) = store.claim_jobs("dead-worker", 10, 30)
+    item = store.load_work(stale)
+    assert store.mark_running(item, [], "running")
+    Job.objects.filter(id=job.id).update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    run_jobs()  # another worker takes over after the lease expired
+    job.refresh_from_db()
+    assert (job.status, job.attempt) == (JobStatus.DONE, 2)
+    kinds = list(job.events.values_list("kind", flat=True))
+    assert kinds.count("recovered") == 1 and kinds.count("done") == 1
+
+    # The first worker wakes up late: none of its writes land.
+    result = CircuitResult(index=0, shots=300, counts={"01": 300})
+    assert not store.finish_done(item, [result], 1.0, [], {})
+    assert not store.finish_failed(item, "late failure")
+    assert not store.renew_lease(job.id, item.attempt, 30)[0]
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE and job.circuits.get().counts != {"01": 300}
+    assert list(job.events.values_list("kind", flat=True)).count("done") == 1
+
+
+def test_unexpired_lease_is_left_alone(users, run_jobs):
+    job = submit(users["alice"])
+    store.claim_jobs("busy-worker", 10, 300)
+    assert store.claim_jobs("other", 10, 30) == []
+    job.refresh_from_db()
+    assert job.worker_id == "busy-worker" and job.attempt == 1
+
+
+def test_events_have_consecutive_sequence_numbers(users, run_jobs):
+    job = submit(users["alice"])
+    run_jobs()
+    assert list(job.events.values_list("seq", flat=True)) == list(range(1, job.events.count() + 1))
+    job.refresh_from_db()
+    assert job.last_seq == job.events.count()
+
+
+SLOW = (
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[10];\ncreg m[10];\ncreg c[10];\n'
+    + "".join(f"h q[{i}];\ncx q[{i}],q[{(i + 1) % 10}];\n" for i in range(10)) * 2
+    + "measure q -> m;\nreset q;\nh q;\nmeasure q -> c;\n"
+)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_cancel_stops_a_running_job(users):
+    from qportal.profiles.models import ExecutorProfile
+
+    ExecutorProfile.objects.create(team=users["lab"], name="stepwise", kind="local", single_job=False)
+    job = services.submit_job(
+        users["alice"],
+        services.Submission(profile="stepwise", circuits=[{"qasm": SLOW}] * 40, shots=2000, team=users["lab"].id),
+    )
+
+    async def scenario():
+        runner = JobRunner(worker_id="w", lease_seconds=3)
+        serving = asyncio.create_task(runner.serve())
+        try:
+            for _ in range(600):
+                await asyncio.sleep(0.05)
+                state = await sync_to_async(lambda: Job.objects.values_list("status", "circuits_done").get(id=job.id))()
+                if state[0] == JobStatus.RUNNING and state[1] >= 1:
+                    break
+            await sync_to_async(services.cancel_job)(users["alice"], job)
+            for _ in range(400):
+                await asyncio.sleep(0.05)
+                if await sync_to_async(lambda: Job.objects.get(id=job.id).status)() == JobStatus.CANCELLED:
+                    return
+        finally:
+            serving.cancel()
+            isolation.disable()  # serve() turned it on for this process
+
+    async_to_sync(scenario)()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert 1 <= job.circuits_done < 40
+    kinds = list(job.events.values_list("kind", flat=True))
+    assert "cancel_requested" in kinds and kinds[-1] == "cancelled" and "done" not in kinds
