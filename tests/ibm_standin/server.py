@@ -230,9 +230,14 @@ class StandIn:
         self._add(Fault(re.compile(path_pattern), "status", method, status=status,
                         retry_after=retry_after, times=times, after=after))
 
-    def slow(self, path_pattern: str, seconds: float, times: int | None = None, *, method: str | None = None) -> None:
-        """Delay matching requests by ``seconds`` before answering."""
-        self._add(Fault(re.compile(path_pattern), "slow", method, seconds=seconds, times=times))
+    def slow(self, path_pattern: str, seconds: float, times: int | None = None, *, method: str | None = None,
+             after: bool = False) -> None:
+        """Delay matching requests by ``seconds`` before answering.
+
+        ``after=True`` processes the request first (a job is created) and then holds the answer:
+        a client that dies meanwhile never learns the job's id.
+        """
+        self._add(Fault(re.compile(path_pattern), "slow", method, seconds=seconds, times=times, after=after))
 
     def drop(self, path_pattern: str, times: int | None = 1, *, method: str | None = None) -> None:
         """Close the connection of the next ``times`` matching requests without answering."""
@@ -533,7 +538,8 @@ class StandIn:
             "inject": lambda: self.inject(body["pattern"], body["status"], body.get("times", 1),
                                           method=body.get("method"), retry_after=body.get("retry_after"),
                                           after=body.get("after", False)),
-            "slow": lambda: self.slow(body["pattern"], body["seconds"], body.get("times"), method=body.get("method")),
+            "slow": lambda: self.slow(body["pattern"], body["seconds"], body.get("times"), method=body.get("method"),
+                                      after=body.get("after", False)),
             "drop": lambda: self.drop(body["pattern"], body.get("times", 1), method=body.get("method")),
             "clear_faults": self.clear_faults,
             "fail_next": lambda: self.fail_next(body.get("code", RAN_TOO_LONG), body.get("message")),
@@ -597,9 +603,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with standin._lock:
             standin.calls.append({"method": self.command, "host": host, "path": path, "time": time.time()})
-        late = None
+        late, delay_after = None, 0.0
         for fault in standin._take_fault(self.command, path):
-            if fault.kind == "slow":
+            if fault.kind == "slow" and fault.after:
+                delay_after += fault.seconds
+            elif fault.kind == "slow":
                 time.sleep(fault.seconds)
             elif fault.kind == "drop":
                 self.close_connection = True
@@ -614,6 +622,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = standin.route(self.command, host, path, query, body, self.headers)
         except _HTTPError as err:
             return self._error(err)
+        time.sleep(delay_after)
         if late is not None:
             return self._error(_HTTPError(late.status, f"Injected HTTP {late.status}", late.status),
                                late.retry_after)
@@ -676,8 +685,10 @@ class RemoteStandIn:
         self._call("POST", "inject", {"pattern": path_pattern, "status": status, "times": times,
                                       "method": method, "retry_after": retry_after, "after": after})
 
-    def slow(self, path_pattern: str, seconds: float, times: int | None = None, *, method: str | None = None) -> None:
-        self._call("POST", "slow", {"pattern": path_pattern, "seconds": seconds, "times": times, "method": method})
+    def slow(self, path_pattern: str, seconds: float, times: int | None = None, *, method: str | None = None,
+             after: bool = False) -> None:
+        self._call("POST", "slow", {"pattern": path_pattern, "seconds": seconds, "times": times, "method": method,
+                                    "after": after})
 
     def drop(self, path_pattern: str, times: int | None = 1, *, method: str | None = None) -> None:
         self._call("POST", "drop", {"pattern": path_pattern, "times": times, "method": method})
