@@ -12,8 +12,8 @@ import time
 import pytest
 
 from tests.circuits import BELL
-from tests.production.harness import ROOT, Portal, postgres_database
 from tests.ibm_standin.server import RemoteStandIn
+from tests.production.harness import ROOT, Portal, postgres_database
 from tests.stats import assert_counts_match, exact_probabilities
 
 pytestmark = pytest.mark.production
