@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from executors import isolation
@@ -87,8 +88,10 @@ def test_cancel_stops_a_running_job(users):
     )
 
     async def scenario():
-        runner = JobRunner(worker_id="w", lease_seconds=3)
-        serving = asyncio.create_task(runner.serve())
+        # A 300 s lease puts the next heartbeat 100 s away: only the cancel notice sent to this
+        # worker's own channel can stop the job within the bounded wait below.
+        runner = JobRunner(worker_id="w", lease_seconds=300)
+        serving = asyncio.create_task(runner.serve(get_channel_layer()))
         try:
             for _ in range(600):
                 await asyncio.sleep(0.05)
@@ -96,7 +99,7 @@ def test_cancel_stops_a_running_job(users):
                 if state[0] == JobStatus.RUNNING and state[1] >= 1:
                     break
             await sync_to_async(services.cancel_job)(users["alice"], job)
-            for _ in range(400):
+            for _ in range(600):
                 await asyncio.sleep(0.05)
                 if await sync_to_async(lambda: Job.objects.get(id=job.id).status)() == JobStatus.CANCELLED:
                     return

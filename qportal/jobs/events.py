@@ -8,6 +8,7 @@ wake-ups are sent after commit and may be lost: the database stays the record of
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -70,3 +71,17 @@ def wake_workers(job_id) -> None:
         async_to_sync(layer.send)(settings.JOB_CHANNEL, {"type": "job.wake", "job": str(job_id)})
     except Exception as exc:
         log.debug("wake-up for %s not sent: %s", job_id, exc)
+
+
+def worker_group(worker_id: str) -> str:
+    """The channel-layer group that reaches one worker (names allow only [a-zA-Z0-9_.-])."""
+    return "worker." + re.sub(r"[^a-zA-Z0-9_.-]", "-", worker_id)[:90]
+
+
+def notify_cancel(job_id, worker_id: str) -> None:
+    """Tell the worker running ``job_id`` to look at it now (best effort; its heartbeat would)."""
+    layer = get_channel_layer()
+    try:
+        async_to_sync(layer.group_send)(worker_group(worker_id), {"type": "job.cancel", "job": str(job_id)})
+    except Exception as exc:
+        log.debug("cancel notice for %s not sent: %s", job_id, exc)

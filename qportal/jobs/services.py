@@ -14,7 +14,7 @@ from django.utils import timezone
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
 from executors.circuits import parse_circuit, validate_request
 from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
-from qportal.jobs.events import append_event, wake_workers
+from qportal.jobs.events import append_event, notify_cancel, wake_workers
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobStatus
 from qportal.profiles.services import profile_max_qubits, resolve_profile
 
@@ -168,7 +168,8 @@ def cancel_job(user, job: Job) -> Job:
             where=Q(status__in=[JobStatus.SUBMITTING, JobStatus.RUNNING], cancel_requested=False),
             fields={"cancel_requested": True},
         )
-        transaction.on_commit(lambda: wake_workers(job.id))
+        worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
+        transaction.on_commit(lambda: notify_cancel(job.id, worker_id))
     job.refresh_from_db()
     return job
 

@@ -33,6 +33,7 @@ from executors.base import (
 from executors.registry import build_executor
 from qportal.accounts import checks
 from qportal.jobs import store
+from qportal.jobs.events import worker_group
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,6 @@ def db(fn):
             close_old_connections()
 
     return sync_to_async(wrapped, thread_sensitive=True)
-
-
-class LeaseLost(Exception):
-    pass
 
 
 class JobRunner:
@@ -74,6 +71,7 @@ class JobRunner:
         self._stopping = False
         self._background: set[asyncio.Task] = set()
         self._executors: dict[tuple, object] = {}
+        self._pokes: dict[str, asyncio.Event] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -86,7 +84,13 @@ class JobRunner:
         """
         isolation.enable(settings.WORKER_SIM_PROCESSES)
         await asyncio.to_thread(isolation.warm_up)
-        listener = asyncio.create_task(self._listen(channel_layer)) if channel_layer is not None else None
+        listeners = []
+        if channel_layer is not None:
+            # A shared channel for wake-ups (any worker may take a job) and this worker's own
+            # channel, reached through its group, for cancels of the jobs it is running.
+            own = await channel_layer.new_channel()
+            await channel_layer.group_add(worker_group(self.worker_id), own)
+            listeners = [asyncio.create_task(self._listen(channel_layer, name)) for name in (settings.JOB_CHANNEL, own)]
         log.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         try:
             while not self._stopping:
@@ -100,7 +104,7 @@ class JobRunner:
                     pass
                 self._wake.clear()
         finally:
-            if listener:
+            for listener in listeners:
                 listener.cancel()
 
     async def drain(self) -> None:
@@ -110,10 +114,10 @@ class JobRunner:
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
-    async def _listen(self, channel_layer) -> None:
+    async def _listen(self, channel_layer, channel: str) -> None:
         while True:
             try:
-                message = await channel_layer.receive(settings.JOB_CHANNEL)
+                message = await channel_layer.receive(channel)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -122,6 +126,14 @@ class JobRunner:
                 continue
             if message.get("type") == "job.wake":
                 self.wake()
+            elif message.get("type") == "job.cancel":
+                self.check_now(message.get("job"))
+
+    def check_now(self, job_id) -> None:
+        """Run the heartbeat of ``job_id`` at once (it notices a cancel request)."""
+        poke = self._pokes.get(str(job_id))
+        if poke is not None:
+            poke.set()
 
     async def sweep(self) -> int:
         await self._check_credentials()
@@ -263,8 +275,19 @@ class JobRunner:
 
     async def _heartbeat(self, item: store.WorkItem, main: asyncio.Task, cancel_flag: dict) -> None:
         interval = max(0.5, self.lease_seconds / 3)
+        poke = self._pokes[str(item.job_id)] = asyncio.Event()
+        try:
+            await self._beat(item, main, cancel_flag, interval, poke)
+        finally:
+            self._pokes.pop(str(item.job_id), None)
+
+    async def _beat(self, item: store.WorkItem, main: asyncio.Task, cancel_flag: dict, interval: float, poke) -> None:
         while True:
-            await asyncio.sleep(interval)
+            try:
+                await asyncio.wait_for(poke.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+            poke.clear()
             try:
                 ours, cancel = await db(store.renew_lease)(item.job_id, item.attempt, self.lease_seconds)
             except Exception as exc:
