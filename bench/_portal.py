@@ -128,6 +128,13 @@ class Portal:
                 proc.kill()
                 proc.wait(5)
 
+    def sql(self, query: str) -> list[tuple]:
+        """Run ``query`` on the production-mode PostgreSQL database."""
+        import psycopg
+
+        with psycopg.connect(self.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)) as conn:
+            return conn.execute(query).fetchall()
+
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
