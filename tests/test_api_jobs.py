@@ -75,7 +75,7 @@ BAD_INPUTS = {
     "200 qubits on manila": (
         {"profile": "fake_manila", "circuits": [{"qasm": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[200];\ncreg c[200];\nmeasure q -> c;\n'}]},
         400,
-        "5",
+        "uses 200 qubits but fake_manila has 5",
     ),
     "zero shots": ({"profile": "local", "circuits": [{"qasm": BELL}], "shots": 0}, 400, "shots"),
     "absurd shots": ({"profile": "local", "circuits": [{"qasm": BELL}], "shots": 10**9}, 400, "shots"),

@@ -8,8 +8,10 @@ builds the runtime service (slow), makes one authenticated call, and records ``v
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import close_old_connections
+from django.db.models import Q
 from django.utils import timezone
 
 from executors.base import ExecutorError
@@ -18,11 +20,17 @@ from qportal.accounts.models import CredentialStatus, IBMCredential
 log = logging.getLogger(__name__)
 
 
+# A check claimed longer ago than this was lost with its worker; another worker takes it over.
+CHECK_LEASE = timedelta(minutes=3)
+
+
 def claim_unchecked(limit: int = 2) -> list[int]:
     """Ids of unchecked credentials this worker now owns (``checked_at`` marks the claim)."""
+    now = timezone.now()
+    free = Q(checked_at__isnull=True) | Q(checked_at__lt=now - CHECK_LEASE)
     claimed = []
-    for cred_id in IBMCredential.objects.filter(status=CredentialStatus.UNCHECKED, checked_at__isnull=True).values_list("id", flat=True)[:limit]:
-        if IBMCredential.objects.filter(id=cred_id, status=CredentialStatus.UNCHECKED, checked_at__isnull=True).update(checked_at=timezone.now()):
+    for cred_id, seen in IBMCredential.objects.filter(free, status=CredentialStatus.UNCHECKED).values_list("id", "checked_at")[:limit]:
+        if IBMCredential.objects.filter(id=cred_id, status=CredentialStatus.UNCHECKED, checked_at=seen).update(checked_at=now):
             claimed.append(cred_id)
     return claimed
 

@@ -102,7 +102,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
         parameter_values=sub.parameter_values,
         tags=tags,
     )
-    validate_request(request, profile_max_qubits(profile))
+    validate_request(request, profile_max_qubits(profile), profile.backend or profile.name)
 
     with transaction.atomic():
         job = Job.objects.create(
