@@ -99,3 +99,16 @@ def test_cluster_profile_runs_jobs_on_its_members_in_turn(api_for, users, run_jo
         assert counts.get("00", 0) + counts.get("11", 0) >= 400
     executors = [alice.get(f"/jobs/{job_id}").json()["events"][-1]["data"]["executor"] for job_id in ids]
     assert executors[0] != executors[1], executors  # cyclic: the second job went to the other member
+
+
+def test_pennylane_device_profile_runs_jobs(api_for, users, run_jobs):
+    alice = api_for("alice")
+    assert alice.post("/profiles", {"name": "pl", "kind": "pennylane", "backend": "no.such.device"}).status_code == 400
+    resp = alice.post("/profiles", {"name": "pl", "kind": "pennylane", "backend": "default.qubit", "options": {"max_jobs": 2}})
+    assert resp.status_code == 201, resp.content
+    job_id = alice.post("/jobs", {"profile": "pl", "circuits": [{"qasm": BELL}], "shots": 800}).json()["id"]
+    run_jobs()
+    job = alice.get(f"/jobs/{job_id}").json()
+    assert job["status"] == "done", job["error"]
+    counts = job["results"][0]["counts"]
+    assert sum(counts.values()) == 800 and set(counts) <= {"00", "11"}

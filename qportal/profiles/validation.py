@@ -24,7 +24,8 @@ OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
     "twirling": (bool, None, None),
     "noise": (bool, None, None),
     "max_jobs": (int, 1, 100),
-    "device": (str, None, None),
+    "shots": (int, 0, MAX_SHOTS),  # PennyLane profiles: 0 keeps the job's shots (the seeds' rule)
+    "device_options": (dict, None, None),
 }
 
 
@@ -68,6 +69,8 @@ def validate_profile(profile: ExecutorProfile) -> None:
         _validate_cluster(profile)
     else:
         profile.members = []
+    if profile.kind == ProfileKind.PENNYLANE:
+        _validate_pennylane_device(profile)
     if profile.kind in (ProfileKind.LOCAL, ProfileKind.FAKE):
         if profile.kind == ProfileKind.FAKE and not profile.backend:
             raise ProfileInvalid("a fake profile needs a backend name (e.g. fake_manila)")
@@ -92,3 +95,14 @@ def _validate_cluster(profile: ExecutorProfile) -> None:
             raise ProfileInvalid(f"member {name!r} is itself a cluster; nest members directly")
     profile.max_qubits = None
     profile.max_qubits = profile_max_qubits(profile)  # the smallest member bounds the cluster
+
+
+def _validate_pennylane_device(profile: ExecutorProfile) -> None:
+    import pennylane as qml
+
+    device = profile.backend or "default.qubit"
+    try:
+        qml.device(device, wires=1, **(profile.options.get("device_options") or {}))
+    except Exception as exc:  # PennyLane raises several types for unknown devices and bad options
+        raise ProfileInvalid(f"PennyLane device {device!r} cannot be created: {exc}") from None
+    profile.backend = device
