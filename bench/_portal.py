@@ -23,9 +23,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -97,12 +98,14 @@ class Portal:
         )
         return self.manage("shell", "-c", code).strip().splitlines()[-1]
 
-    def spawn(self, name: str, args: list[str], port: int | None = None) -> subprocess.Popen:
+    def spawn(self, name: str, args: list[str], port: int | None = None, wait: bool = True) -> subprocess.Popen:
+        """Start a server process; with ``wait``, return once it answers HTTP on ``port``."""
         log = open(self.log_dir / f"{name}.log", "w")
         proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs.append(proc)
-        self.wait_listening(port or self.port, proc, name)
+        if wait:
+            self.wait_listening(port or self.port, proc, name)
         return proc
 
     def wait_listening(self, port: int, proc: subprocess.Popen, name: str, timeout: float = 90) -> None:
@@ -113,7 +116,7 @@ class Portal:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
                 return
-            except (urllib.error.URLError, ConnectionError, socket.timeout):
+            except (TimeoutError, urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
         raise RuntimeError(f"{name} did not start in {timeout:.0f} s; see {self.log_dir / name}.log")
 
@@ -210,7 +213,7 @@ class WebSocket:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, path: str, session: str) -> "WebSocket":
+    async def connect(cls, port: int, path: str, session: str) -> WebSocket:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
