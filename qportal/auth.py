@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.db.models import Q
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
 from qportal.accounts.models import ApiKey
+
+# ``ApiKey.last_used`` is a "seen recently" mark, kept to this resolution: writing it on every
+# request would add a write transaction (a commit, a WAL flush) to every read.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiKeyAuth(HttpBearer):
@@ -15,7 +22,10 @@ class ApiKeyAuth(HttpBearer):
         key = ApiKey.authenticate(token)
         if key is None:
             return None
-        ApiKey.objects.filter(id=key.id).update(last_used=timezone.now())
+        now = timezone.now()
+        if key.last_used is None or now - key.last_used >= LAST_USED_RESOLUTION:
+            stale = Q(last_used__isnull=True) | Q(last_used__lt=now - LAST_USED_RESOLUTION)
+            ApiKey.objects.filter(stale, id=key.id).update(last_used=now)
         request.user = key.user
         return key.user
 
