@@ -137,7 +137,6 @@ class InProcessExecutor:
             finally:
                 self._finish(prepared)
             metadata = {"executor": self.name, "single_job": self.single_job, **self._metadata(request, prepared)}
-        _progress(request, "post-processing")
         return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
 
     async def _run_batches(self, request: ExecutionRequest, job: LocalJob, shots: int, run_batch: Any) -> list:
