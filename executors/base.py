@@ -8,8 +8,9 @@ executor, never on the caller's event loop.  Nothing here imports Django.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from qiskit import QuantumCircuit
 
@@ -200,5 +201,5 @@ class ExecutorSpec:
     single_job: bool = True
     local_transpile: bool = True
     credential: IBMCredential | None = None
-    members: list["ExecutorSpec"] = field(default_factory=list)  # cluster profiles
+    members: list[ExecutorSpec] = field(default_factory=list)  # cluster profiles
     selector: str = "cyclic"

@@ -49,9 +49,7 @@ def parse_circuit(source: Mapping[str, Any], index: int = 0) -> QuantumCircuit:
         raise InvalidRequest(f"circuit {index}: expected an object with 'qasm' or 'qpy'", index=index)
     formats = [key for key in ("qasm", "qpy") if key in source]
     if len(formats) != 1:
-        raise InvalidRequest(
-            f"circuit {index}: give exactly one of 'qasm' or 'qpy'", index=index
-        )
+        raise InvalidRequest(f"circuit {index}: give exactly one of 'qasm' or 'qpy'", index=index)
     payload = source[formats[0]]
     if not isinstance(payload, str) or not payload.strip():
         raise InvalidRequest(f"circuit {index}: '{formats[0]}' must be a non-empty string", index=index)
@@ -89,9 +87,7 @@ def _parse_qasm(text: str, index: int) -> QuantumCircuit:
             index=index,
             line=line,
         ) from exc
-    raise InvalidRequest(
-        f"circuit {index}: OpenQASM {version} is not supported (use 2.0 or 3.0)", index=index
-    )
+    raise InvalidRequest(f"circuit {index}: OpenQASM {version} is not supported (use 2.0 or 3.0)", index=index)
 
 
 def _qasm_error_position(exc: BaseException) -> tuple[int | None, str]:
@@ -116,7 +112,7 @@ def _qasm_error_position(exc: BaseException) -> tuple[int | None, str]:
 
 
 def _antlr_reason(error: Any, token: Any) -> str:
-    """"unexpected 'cx', expecting ';'" from an ANTLR recognition error (OpenQASM 3 syntax)."""
+    """ "unexpected 'cx', expecting ';'" from an ANTLR recognition error (OpenQASM 3 syntax)."""
     reason = "unexpected end of file" if token.text == "<EOF>" else f"unexpected {token.text!r}"
     try:
         recognizer = error.recognizer
@@ -157,9 +153,7 @@ def has_measurement(circuit: QuantumCircuit) -> bool:
     return any(name == "measure" for name in iter_operation_names(circuit))
 
 
-def validate_request(
-    request: ExecutionRequest, max_qubits: int | None, backend_name: str = "the backend"
-) -> None:
+def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_name: str = "the backend") -> None:
     """Raise :class:`InvalidRequest` unless ``request`` can run on a backend of ``max_qubits``."""
     circuits = request.circuits
     if not isinstance(circuits, Sequence) or not 1 <= len(circuits) <= MAX_CIRCUITS:
@@ -168,15 +162,11 @@ def validate_request(
     if request.primitive not in ("sampler", "estimator"):
         raise InvalidRequest(f"unknown primitive {request.primitive!r}; use 'sampler' or 'estimator'")
     shots = request.shots
-    if shots is not None and (
-        isinstance(shots, bool) or not isinstance(shots, int) or not 1 <= shots <= MAX_SHOTS
-    ):
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or not 1 <= shots <= MAX_SHOTS):
         raise InvalidRequest(f"shots must be an integer between 1 and {MAX_SHOTS}, got {shots!r}")
     values = request.parameter_values
     if values is not None and len(values) != len(circuits):
-        raise InvalidRequest(
-            f"parameter_values has {len(values)} entries for {len(circuits)} circuits"
-        )
+        raise InvalidRequest(f"parameter_values has {len(values)} entries for {len(circuits)} circuits")
     observables = request.observables
     if request.primitive == "estimator":
         if observables is None:
@@ -207,9 +197,7 @@ def validate_request(
             to_observables(observables[index], circuit.num_qubits, index)
 
 
-def parameter_values(
-    circuit: QuantumCircuit, values: Sequence[float] | None, index: int = 0
-) -> list[float] | None:
+def parameter_values(circuit: QuantumCircuit, values: Sequence[float] | None, index: int = 0) -> list[float] | None:
     """Checked parameter values for ``circuit`` (in ``circuit.parameters`` order), or None."""
     expected = circuit.num_parameters
     given = 0 if values is None else len(values)
@@ -223,9 +211,7 @@ def parameter_values(
     checked = []
     for value in values:
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise InvalidRequest(
-                f"circuit {index}: parameter value {value!r} is not a finite number", index=index
-            )
+            raise InvalidRequest(f"circuit {index}: parameter value {value!r} is not a finite number", index=index)
         checked.append(float(value))
     return checked
 
@@ -283,9 +269,7 @@ def _to_operator(item: Any, index: int) -> SparsePauliOp:
 def _from_terms(terms: list[tuple[Any, Any]], index: int) -> SparsePauliOp:
     for label, coeff in terms:
         if not isinstance(label, str) or not label or set(label.upper()) - set("IXYZ"):
-            raise InvalidRequest(
-                f"circuit {index}: {label!r} is not a Pauli label (letters I, X, Y, Z)", index=index
-            )
+            raise InvalidRequest(f"circuit {index}: {label!r} is not a Pauli label (letters I, X, Y, Z)", index=index)
         if isinstance(coeff, bool) or not isinstance(coeff, numbers.Real) or not math.isfinite(coeff):
             raise InvalidRequest(
                 f"circuit {index}: coefficient {coeff!r} of {label} is not a finite real number",
@@ -293,9 +277,7 @@ def _from_terms(terms: list[tuple[Any, Any]], index: int) -> SparsePauliOp:
             )
     lengths = {len(label) for label, _ in terms}
     if len(lengths) != 1:
-        raise InvalidRequest(
-            f"circuit {index}: the terms of one observable must all have the same length", index=index
-        )
+        raise InvalidRequest(f"circuit {index}: the terms of one observable must all have the same length", index=index)
     return SparsePauliOp.from_list([(label.upper(), float(coeff)) for label, coeff in terms])
 
 

@@ -189,9 +189,7 @@ class ClusterExecutor(TaskJobs):
                         raise TransientError(f"all members of {self.name} failed; last: {exc}") from exc
                     self._move(ticket)
                     continue
-                result.metadata.update(
-                    executor=member.name, executor_index=ticket.index, failover=events
-                )
+                result.metadata.update(executor=member.name, executor_index=ticket.index, failover=events)
                 return result
         finally:
             self.release(ticket)
@@ -205,6 +203,7 @@ class ClusterExecutor(TaskJobs):
 
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
         return await self.run_on(self.select(request), request)
+
 
 QCluster = ClusterExecutor
 

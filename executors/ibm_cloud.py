@@ -130,8 +130,10 @@ def classify(error: BaseException, credential: IBMCredential | None = None) -> E
     chain = _chain(error)
     message = _scrub(str(error) or type(error).__name__, credential)
     for item in chain:
-        if isinstance(item, (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError,
-                             ConnectionError, TimeoutError)):
+        if isinstance(
+            item,
+            (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError, ConnectionError, TimeoutError),
+        ):
             return TransientError(f"IBM Quantum unreachable: {message}")
         status = _status_code(item)
         if status in _AUTH_STATUS or _is_iam_refusal(item):
@@ -160,15 +162,26 @@ def _retry_after(error: BaseException) -> float | None:
 # -- service cache -----------------------------------------------------------------------------
 def credential_key(credential: IBMCredential) -> str:
     """A hash of every field of ``credential`` (the cache key; safe to log)."""
-    fields = [credential.token, credential.channel, credential.instance, credential.url,
-              credential.proxies, credential.verify]
+    fields = [
+        credential.token,
+        credential.channel,
+        credential.instance,
+        credential.url,
+        credential.proxies,
+        credential.verify,
+    ]
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _build_service(credential: IBMCredential) -> QiskitRuntimeService:
-    kwargs: dict[str, Any] = {"channel": credential.channel, "token": credential.token,
-                              "instance": credential.instance, "url": credential.url,
-                              "proxies": credential.proxies, "verify": credential.verify}
+    kwargs: dict[str, Any] = {
+        "channel": credential.channel,
+        "token": credential.token,
+        "instance": credential.instance,
+        "url": credential.url,
+        "proxies": credential.proxies,
+        "verify": credential.verify,
+    }
     return QiskitRuntimeService(**{key: value for key, value in kwargs.items() if value is not None})
 
 
@@ -213,9 +226,15 @@ def list_backends(credential: IBMCredential) -> list[dict[str, Any]]:
         rows = []
         for backend in get_service(credential).backends():
             status = backend.status()
-            rows.append({"name": backend.name, "num_qubits": backend.num_qubits,
-                         "pending_jobs": status.pending_jobs, "operational": status.operational,
-                         "status_msg": status.status_msg})
+            rows.append(
+                {
+                    "name": backend.name,
+                    "num_qubits": backend.num_qubits,
+                    "pending_jobs": status.pending_jobs,
+                    "operational": status.operational,
+                    "status_msg": status.status_msg,
+                }
+            )
         return rows
     except Exception as error:
         raise classify(error, credential) from error
@@ -284,13 +303,24 @@ class IBMCloudExecutor:
 
         def record(attempt: int, wait: float, error: BaseException) -> None:
             self.retry_waits.append(wait)
-            logger.warning("IBM call %s failed (%s); retry %d in %.2fs", getattr(fn, "__name__", "call"),
-                           _scrub(str(classify(error, self.credential)), self.credential), attempt, wait)
+            logger.warning(
+                "IBM call %s failed (%s); retry %d in %.2fs",
+                getattr(fn, "__name__", "call"),
+                _scrub(str(classify(error, self.credential)), self.credential),
+                attempt,
+                wait,
+            )
 
         try:
-            return await retry_async(lambda: asyncio.to_thread(fn, *args, **kwargs), attempts=self.attempts,
-                                     base=self.base, cap=self.cap, is_transient=transient,
-                                     on_retry=record, min_delay=_retry_after)
+            return await retry_async(
+                lambda: asyncio.to_thread(fn, *args, **kwargs),
+                attempts=self.attempts,
+                base=self.base,
+                cap=self.cap,
+                is_transient=transient,
+                on_retry=record,
+                min_delay=_retry_after,
+            )
         except Exception as error:
             failure = classify(error, self.credential)
             if isinstance(failure, AuthenticationError):
@@ -342,13 +372,22 @@ class IBMCloudExecutor:
                 pubs = build_pubs(request, circuits, group)
                 tags = [key, f"{key}.{part}", *request.tags]
                 jobs.append(await self._submit_part(mode, request.primitive, pubs, tags, shots))
-                logger.info("submitted IBM job %s (part %d of %d, tag %s) to %s", jobs[-1].job_id(),
-                            part + 1, len(groups), key, backend.name)
+                logger.info(
+                    "submitted IBM job %s (part %d of %d, tag %s) to %s",
+                    jobs[-1].job_id(),
+                    part + 1,
+                    len(groups),
+                    key,
+                    backend.name,
+                )
         finally:
             if isinstance(mode, (Batch, Session)):
                 await self._close(mode)
-        return JobHandle(executor=self.name, remote_ids=[job.job_id() for job in jobs],
-                         state=_Remote(jobs, time.monotonic(), request))
+        return JobHandle(
+            executor=self.name,
+            remote_ids=[job.job_id() for job in jobs],
+            state=_Remote(jobs, time.monotonic(), request),
+        )
 
     async def _close(self, mode: Batch | Session) -> None:
         """Stop the batch/session accepting jobs; the submitted ones still run."""
@@ -375,8 +414,9 @@ class IBMCloudExecutor:
             return Session(backend=backend, max_time=self.spec.max_time)
         return backend
 
-    async def _submit_part(self, mode: Any, primitive: str, pubs: list[Any], tags: list[str],
-                           shots: int) -> RuntimeJobV2:
+    async def _submit_part(
+        self, mode: Any, primitive: str, pubs: list[Any], tags: list[str], shots: int
+    ) -> RuntimeJobV2:
         """Submit one primitive call; a retry first looks for a job an earlier try left behind."""
         service = await self._service()
         part_tag = tags[1]
@@ -426,8 +466,11 @@ class IBMCloudExecutor:
             await asyncio.sleep(delay)
             delay = min(self.poll_cap, delay * 1.5)
         if state == RemoteState.FAILED:
-            raise RemoteJobFailed("; ".join([await self._failure(job) for job in jobs
-                                             if await self._job_state(job) == RemoteState.FAILED]))
+            raise RemoteJobFailed(
+                "; ".join(
+                    [await self._failure(job) for job in jobs if await self._job_state(job) == RemoteState.FAILED]
+                )
+            )
         if state == RemoteState.CANCELLED:
             raise JobCancelled(f"IBM job(s) {', '.join(handle.remote_ids)} were cancelled")
         if request and request.on_progress:
@@ -447,8 +490,10 @@ class IBMCloudExecutor:
             circuits += part
         backend = self._backend.name if self._backend is not None else self.spec.backend
         return ExecutionResult(
-            circuits=circuits, execution_time=time.monotonic() - handle.state.submitted,
-            remote_ids=list(handle.remote_ids), metadata={"backend": backend, "mode": self.spec.mode},
+            circuits=circuits,
+            execution_time=time.monotonic() - handle.state.submitted,
+            remote_ids=list(handle.remote_ids),
+            metadata={"backend": backend, "mode": self.spec.mode},
         )
 
     async def _failure(self, job: RuntimeJobV2) -> str:
@@ -488,5 +533,6 @@ class IBMCloudExecutor:
         if not jobs:
             return None
         jobs.sort(key=lambda job: _part_of(job, submit_key))
-        return JobHandle(executor=self.name, remote_ids=[job.job_id() for job in jobs],
-                         state=_Remote(jobs, time.monotonic()))
+        return JobHandle(
+            executor=self.name, remote_ids=[job.job_id() for job in jobs], state=_Remote(jobs, time.monotonic())
+        )

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from executors import isolation
 from executors.base import (
     ExecutionRequest,
     ExecutionResult,
@@ -26,7 +27,6 @@ from executors.base import (
     RemoteJobFailed,
     RemoteState,
 )
-from executors import isolation
 from executors.circuits import validate_request
 
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pennylane as qml
+from pennylane.queuing import AnnotatedQueue
 from qiskit import QuantumCircuit
 
 from executors.base import (
@@ -71,7 +73,7 @@ class _Loaded:
 def _bindings(parameters: tuple, values: list[float]) -> dict[Any, Any]:
     """Values keyed as ``qml.from_qiskit`` wants them: a ``ParameterVector`` takes one list."""
     bindings: dict[Any, Any] = {}
-    for parameter, value in zip(parameters, values):
+    for parameter, value in zip(parameters, values, strict=False):
         vector = getattr(parameter, "vector", None)
         if vector is None:
             bindings[parameter] = value
@@ -166,7 +168,9 @@ class PennyLaneDeviceExecutor(TaskJobs):
         values = parameter_values(circuit, raw, index) or []
         try:
             if request.primitive == "estimator":
-                return self._estimate(loaded, values, to_observables(request.observables[index], circuit.num_qubits, index), index, shots)
+                return self._estimate(
+                    loaded, values, to_observables(request.observables[index], circuit.num_qubits, index), index, shots
+                )
             return self._sample(loaded, values, index, shots)
         except ExecutorError:
             raise
@@ -174,8 +178,10 @@ class PennyLaneDeviceExecutor(TaskJobs):
             raise RemoteJobFailed(f"{self.device_name}: {type(exc).__name__}: {exc}") from exc
 
     def _sample(self, loaded: _Loaded, values: list[float], index: int, shots: int | None) -> CircuitResult:
-        measurement = qml.counts(wires=loaded.wires) if shots else qml.probs(wires=loaded.wires)
-        raw = self._execute(loaded, values, [measurement], shots)[0]
+        def measure() -> list:
+            return [qml.counts(wires=loaded.wires) if shots else qml.probs(wires=loaded.wires)]
+
+        raw = self._execute(loaded, values, measure, shots)[0]
         if shots:
             counts: dict[str, int] = {}
             for bits, n in raw.items():
@@ -191,37 +197,51 @@ class PennyLaneDeviceExecutor(TaskJobs):
                 probabilities[key] = probabilities.get(key, 0.0) + float(p)
         return CircuitResult(index, None, probabilities=probabilities)
 
-    def _estimate(self, loaded: _Loaded, values: list[float], observables: list, index: int, shots: int | None) -> CircuitResult:
+    def _estimate(
+        self, loaded: _Loaded, values: list[float], observables: list, index: int, shots: int | None
+    ) -> CircuitResult:
         wires = list(range(loaded.num_qubits))
-        operators = [qml.from_qiskit_op(op, wires=wires) for op in observables]
-        measurements = [qml.expval(op) for op in operators]
+
+        def measure() -> list:
+            operators = [qml.from_qiskit_op(op, wires=wires) for op in observables]
+            return [qml.expval(op) for op in operators] + ([qml.var(op) for op in operators] if shots else [])
+
+        raw = self._execute(loaded, values, measure, shots)
+        evs = [float(np.real(v)) for v in raw[: len(observables)]]
         if shots:
-            measurements += [qml.var(op) for op in operators]
-        raw = self._execute(loaded, values, measurements, shots)
-        evs = [float(np.real(v)) for v in raw[: len(operators)]]
-        if shots:
-            stds = [float(np.sqrt(max(np.real(v), 0.0) / shots)) for v in raw[len(operators) :]]
+            stds = [float(np.sqrt(max(np.real(v), 0.0) / shots)) for v in raw[len(observables) :]]
         else:
             stds = [0.0] * len(evs)
         return CircuitResult(index, shots, evs=evs, stds=stds)
 
-    def _execute(self, loaded: _Loaded, values: list[float], measurements: list, shots: int | None) -> Any:
-        def qfunc() -> None:
-            if loaded.parameters:
-                loaded.qfunc(_bindings(loaded.parameters, values))
-            else:
-                loaded.qfunc()
-            for measurement in measurements:
-                qml.apply(measurement)
+    def _execute(self, loaded: _Loaded, values: list[float], measure: Callable[[], list], shots: int | None) -> Any:
+        """Record the tape and run it while holding PennyLane's queue lock.
 
-        tape = qml.tape.make_qscript(qfunc, shots=shots)()
-        (result,) = qml.execute([tape], self._device(loaded.num_qubits))
+        PennyLane's queuing context is global to the process: an operator made in one thread while
+        another records a tape lands in that tape, and ``default.qubit``'s sampler swaps the global
+        context list (``stop_recording``) while it runs.  Concurrent runs in one process corrupted
+        tapes in our tests, so PennyLane work is serialised here; ``max_jobs`` still bounds how many
+        requests wait, and parallelism across devices comes from clusters of executors.
+        """
+        with AnnotatedQueue._lock:
+            measurements = measure()
+
+            def qfunc() -> None:
+                if loaded.parameters:
+                    loaded.qfunc(_bindings(loaded.parameters, values))
+                else:
+                    loaded.qfunc()
+                for measurement in measurements:
+                    qml.apply(measurement)
+
+            tape = qml.tape.make_qscript(qfunc, shots=shots)()
+            (result,) = qml.execute([tape], self._device(loaded.num_qubits))
         return (result,) if len(measurements) == 1 else result
 
     @staticmethod
     def _qiskit_key(loaded: _Loaded, bits: str) -> str:
         """Bits over ``loaded.wires`` (PennyLane order) as a Qiskit clbit string (clbit 0 last)."""
-        by_qubit = dict(zip(loaded.wires, bits))
+        by_qubit = dict(zip(loaded.wires, bits, strict=True))
         out = ["0"] * loaded.num_clbits
         for clbit, qubit in loaded.measured.items():
             out[loaded.num_clbits - 1 - clbit] = by_qubit[qubit]

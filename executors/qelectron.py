@@ -99,9 +99,7 @@ class QElectron:
             circuit, params = tape_to_circuit(tape)
             circuits.append(circuit)
             values.append(params)
-        request = ExecutionRequest(
-            circuits=circuits, shots=batch.shots, parameter_values=values, tags=["qelectron"]
-        )
+        request = ExecutionRequest(circuits=circuits, shots=batch.shots, parameter_values=values, tags=["qelectron"])
         return batch, request
 
     def _submit(self, batch: QNodeBatch, request: ExecutionRequest, ticket: Ticket) -> QElectronFuture:
@@ -234,7 +232,9 @@ class AerSamplerExecutor(TaskJobs):
         limit = self.max_qubits()
         for index, circuit in enumerate(request.circuits):
             if circuit.num_qubits > limit:
-                raise InvalidRequest(f"circuit {index} needs {circuit.num_qubits} qubits; {self.name} has {limit}", index=index)
+                raise InvalidRequest(
+                    f"circuit {index} needs {circuit.num_qubits} qubits; {self.name} has {limit}", index=index
+                )
             if circuit.num_clbits == 0:
                 raise InvalidRequest(f"circuit {index} has no measurements", index=index)
 
@@ -249,10 +249,10 @@ class AerSamplerExecutor(TaskJobs):
         shots = request.shots or self.shots
         circuits, binds = [], []
         values = request.parameter_values or [None] * len(request.circuits)
-        for circuit, circuit_values in zip(request.circuits, values):
+        for circuit, circuit_values in zip(request.circuits, values, strict=False):
             ready, parameters = self._prepared(circuit)
             circuits.append(ready)
-            binds.append({p: [v] for p, v in zip(parameters, circuit_values or ())})
+            binds.append({p: [v] for p, v in zip(parameters, circuit_values or (), strict=False)})
         options: dict[str, Any] = {"shots": shots}
         if max(c.num_qubits for c in circuits) < _PARALLEL_QUBITS:
             # Aer's OpenMP threads cost far more than they save on small circuits (10x on a

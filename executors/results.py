@@ -84,6 +84,5 @@ def convert_estimator_result(
 ) -> list[CircuitResult]:
     """An estimator ``PrimitiveResult`` whose PUBs are the circuits ``indices`` of the request."""
     return [
-        convert_estimator_pub(pub, index, shots, metadata)
-        for pub, index in zip(primitive_result, indices, strict=True)
+        convert_estimator_pub(pub, index, shots, metadata) for pub, index in zip(primitive_result, indices, strict=True)
     ]

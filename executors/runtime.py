@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from qiskit import QuantumCircuit
@@ -58,7 +58,7 @@ def _provider() -> FakeProviderForBackendV2:
         return FakeProviderForBackendV2()
 
 
-@lru_cache(maxsize=None)
+@cache
 def fake_backend(name: str) -> BackendV2:
     """The fake backend called ``name`` (e.g. ``"fake_manila"``), built once per process."""
     if not name:
@@ -73,7 +73,7 @@ def fake_backend(name: str) -> BackendV2:
         ) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ideal_twin(name: str) -> AerSimulator:
     """A noiseless Aer simulator with the fake backend's target (gates, coupling map)."""
     simulator = AerSimulator.from_backend(fake_backend(name))

@@ -38,14 +38,35 @@ from executors.base import CircuitResult, InvalidRequest
 
 # PennyLane operation name -> (QuantumCircuit method, number of parameters).
 GATES: dict[str, tuple[str, int]] = {
-    "PauliX": ("x", 0), "PauliY": ("y", 0), "PauliZ": ("z", 0), "Hadamard": ("h", 0),
-    "S": ("s", 0), "T": ("t", 0), "SX": ("sx", 0), "Adjoint(S)": ("sdg", 0),
-    "Adjoint(T)": ("tdg", 0), "Adjoint(SX)": ("sxdg", 0),
-    "CNOT": ("cx", 0), "CZ": ("cz", 0), "CY": ("cy", 0), "SWAP": ("swap", 0),
-    "ISWAP": ("iswap", 0), "Toffoli": ("ccx", 0), "CSWAP": ("cswap", 0),
-    "RX": ("rx", 1), "RY": ("ry", 1), "RZ": ("rz", 1), "PhaseShift": ("p", 1), "U1": ("p", 1),
-    "U3": ("u", 3), "CRX": ("crx", 1), "CRY": ("cry", 1), "CRZ": ("crz", 1),
-    "ControlledPhaseShift": ("cp", 1), "IsingXX": ("rxx", 1), "IsingYY": ("ryy", 1),
+    "PauliX": ("x", 0),
+    "PauliY": ("y", 0),
+    "PauliZ": ("z", 0),
+    "Hadamard": ("h", 0),
+    "S": ("s", 0),
+    "T": ("t", 0),
+    "SX": ("sx", 0),
+    "Adjoint(S)": ("sdg", 0),
+    "Adjoint(T)": ("tdg", 0),
+    "Adjoint(SX)": ("sxdg", 0),
+    "CNOT": ("cx", 0),
+    "CZ": ("cz", 0),
+    "CY": ("cy", 0),
+    "SWAP": ("swap", 0),
+    "ISWAP": ("iswap", 0),
+    "Toffoli": ("ccx", 0),
+    "CSWAP": ("cswap", 0),
+    "RX": ("rx", 1),
+    "RY": ("ry", 1),
+    "RZ": ("rz", 1),
+    "PhaseShift": ("p", 1),
+    "U1": ("p", 1),
+    "U3": ("u", 3),
+    "CRX": ("crx", 1),
+    "CRY": ("cry", 1),
+    "CRZ": ("crz", 1),
+    "ControlledPhaseShift": ("cp", 1),
+    "IsingXX": ("rxx", 1),
+    "IsingYY": ("ryy", 1),
     "IsingZZ": ("rzz", 1),
 }
 # Operations with no effect on measured statistics.
@@ -108,8 +129,7 @@ def counts_batch(
     for mp in tape.measurements:
         if not isinstance(mp, _MEASUREMENTS) or mp.mv is not None:
             raise InvalidRequest(
-                f"{type(mp).__name__} cannot be computed from samples; return probs, counts, "
-                "sample, expval or var"
+                f"{type(mp).__name__} cannot be computed from samples; return probs, counts, sample, expval or var"
             )
     if tape.batch_size is not None:
         tapes, post = broadcast_expand(tape)

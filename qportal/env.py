@@ -85,5 +85,6 @@ def parse_database_url(url: str, *, base_dir: str) -> dict:
             "CONN_MAX_AGE": 0,
         }
     raise ImproperlyConfigured(
-        f"DATABASE_URL must start with sqlite:/// or postgres://, not {parsed.scheme + '://' if parsed.scheme else url!r}"
+        "DATABASE_URL must start with sqlite:/// or postgres://, "
+        f"not {parsed.scheme + '://' if parsed.scheme else url!r}"
     )

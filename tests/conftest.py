@@ -9,7 +9,9 @@ from ninja.testing import TestClient
 
 from qportal.accounts.access import personal_team
 from qportal.accounts.models import ApiKey, Membership, Role, Team
-from tests.circuits import BELL, GHZ3  # noqa: F401  (re-exported for older imports)
+
+pytest_plugins = ["tests.ibm_standin.fixtures"]  # the `standin` fixture: a local IBM Quantum API
+
 
 class ApiClient:
     """Django's test client speaking JSON with an API key, through the whole middleware stack."""

@@ -18,7 +18,9 @@ def exact_probabilities(qasm: str) -> dict[str, float]:
     return {k: v for k, v in Statevector(unitary_part).probabilities_dict().items() if v > 1e-12}
 
 
-def assert_counts_match(counts: dict[str, int], exact: dict[str, float], *, sigmas: float = 5.0, slack: float = 0.0) -> None:
+def assert_counts_match(
+    counts: dict[str, int], exact: dict[str, float], *, sigmas: float = 5.0, slack: float = 0.0
+) -> None:
     """Every outcome's frequency within ``sigmas`` binomial standard errors of its probability.
 
     ``slack`` widens each bound by an absolute amount, for noisy backends (documented at the call).

@@ -32,7 +32,9 @@ def test_local_counts_match_exact_probabilities(api_for, run_jobs, qasm):
 
 @pytest.mark.parametrize("qasm", [BELL, GHZ3], ids=["bell", "ghz3"])
 def test_fake_manila_counts_match_within_device_noise(api_for, run_jobs, qasm):
-    job = submit_and_run(api_for("alice"), run_jobs, {"profile": "fake_manila", "circuits": [{"qasm": qasm}], "shots": 4000})
+    job = submit_and_run(
+        api_for("alice"), run_jobs, {"profile": "fake_manila", "circuits": [{"qasm": qasm}], "shots": 4000}
+    )
     counts = job["results"][0]["counts"]
     assert sum(counts.values()) == 4000
     # Manila's gate and readout errors move a few percent of the weight to other outcomes
@@ -52,18 +54,26 @@ cx q[0],q[1];
     job = submit_and_run(
         api_for("alice"),
         run_jobs,
-        {"profile": "local", "primitive": "estimator", "shots": 4000, "circuits": [{"qasm": qasm}], "observables": [["ZZ", "XX", "ZI", "IZ"]]},
+        {
+            "profile": "local",
+            "primitive": "estimator",
+            "shots": 4000,
+            "circuits": [{"qasm": qasm}],
+            "observables": [["ZZ", "XX", "ZI", "IZ"]],
+        },
     )
     result = job["results"][0]
     exact = [1.0, math.sin(theta), math.cos(theta), math.cos(theta)]
-    for ev, std, want in zip(result["evs"], result["stds"], exact):
+    for ev, std, want in zip(result["evs"], result["stds"], exact, strict=True):
         assert abs(ev - want) <= 4 * max(std, 1 / math.sqrt(4000)), (ev, std, want)
 
 
 def test_multi_circuit_job_keeps_order(api_for, run_jobs):
     x_on_q1 = BELL.replace("h q[0];\ncx q[0],q[1];", "x q[1];")
     job = submit_and_run(
-        api_for("alice"), run_jobs, {"profile": "local", "circuits": [{"qasm": x_on_q1}, {"qasm": BELL}], "shots": 500, "tags": ["order"]}
+        api_for("alice"),
+        run_jobs,
+        {"profile": "local", "circuits": [{"qasm": x_on_q1}, {"qasm": BELL}], "shots": 500, "tags": ["order"]},
     )
     assert job["results"][0]["counts"] == {"10": 500}  # Qiskit order: c[1] is the left bit
     assert set(job["results"][1]["counts"]) <= {"00", "11"}
@@ -71,9 +81,18 @@ def test_multi_circuit_job_keeps_order(api_for, run_jobs):
 
 
 BAD_INPUTS = {
-    "malformed qasm": ({"profile": "local", "circuits": [{"qasm": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nhh q[0];\n'}]}, 400, "line 4"),
+    "malformed qasm": (
+        {"profile": "local", "circuits": [{"qasm": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nhh q[0];\n'}]},
+        400,
+        "line 4",
+    ),
     "200 qubits on manila": (
-        {"profile": "fake_manila", "circuits": [{"qasm": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[200];\ncreg c[200];\nmeasure q -> c;\n'}]},
+        {
+            "profile": "fake_manila",
+            "circuits": [
+                {"qasm": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[200];\ncreg c[200];\nmeasure q -> c;\n'}
+            ],
+        },
         400,
         "uses 200 qubits but fake_manila has 5",
     ),
@@ -85,8 +104,16 @@ BAD_INPUTS = {
     "neither qasm nor qpy": ({"profile": "local", "circuits": [{"name": "x"}]}, 400, "qasm"),
     "bad qpy": ({"profile": "local", "circuits": [{"qpy": "%%%"}]}, 400, "qpy"),
     "shots not a number": ({"profile": "local", "circuits": [{"qasm": BELL}], "shots": "many"}, 422, "shots"),
-    "unknown primitive": ({"profile": "local", "circuits": [{"qasm": BELL}], "primitive": "annealer"}, 422, "primitive"),
-    "estimator without observables": ({"profile": "local", "circuits": [{"qasm": BELL}], "primitive": "estimator"}, 400, "observ"),
+    "unknown primitive": (
+        {"profile": "local", "circuits": [{"qasm": BELL}], "primitive": "annealer"},
+        422,
+        "primitive",
+    ),
+    "estimator without observables": (
+        {"profile": "local", "circuits": [{"qasm": BELL}], "primitive": "estimator"},
+        400,
+        "observ",
+    ),
 }
 
 
@@ -111,7 +138,9 @@ def test_no_auth_is_401_and_bad_key_too(api_for):
 
 def test_other_teams_job_is_404(api_for, users):
     alice = api_for("alice")
-    job_id = alice.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "team": users["lab"].id}).json()["id"]
+    job_id = alice.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "team": users["lab"].id}).json()[
+        "id"
+    ]
     charlie = api_for("charlie")
     assert charlie.get(f"/jobs/{job_id}").status_code == 404
     assert charlie.post(f"/jobs/{job_id}/cancel").status_code == 404
@@ -122,7 +151,11 @@ def test_other_teams_job_is_404(api_for, users):
 
 
 def test_viewer_cannot_submit_or_cancel(api_for, users):
-    job_id = api_for("alice").post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "team": users["lab"].id}).json()["id"]
+    job_id = (
+        api_for("alice")
+        .post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "team": users["lab"].id})
+        .json()["id"]
+    )
     viola = api_for("viola")
     assert viola.get(f"/jobs/{job_id}").status_code == 200
     resp = viola.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "team": users["lab"].id})
@@ -155,7 +188,15 @@ def test_cancel_finished_job_is_409(api_for, run_jobs):
 def test_list_filters_and_pagination(api_for, run_jobs):
     api = api_for("alice")
     for i in range(3):
-        api.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "tags": ["sweep"] if i else ["other"], "name": f"run {i}"})
+        api.post(
+            "/jobs",
+            {
+                "profile": "local",
+                "circuits": [{"qasm": BELL}],
+                "tags": ["sweep"] if i else ["other"],
+                "name": f"run {i}",
+            },
+        )
     api.post("/jobs", {"profile": "fake_manila", "circuits": [{"qasm": BELL}], "tags": ["sweep"]})
     assert api.get("/jobs", tag="sweep").json()["count"] == 3
     assert api.get("/jobs", profile="fake_manila").json()["count"] == 1
@@ -169,7 +210,9 @@ def test_list_filters_and_pagination(api_for, run_jobs):
 
 def test_rerun_creates_linked_job(api_for, run_jobs):
     api = api_for("alice")
-    job_id = api.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "shots": 300, "tags": ["a"]}).json()["id"]
+    job_id = api.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "shots": 300, "tags": ["a"]}).json()[
+        "id"
+    ]
     again = api.post(f"/jobs/{job_id}/rerun")
     assert again.status_code == 201
     assert again.json()["rerun_of"] == job_id and again.json()["shots"] == 300 and again.json()["tags"] == ["a"]
@@ -186,5 +229,9 @@ def test_qpy_circuit_runs(api_for, run_jobs):
     circuit.measure(0, 0)
     buf = io.BytesIO()
     qpy.dump(circuit, buf)
-    job = submit_and_run(api_for("alice"), run_jobs, {"profile": "local", "circuits": [{"qpy": base64.b64encode(buf.getvalue()).decode()}], "shots": 100})
+    job = submit_and_run(
+        api_for("alice"),
+        run_jobs,
+        {"profile": "local", "circuits": [{"qpy": base64.b64encode(buf.getvalue()).decode()}], "shots": 100},
+    )
     assert job["results"][0]["counts"] == {"1": 100}

@@ -32,7 +32,9 @@ def test_small_qasmbench_programs_run_or_are_refused_clearly(api_for, run_jobs):
     api = api_for("alice")
     accepted, refused = {}, {}
     for name, text in programs.items():
-        resp = api.post("/jobs", {"profile": "local", "circuits": [{"qasm": text, "name": name}], "shots": SHOTS, "name": name})
+        resp = api.post(
+            "/jobs", {"profile": "local", "circuits": [{"qasm": text, "name": name}], "shots": SHOTS, "name": name}
+        )
         if resp.status_code == 201:
             accepted[name] = resp.json()["id"]
         else:

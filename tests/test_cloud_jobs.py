@@ -19,7 +19,6 @@ from qportal.jobs.models import Job
 from qportal.jobs.worker import JobRunner
 from tests.circuits import BELL, GHZ3
 from tests.conftest import ApiClient
-from tests.ibm_standin.fixtures import standin  # noqa: F401 - the fixture
 from tests.ibm_standin.server import StandIn
 from tests.stats import assert_counts_match, exact_probabilities
 
@@ -44,14 +43,32 @@ def executors(monkeypatch):
 
 
 def cloud_setup(api, team, server: StandIn, *, token: str | None = None, checked: bool = True) -> dict:
-    resp = api.post("/credentials", {"name": "standin", "token": token or server.token, "url": server.url,
-                                     "instance": server.crn, "proxies": server.proxies, "team": team.id})
+    resp = api.post(
+        "/credentials",
+        {
+            "name": "standin",
+            "token": token or server.token,
+            "url": server.url,
+            "instance": server.crn,
+            "proxies": server.proxies,
+            "team": team.id,
+        },
+    )
     assert resp.status_code == 201, resp.content
     cred = resp.json()
     if checked:  # as after a worker's background check, so the tests below see only the job path
         IBMCredential.objects.filter(id=cred["id"]).update(status="valid", status_reason="ok")
-    resp = api.post("/profiles", {"name": "cloud", "kind": "ibm_cloud", "backend": "ibm_manila", "credential": "standin",
-                                  "team": team.id, "shots": 2000})
+    resp = api.post(
+        "/profiles",
+        {
+            "name": "cloud",
+            "kind": "ibm_cloud",
+            "backend": "ibm_manila",
+            "credential": "standin",
+            "team": team.id,
+            "shots": 2000,
+        },
+    )
     assert resp.status_code == 201, resp.content
     return cred
 
@@ -88,7 +105,10 @@ def test_429_five_times_then_success_with_growing_waits(api_for, users, standin,
     assert job["status"] == "done" and job["attempt"] == 1, job
     [ex] = executors
     assert len(ex.retry_waits) == 5, ex.retry_waits
-    assert all(a <= b for a, b in zip(ex.retry_waits, ex.retry_waits[1:])) and ex.retry_waits[-1] > ex.retry_waits[0]
+    assert (
+        all(a <= b for a, b in zip(ex.retry_waits, ex.retry_waits[1:], strict=False))
+        and ex.retry_waits[-1] > ex.retry_waits[0]
+    )
     assert standin.post_count == 6 and len(standin.jobs) == 1
     assert_counts_match(job["results"][0]["counts"], exact_probabilities(BELL))
 
@@ -116,8 +136,17 @@ def test_background_check_fills_status_and_backends(users, standin):
     _, key = ApiKey.issue(alice)
     api = ApiClient(Client(), key)
     good = cloud_setup(api, users["lab"], standin, checked=False)
-    bad = api.post("/credentials", {"name": "wrong", "token": "wrong-token-000000000000", "url": standin.url,
-                                    "instance": standin.crn, "proxies": standin.proxies, "team": users["lab"].id}).json()
+    bad = api.post(
+        "/credentials",
+        {
+            "name": "wrong",
+            "token": "wrong-token-000000000000",
+            "url": standin.url,
+            "instance": standin.crn,
+            "proxies": standin.proxies,
+            "team": users["lab"].id,
+        },
+    ).json()
     assert good["status"] == bad["status"] == "unchecked"
 
     async def sweep_and_wait():
@@ -136,15 +165,32 @@ def test_background_check_fills_status_and_backends(users, standin):
     assert listed["least_busy"] in {"ibm_lima", "ibm_manila", "ibm_quito"} and listed["kind"] == "ibm_cloud"
     assert all(b["num_qubits"] == 5 and b["pending_jobs"] == 0 for b in listed["backends"])
 
-    replaced = api.put(f"/credentials/{bad['id']}", {"name": "wrong", "token": standin.token, "url": standin.url,
-                                                      "instance": standin.crn, "proxies": standin.proxies})
+    replaced = api.put(
+        f"/credentials/{bad['id']}",
+        {
+            "name": "wrong",
+            "token": standin.token,
+            "url": standin.url,
+            "instance": standin.crn,
+            "proxies": standin.proxies,
+        },
+    )
     assert replaced.json()["status"] == "unchecked"
     async_to_sync(sweep_and_wait)()
     assert api.get(f"/credentials/{bad['id']}").json()["status"] == "valid"
 
 
 # -- the token leaks nowhere -------------------------------------------------------------------
-LOGGERS = ("qiskit_ibm_runtime", "urllib3", "requests", "qiskit", "executors", "qportal", "django", "ibm_cloud_sdk_core")
+LOGGERS = (
+    "qiskit_ibm_runtime",
+    "urllib3",
+    "requests",
+    "qiskit",
+    "executors",
+    "qportal",
+    "django",
+    "ibm_cloud_sdk_core",
+)
 
 
 @pytest.fixture
@@ -193,20 +239,27 @@ def test_token_appears_in_no_response_log_admin_page_or_column(api_for, users, s
     assert api.get(f"/jobs/{failed_id}").json()["status"] == "failed"
 
     responses = [
-        api.get("/credentials"), api.get(f"/credentials/{cred['id']}"), api.post(f"/credentials/{cred['id']}/check"),
+        api.get("/credentials"),
+        api.get(f"/credentials/{cred['id']}"),
+        api.post(f"/credentials/{cred['id']}/check"),
         api.post("/credentials", {"name": "standin", "token": token, "team": users["lab"].id}),  # 409
         api.post("/credentials", {"name": "x", "token": token + " bad", "team": users["lab"].id}),  # 400
         api.post("/credentials", {"token": token}),  # 422
         api.put(f"/credentials/{cred['id']}", {"name": "standin", "token": token, "url": "not a url"}),
-        api.get("/jobs"), api.get(f"/jobs/{ok_id}"), api.get(f"/jobs/{failed_id}"), api.get(f"/jobs/{ok_id}/events"),
-        api.get("/profiles"), api.get("/backends", profile="cloud"),
+        api.get("/jobs"),
+        api.get(f"/jobs/{ok_id}"),
+        api.get(f"/jobs/{failed_id}"),
+        api.get(f"/jobs/{ok_id}/events"),
+        api.get("/profiles"),
+        api.get("/backends", profile="cloud"),
     ]
     assert [r.status_code for r in responses[3:7]] == [409, 400, 422, 400]
     assert_nowhere(token, *(r.content for r in responses))
 
     records = all_logs.records
-    assert any(r.name.startswith("qiskit_ibm_runtime") and r.levelno == logging.DEBUG for r in records), \
+    assert any(r.name.startswith("qiskit_ibm_runtime") and r.levelno == logging.DEBUG for r in records), (
         "the capture must include the IBM client's debug records"
+    )
     assert any(r.name.startswith("executors") for r in records)
     assert_nowhere(token, *(all_logs.handler.format(r) for r in records), all_logs.text)
 

@@ -16,7 +16,9 @@ def test_unchecked_credential_is_claimed_once_and_recovered_after_a_lost_check(u
     cred.save()
     assert checks.claim_unchecked() == [cred.id]
     assert checks.claim_unchecked() == []  # another worker is checking it
-    IBMCredential.objects.filter(id=cred.id).update(checked_at=timezone.now() - checks.CHECK_LEASE - timedelta(seconds=1))
+    IBMCredential.objects.filter(id=cred.id).update(
+        checked_at=timezone.now() - checks.CHECK_LEASE - timedelta(seconds=1)
+    )
     assert checks.claim_unchecked() == [cred.id]  # that worker died: take the check over
     IBMCredential.objects.filter(id=cred.id).update(status="valid")
     IBMCredential.objects.filter(id=cred.id).update(checked_at=timezone.now() - timedelta(hours=1))

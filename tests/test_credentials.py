@@ -38,8 +38,21 @@ def test_create_is_masked_and_unchecked(api_for, users):
     assert resp.status_code == 201
     out = resp.json()
     assert out["token_hint"] == "****wxyz" and out["status"] == "unchecked" and out["team"] == users["lab"].id
-    assert set(out) == {"id", "name", "team", "channel", "instance", "url", "token_hint", "status", "status_reason",
-                        "checked_at", "backends", "profiles", "created"}
+    assert set(out) == {
+        "id",
+        "name",
+        "team",
+        "channel",
+        "instance",
+        "url",
+        "token_hint",
+        "status",
+        "status_reason",
+        "checked_at",
+        "backends",
+        "profiles",
+        "created",
+    }
     listed = api.get("/credentials")
     assert [c["name"] for c in listed.json()] == ["main"]
     no_token(resp.content, listed.content, api.get(f"/credentials/{out['id']}").content)
@@ -85,11 +98,15 @@ def test_put_replaces_token_and_resets_status(api_for, users):
 
     kept = api.put(f"/credentials/{cred['id']}", {"name": "renamed", "instance": "crn:v1:standin::"})
     assert kept.status_code == 200, kept.content
-    assert kept.json()["status"] == "valid" and kept.json()["name"] == "renamed" and kept.json()["backends"] == ["ibm_x"]
+    assert (
+        kept.json()["status"] == "valid" and kept.json()["name"] == "renamed" and kept.json()["backends"] == ["ibm_x"]
+    )
     assert IBMCredential.objects.get(id=cred["id"]).token_encrypted == before
 
     new_token = "another-token-0123456789-abcd"
-    replaced = api.put(f"/credentials/{cred['id']}", {"name": "renamed", "token": new_token, "instance": "crn:v1:standin::"})
+    replaced = api.put(
+        f"/credentials/{cred['id']}", {"name": "renamed", "token": new_token, "instance": "crn:v1:standin::"}
+    )
     assert replaced.json()["token_hint"] == "****abcd" and replaced.json()["status"] == "unchecked"
     assert replaced.json()["backends"] == [] and replaced.json()["checked_at"] is None
     no_token(replaced.content, token=new_token)
@@ -102,8 +119,10 @@ def test_put_replaces_token_and_resets_status(api_for, users):
 def test_delete_refuses_while_a_profile_uses_it(api_for, users):
     api = api_for("alice")
     cred = create(api, users["lab"])
-    resp = api.post("/profiles", {"name": "cloud", "kind": "ibm_cloud", "backend": "ibm_manila",
-                                  "credential": "main", "team": users["lab"].id})
+    resp = api.post(
+        "/profiles",
+        {"name": "cloud", "kind": "ibm_cloud", "backend": "ibm_manila", "credential": "main", "team": users["lab"].id},
+    )
     assert resp.status_code == 201, resp.content
     assert api.get(f"/credentials/{cred['id']}").json()["profiles"] == ["cloud"]
     refused = api.client.delete(f"/api/v1/credentials/{cred['id']}", **api.headers)
@@ -117,7 +136,9 @@ def test_delete_refuses_while_a_profile_uses_it(api_for, users):
 def test_check_marks_it_for_the_worker(api_for, users):
     api = api_for("alice")
     cred = create(api, users["lab"])
-    IBMCredential.objects.filter(id=cred["id"]).update(status="invalid", status_reason="refused", checked_at="2024-01-01T00:00Z")
+    IBMCredential.objects.filter(id=cred["id"]).update(
+        status="invalid", status_reason="refused", checked_at="2024-01-01T00:00Z"
+    )
     resp = api.post(f"/credentials/{cred['id']}/check")
     assert resp.status_code == 202 and resp.json()["status"] == "unchecked" and resp.json()["checked_at"] is None
 
@@ -208,13 +229,22 @@ def test_import_from_environment(users, monkeypatch, capsys, no_save_account):
 def test_import_from_saved_account_file(users, tmp_path, monkeypatch, capsys, no_save_account):
     monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
     path = tmp_path / "qiskit-ibm.json"
-    path.write_text(json.dumps({
-        "other": {"channel": "ibm_cloud", "token": "not-this-one-00000000", "instance": "crn:other"},
-        "default-ibm-quantum-platform": {
-            "channel": "ibm_quantum_platform", "token": TOKEN, "instance": "crn:mine", "url": "https://cloud.ibm.com",
-            "proxies": {"urls": {"https": "http://proxy.example:3128"}}, "verify": True, "is_default_account": True,
-        },
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "other": {"channel": "ibm_cloud", "token": "not-this-one-00000000", "instance": "crn:other"},
+                "default-ibm-quantum-platform": {
+                    "channel": "ibm_quantum_platform",
+                    "token": TOKEN,
+                    "instance": "crn:mine",
+                    "url": "https://cloud.ibm.com",
+                    "proxies": {"urls": {"https": "http://proxy.example:3128"}},
+                    "verify": True,
+                    "is_default_account": True,
+                },
+            }
+        )
+    )
     before = path.read_text()
     call_command("import_ibm_credentials", "--team", str(users["lab"].id), "--name", "saved", "--file", str(path))
     no_token(capsys.readouterr().out)
@@ -223,17 +253,42 @@ def test_import_from_saved_account_file(users, tmp_path, monkeypatch, capsys, no
     assert cred.proxies == {"urls": {"https": "http://proxy.example:3128"}} and cred.decrypt_token() == TOKEN
     assert path.read_text() == before
 
-    call_command("import_ibm_credentials", "--team", str(users["lab"].id), "--name", "other", "--file", str(path),
-                 "--account", "other")
+    call_command(
+        "import_ibm_credentials",
+        "--team",
+        str(users["lab"].id),
+        "--name",
+        "other",
+        "--file",
+        str(path),
+        "--account",
+        "other",
+    )
     assert IBMCredential.objects.get(name="other").instance == "crn:other"
     with pytest.raises(CommandError, match="no account 'nope'"):
-        call_command("import_ibm_credentials", "--team", str(users["lab"].id), "--name", "x", "--file", str(path),
-                     "--account", "nope")
+        call_command(
+            "import_ibm_credentials",
+            "--team",
+            str(users["lab"].id),
+            "--name",
+            "x",
+            "--file",
+            str(path),
+            "--account",
+            "nope",
+        )
     with pytest.raises(CommandError, match="no team with id"):
         call_command("import_ibm_credentials", "--team", "99999", "--name", "x", "--file", str(path))
     with pytest.raises(CommandError, match="no account file"):
-        call_command("import_ibm_credentials", "--team", str(users["lab"].id), "--name", "x",
-                     "--file", str(tmp_path / "missing.json"))
+        call_command(
+            "import_ibm_credentials",
+            "--team",
+            str(users["lab"].id),
+            "--name",
+            "x",
+            "--file",
+            str(tmp_path / "missing.json"),
+        )
 
 
 # -- the page ----------------------------------------------------------------------------------
@@ -248,8 +303,14 @@ def test_page_lists_masked_and_adds_with_a_write_only_field(users):
     page = alice.get("/credentials/")
     assert page.status_code == 200 and b'type="password"' in page.content and b"No credentials" in page.content
 
-    form = {"team": users["lab"].id, "name": "lab-key", "channel": "ibm_quantum_platform", "token": TOKEN,
-            "instance": "crn:x", "url": ""}
+    form = {
+        "team": users["lab"].id,
+        "name": "lab-key",
+        "channel": "ibm_quantum_platform",
+        "token": TOKEN,
+        "instance": "crn:x",
+        "url": "",
+    }
     resp = alice.post("/credentials/", form)
     assert resp.status_code == 302
     page = alice.get("/credentials/")
@@ -261,7 +322,9 @@ def test_page_lists_masked_and_adds_with_a_write_only_field(users):
     no_token(again.content)
 
     cred = IBMCredential.objects.get(name="lab-key")
-    IBMCredential.objects.filter(id=cred.id).update(status="invalid", status_reason="IBM Quantum refused the credential (HTTP 401)")
+    IBMCredential.objects.filter(id=cred.id).update(
+        status="invalid", status_reason="IBM Quantum refused the credential (HTTP 401)"
+    )
     page = alice.get("/credentials/")
     assert b"HTTP 401" in page.content and b'data-status="invalid"' in page.content
 

@@ -19,7 +19,8 @@ from tests.circuits import BELL, GHZ3
 def submit(user, team, qasm=BELL, **kwargs) -> Job:
     kwargs.setdefault("shots", 400)
     return services.submit_job(
-        user, services.Submission(profile=kwargs.pop("profile", "local"), circuits=[{"qasm": qasm}], team=team.id, **kwargs)
+        user,
+        services.Submission(profile=kwargs.pop("profile", "local"), circuits=[{"qasm": qasm}], team=team.id, **kwargs),
     )
 
 
@@ -52,8 +53,14 @@ def job_views(job_id):
 
 
 def test_anonymous_is_sent_to_login(client, lab_job):
-    urls = [reverse("job-list"), reverse("job-submit"), reverse("profile-list"), reverse("profile-new"),
-            reverse("qasm-example", args=["bell_n4"]), *job_views(lab_job.id).values()]
+    urls = [
+        reverse("job-list"),
+        reverse("job-submit"),
+        reverse("profile-list"),
+        reverse("profile-new"),
+        reverse("qasm-example", args=["bell_n4"]),
+        *job_views(lab_job.id).values(),
+    ]
     for url in urls:
         resp = client.get(url)
         assert resp.status_code == 302 and resp["Location"].startswith("/login/"), url
@@ -83,7 +90,9 @@ def test_viewer_reads_but_cannot_cancel_rerun_or_submit(as_user, users, lab_job)
     assert resp.status_code == 403 and "viewer" in resp.content.decode()
     resp = client.post(reverse("job-rerun", args=[lab_job.id]))
     assert resp.status_code == 403 and "viewer" in resp.content.decode()
-    resp = client.post(reverse("job-submit"), {"qasm": BELL, "profile": "local", "shots": "10", "team": users["lab"].id})
+    resp = client.post(
+        reverse("job-submit"), {"qasm": BELL, "profile": "local", "shots": "10", "team": users["lab"].id}
+    )
     assert resp.status_code == 403 and "viewer" in resp.content.decode()
     lab_job.refresh_from_db()
     assert lab_job.status == "queued" and Job.objects.count() == 1
@@ -183,8 +192,14 @@ def test_failed_job_shows_its_error_first(as_user, lab_job):
 
 
 def test_estimator_values_with_error_bars(as_user, users, run_jobs):
-    job = submit(users["alice"], users["lab"], BELL.replace("measure q -> c;\n", ""), primitive="estimator",
-                 observables=[["ZZ", "XX", "ZI"]], shots=4000)
+    job = submit(
+        users["alice"],
+        users["lab"],
+        BELL.replace("measure q -> c;\n", ""),
+        primitive="estimator",
+        observables=[["ZZ", "XX", "ZI"]],
+        shots=4000,
+    )
     run_jobs()
     client = as_user("alice")
     html = client.get(reverse("job-detail", args=[job.id])).content.decode()
@@ -193,7 +208,7 @@ def test_estimator_values_with_error_bars(as_user, users, run_jobs):
     spans = [float(w) for w in re.findall(r'class="err" style="left: [\d.]+%; width: ([\d.]+)%"', html)]
     # +-std on a 2-wide axis; a bar past +-1 is clipped at the edge of the axis
     assert len(spans) == 3 and all(0 <= w < 10 for w in spans) and spans[2] > 0
-    for (ev, std), exact in zip(values, (1.0, 1.0, 0.0)):
+    for (ev, std), exact in zip(values, (1.0, 1.0, 0.0), strict=True):
         assert 0 < std < 0.1 and abs(ev - exact) < 5 * std + 1e-9
     rows = list(csv.DictReader(io.StringIO(client.get(reverse("job-results-csv", args=[job.id])).content.decode())))
     assert [r["observable"] for r in rows] == ["ZZ", "XX", "ZI"]
@@ -218,7 +233,14 @@ def test_submit_error_is_inline_and_keeps_the_text(as_user, users):
 def test_submit_creates_the_job_in_the_chosen_team(as_user, users):
     resp = as_user("bob").post(
         reverse("job-submit"),
-        {"qasm": GHZ3, "profile": "local", "shots": "123", "name": "from page", "tags": "x, y", "team": users["lab"].id},
+        {
+            "qasm": GHZ3,
+            "profile": "local",
+            "shots": "123",
+            "name": "from page",
+            "tags": "x, y",
+            "team": users["lab"].id,
+        },
     )
     job = Job.objects.get()
     assert resp.status_code == 302 and resp["Location"] == reverse("job-detail", args=[job.id])
@@ -242,8 +264,17 @@ def test_qasmbench_examples(as_user, settings, tmp_path):
 
 
 def profile_post(**overrides):
-    data = {"name": "aer-fast", "kind": "local", "backend": "", "shots": "2000", "mode": "job", "single_job": "on",
-            "local_transpile": "on", "selector": "cyclic", "options": '{"seed": 7}'}
+    data = {
+        "name": "aer-fast",
+        "kind": "local",
+        "backend": "",
+        "shots": "2000",
+        "mode": "job",
+        "single_job": "on",
+        "local_transpile": "on",
+        "selector": "cyclic",
+        "options": '{"seed": 7}',
+    }
     return {**data, **overrides}
 
 
@@ -252,7 +283,12 @@ def test_member_creates_and_edits_a_team_profile(as_user, users):
     resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id))
     assert resp.status_code == 302, resp.content.decode()[:2000]
     profile = ExecutorProfile.objects.get(name="aer-fast")
-    assert (profile.team_id, profile.shots, profile.options, profile.max_qubits is not None) == (users["lab"].id, 2000, {"seed": 7}, True)
+    assert (profile.team_id, profile.shots, profile.options, profile.max_qubits is not None) == (
+        users["lab"].id,
+        2000,
+        {"seed": 7},
+        True,
+    )
     assert "aer-fast" in as_user("viola").get(reverse("profile-list")).content.decode()
 
     client = as_user("bob")
@@ -266,7 +302,9 @@ def test_profile_validation_errors_are_inline(as_user, users):
     client = as_user("bob")
     resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, options='{"optimization_level": 9}'))
     html = resp.content.decode()
-    assert resp.status_code == 400 and "optimization_level must be between 0 and 3" in html and 'value="aer-fast"' in html
+    assert (
+        resp.status_code == 400 and "optimization_level must be between 0 and 3" in html and 'value="aer-fast"' in html
+    )
     resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, options="{not json"))
     assert resp.status_code == 400 and "not valid JSON" in resp.content.decode()
     resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, kind="fake", backend=""))

@@ -60,9 +60,11 @@ def test_qelectron_through_the_portal_matches_the_plain_qnode(portal):
 
     exact = qml.set_shots(circuit, shots=None)([0.6, -1.57])
     remote = qelectron(circuit, executors=[PortalExecutor(server.base_url, key, "local", poll_interval=0.05)])
-    results = [remote([0.6, -1.57])] + [f.result(timeout=120) for f in [remote.run_later([0.6, -1.57]) for _ in range(3)]]
+    results = [remote([0.6, -1.57])] + [
+        f.result(timeout=120) for f in [remote.run_later([0.6, -1.57]) for _ in range(3)]
+    ]
     for probs in results:
         assert isinstance(probs, np.ndarray) and probs.shape == (4,)
-        for p, q in zip(probs, exact):
+        for p, q in zip(probs, exact, strict=True):
             assert abs(p - q) <= 5 * math.sqrt(max(q * (1 - q), 1 / 2000) / 2000), (probs, exact)
     assert history(server, key)["count"] == before + 4

@@ -17,7 +17,9 @@ def test_fresh_install_has_local_and_fake_manila_for_everyone(api_for):
 
 def test_create_team_profile_and_use_it(api_for, users, run_jobs):
     alice = api_for("alice")
-    resp = alice.post("/profiles", {"name": "quick", "kind": "local", "shots": 200, "team": users["lab"].id, "options": {"seed": 7}})
+    resp = alice.post(
+        "/profiles", {"name": "quick", "kind": "local", "shots": 200, "team": users["lab"].id, "options": {"seed": 7}}
+    )
     assert resp.status_code == 201, resp.content
     assert resp.json()["max_qubits"] >= 20
     job = alice.post("/jobs", {"profile": "quick", "circuits": [{"qasm": BELL}]}).json()
@@ -35,7 +37,10 @@ INVALID = {
     "unknown fake backend": ({"name": "x", "kind": "fake", "backend": "fake_nowhere"}, "fake_nowhere"),
     "shots": ({"name": "x", "kind": "local", "shots": 0}, "shots"),
     "unknown option": ({"name": "x", "kind": "local", "options": {"turbo": True}}, "turbo"),
-    "option range": ({"name": "x", "kind": "fake", "backend": "fake_manila", "options": {"optimization_level": 7}}, "optimization_level"),
+    "option range": (
+        {"name": "x", "kind": "fake", "backend": "fake_manila", "options": {"optimization_level": 7}},
+        "optimization_level",
+    ),
     "cloud without credential": ({"name": "x", "kind": "ibm_cloud", "backend": "ibm_brisbane"}, "credential"),
     "empty cluster": ({"name": "x", "kind": "cluster", "members": []}, "member"),
     "cluster of unknown": ({"name": "x", "kind": "cluster", "members": ["nope"]}, "nope"),
@@ -63,13 +68,17 @@ def test_duplicate_name_is_409_and_viewer_403_and_outsider_404(api_for, users):
     profile_id = ExecutorProfile.objects.get(name="dup").id
     assert api_for("charlie").put(f"/profiles/{profile_id}", {"name": "dup", "kind": "local"}).status_code == 404
     builtin = ExecutorProfile.objects.get(name="local", team=None).id
-    assert api_for("alice").put(f"/profiles/{builtin}", {"name": "local", "kind": "local", "shots": 5}).status_code == 404
+    assert (
+        api_for("alice").put(f"/profiles/{builtin}", {"name": "local", "kind": "local", "shots": 5}).status_code == 404
+    )
 
 
 def test_update_profile(api_for, users):
     alice = api_for("alice")
     created = alice.post("/profiles", {"name": "tune", "kind": "local", "team": users["lab"].id}).json()
-    resp = alice.put(f"/profiles/{created['id']}", {"name": "tune", "kind": "fake", "backend": "fake_lima", "shots": 300})
+    resp = alice.put(
+        f"/profiles/{created['id']}", {"name": "tune", "kind": "fake", "backend": "fake_lima", "shots": 300}
+    )
     assert resp.status_code == 200, resp.content
     assert (resp.json()["kind"], resp.json()["max_qubits"], resp.json()["shots"]) == ("fake", 5, 300)
 
@@ -78,19 +87,26 @@ def test_backends_endpoint(api_for):
     api = api_for("alice")
     fake = api.get("/backends", profile="fake_manila").json()
     assert fake["selected"] == "fake_manila"
-    assert {"name": "fake_manila", "num_qubits": 5} in [{k: b[k] for k in ("name", "num_qubits")} for b in fake["backends"]]
+    assert {"name": "fake_manila", "num_qubits": 5} in [
+        {k: b[k] for k in ("name", "num_qubits")} for b in fake["backends"]
+    ]
     assert api.get("/backends", profile="local").json()["backends"][0]["num_qubits"] >= 20
     assert api.get("/backends", profile="nope").status_code == 404
 
 
 def test_cluster_profile_runs_jobs_on_its_members_in_turn(api_for, users, run_jobs):
     alice = api_for("alice")
-    resp = alice.post("/profiles", {"name": "pair", "kind": "cluster", "members": ["local", "fake_manila"], "team": users["lab"].id})
+    resp = alice.post(
+        "/profiles", {"name": "pair", "kind": "cluster", "members": ["local", "fake_manila"], "team": users["lab"].id}
+    )
     assert resp.status_code == 201, resp.content
     assert resp.json()["max_qubits"] == 5  # the smallest member bounds what the cluster accepts
     too_big = BELL.replace("qreg q[2];\ncreg c[2];", "qreg q[6];\ncreg c[6];")
     assert alice.post("/jobs", {"profile": "pair", "circuits": [{"qasm": too_big}]}).status_code == 400
-    ids = [alice.post("/jobs", {"profile": "pair", "circuits": [{"qasm": BELL}], "shots": 500}).json()["id"] for _ in range(2)]
+    ids = [
+        alice.post("/jobs", {"profile": "pair", "circuits": [{"qasm": BELL}], "shots": 500}).json()["id"]
+        for _ in range(2)
+    ]
     run_jobs()
     for job_id in ids:
         job = alice.get(f"/jobs/{job_id}").json()
@@ -104,7 +120,9 @@ def test_cluster_profile_runs_jobs_on_its_members_in_turn(api_for, users, run_jo
 def test_pennylane_device_profile_runs_jobs(api_for, users, run_jobs):
     alice = api_for("alice")
     assert alice.post("/profiles", {"name": "pl", "kind": "pennylane", "backend": "no.such.device"}).status_code == 400
-    resp = alice.post("/profiles", {"name": "pl", "kind": "pennylane", "backend": "default.qubit", "options": {"max_jobs": 2}})
+    resp = alice.post(
+        "/profiles", {"name": "pl", "kind": "pennylane", "backend": "default.qubit", "options": {"max_jobs": 2}}
+    )
     assert resp.status_code == 201, resp.content
     job_id = alice.post("/jobs", {"profile": "pl", "circuits": [{"qasm": BELL}], "shots": 800}).json()["id"]
     run_jobs()

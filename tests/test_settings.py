@@ -50,7 +50,13 @@ def test_env_list(monkeypatch):
 def test_database_urls(tmp_path):
     pg = parse_database_url("postgres://u:p%40ss@db.example:5433/qp?sslmode=require", base_dir="/x")
     assert (pg["ENGINE"], pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
-        "django.db.backends.postgresql", "qp", "u", "p@ss", "db.example", "5433")
+        "django.db.backends.postgresql",
+        "qp",
+        "u",
+        "p@ss",
+        "db.example",
+        "5433",
+    )
     assert pg["OPTIONS"] == {"sslmode": "require"}
     lite = parse_database_url("sqlite:///data/q.sqlite3", base_dir="/srv")
     assert lite["NAME"] == "/srv/data/q.sqlite3" and "journal_mode=WAL" in lite["OPTIONS"]["init_command"]
@@ -60,9 +66,13 @@ def test_database_urls(tmp_path):
 
 
 def run_check(extra_env: dict, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QPORTAL_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("QPORTAL_") and k not in ("DATABASE_URL", "REDIS_URL")
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "qportal.settings", **extra_env})
-    return subprocess.run([sys.executable, "manage.py", "check", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_secret_key_required_unless_debug(tmp_path):
@@ -72,7 +82,9 @@ def test_secret_key_required_unless_debug(tmp_path):
 
 
 def test_bad_value_stops_startup_naming_the_variable(tmp_path):
-    out = run_check({"QPORTAL_DATA_DIR": str(tmp_path), "QPORTAL_SECRET_KEY": "x" * 60, "QPORTAL_LEASE_SECONDS": "soon"})
+    out = run_check(
+        {"QPORTAL_DATA_DIR": str(tmp_path), "QPORTAL_SECRET_KEY": "x" * 60, "QPORTAL_LEASE_SECONDS": "soon"}
+    )
     assert out.returncode != 0 and "QPORTAL_LEASE_SECONDS must be an integer" in out.stderr
 
 

@@ -49,7 +49,9 @@ async def connect(app, path: str, user, origin=ORIGIN):
 
 
 async def submit(user, team, qasm=BELL, **kwargs):
-    sub = services.Submission(profile="local", circuits=[{"qasm": qasm}], team=team.id, shots=kwargs.pop("shots", 200), **kwargs)
+    sub = services.Submission(
+        profile="local", circuits=[{"qasm": qasm}], team=team.id, shots=kwargs.pop("shots", 200), **kwargs
+    )
     return await sync_to_async(services.submit_job)(user, sub)
 
 

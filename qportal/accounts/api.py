@@ -68,8 +68,13 @@ class CredentialOut(Schema):
 def _fields(payload: CredentialIn | CredentialUpdate) -> credentials.Fields:
     token = payload.token.get_secret_value() if payload.token is not None else None
     return credentials.Fields(
-        name=payload.name, token=token, channel=payload.channel, instance=payload.instance,
-        url=payload.url, proxies=payload.proxies, verify=payload.verify,
+        name=payload.name,
+        token=token,
+        channel=payload.channel,
+        instance=payload.instance,
+        url=payload.url,
+        proxies=payload.proxies,
+        verify=payload.verify,
     )
 
 
@@ -122,4 +127,3 @@ def delete_credential(request, cred_id: int):
 @router.post("/credentials/{cred_id}/check", response={202: CredentialOut}, summary="Re-check in the background")
 def check_credential(request, cred_id: int):
     return 202, credentials.request_check(credentials.get(request.user, cred_id, write=True))
-

@@ -29,8 +29,12 @@ def claim_unchecked(limit: int = 2) -> list[int]:
     now = timezone.now()
     free = Q(checked_at__isnull=True) | Q(checked_at__lt=now - CHECK_LEASE)
     claimed = []
-    for cred_id, seen in IBMCredential.objects.filter(free, status=CredentialStatus.UNCHECKED).values_list("id", "checked_at")[:limit]:
-        if IBMCredential.objects.filter(id=cred_id, status=CredentialStatus.UNCHECKED, checked_at=seen).update(checked_at=now):
+    for cred_id, seen in IBMCredential.objects.filter(free, status=CredentialStatus.UNCHECKED).values_list(
+        "id", "checked_at"
+    )[:limit]:
+        if IBMCredential.objects.filter(id=cred_id, status=CredentialStatus.UNCHECKED, checked_at=seen).update(
+            checked_at=now
+        ):
             claimed.append(cred_id)
     return claimed
 

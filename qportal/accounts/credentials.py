@@ -42,7 +42,9 @@ class Fields:
 def clean(fields: Fields, *, token_required: bool) -> Fields:
     name = (fields.name or "").strip()
     if not NAME_RE.match(name):
-        raise CredentialInvalid("name must be 1-100 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit")
+        raise CredentialInvalid(
+            "name must be 1-100 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit"
+        )
     token = fields.token.strip() if fields.token is not None else None
     if token == "":
         token = None
@@ -62,16 +64,27 @@ def clean(fields: Fields, *, token_required: bool) -> Fields:
     if proxies is not None:
         unknown = set(proxies) - PROXY_KEYS
         if unknown:
-            raise CredentialInvalid(f"proxies: unknown keys {', '.join(sorted(unknown))}; known: {', '.join(sorted(PROXY_KEYS))}")
+            raise CredentialInvalid(
+                f"proxies: unknown keys {', '.join(sorted(unknown))}; known: {', '.join(sorted(PROXY_KEYS))}"
+            )
         urls = proxies.get("urls", {})
         if not isinstance(urls, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in urls.items()):
             raise CredentialInvalid("proxies.urls must map schemes to proxy URLs")
-    return Fields(name=name, token=token, channel=fields.channel, instance=instance, url=url,
-                  proxies=proxies, verify=bool(fields.verify))
+    return Fields(
+        name=name,
+        token=token,
+        channel=fields.channel,
+        instance=instance,
+        url=url,
+        proxies=proxies,
+        verify=bool(fields.verify),
+    )
 
 
 def visible(user, team: int | None = None) -> QuerySet[IBMCredential]:
-    found = IBMCredential.objects.filter(team_id__in=team_ids(user)).select_related("team").order_by("team__name", "name")
+    found = (
+        IBMCredential.objects.filter(team_id__in=team_ids(user)).select_related("team").order_by("team__name", "name")
+    )
     return found.filter(team_id=team) if team is not None else found
 
 
@@ -131,12 +144,16 @@ def _apply(cred: IBMCredential, fields: Fields) -> None:
 def delete(cred: IBMCredential) -> None:
     used_by = sorted(cred.executorprofile_set.values_list("name", flat=True))
     if used_by:
-        raise CredentialConflict(f"credential {cred.name!r} is used by profile(s) {', '.join(used_by)}; change them first")
+        raise CredentialConflict(
+            f"credential {cred.name!r} is used by profile(s) {', '.join(used_by)}; change them first"
+        )
     cred.delete()
 
 
 def request_check(cred: IBMCredential) -> IBMCredential:
     """Mark the credential for a background re-check by the next worker sweep."""
-    IBMCredential.objects.filter(id=cred.id).update(status=CredentialStatus.UNCHECKED, status_reason="", checked_at=None)
+    IBMCredential.objects.filter(id=cred.id).update(
+        status=CredentialStatus.UNCHECKED, status_reason="", checked_at=None
+    )
     cred.refresh_from_db()
     return cred

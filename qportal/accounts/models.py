@@ -58,13 +58,13 @@ class ApiKey(models.Model):
     last_used = models.DateTimeField(null=True, blank=True)
 
     @classmethod
-    def issue(cls, user, name: str = "default") -> tuple["ApiKey", str]:
+    def issue(cls, user, name: str = "default") -> tuple[ApiKey, str]:
         lookup = secrets.token_hex(4)
         key = f"{API_KEY_PREFIX}{lookup}_{secrets.token_urlsafe(32)}"
         return cls.objects.create(user=user, name=name, lookup=lookup, hashed=hash_api_key(key)), key
 
     @classmethod
-    def authenticate(cls, key: str) -> "ApiKey | None":
+    def authenticate(cls, key: str) -> ApiKey | None:
         parts = key.split("_", 2)
         if len(parts) != 3 or f"{parts[0]}_" != API_KEY_PREFIX:
             return None

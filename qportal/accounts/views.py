@@ -20,7 +20,9 @@ STATUS_BADGE = {"valid": "done", "invalid": "failed", "unchecked": "queued"}
 
 
 class CredentialForm(forms.Form):
-    team = forms.TypedChoiceField(coerce=int, help_text="Shared with everyone in the team; only owners and members change it.")
+    team = forms.TypedChoiceField(
+        coerce=int, help_text="Shared with everyone in the team; only owners and members change it."
+    )
     name = forms.CharField(max_length=100, help_text="Profiles refer to the credential by this name.")
     channel = forms.ChoiceField(choices=IBMCredential.Channel.choices, initial=IBMCredential.Channel.PLATFORM)
     token = forms.CharField(
@@ -55,7 +57,9 @@ def _page(request, form: CredentialForm | None = None, error: str = "", status: 
         wanted = request.GET.get("team", "")
         team = next((t.id for t in writable if str(t.id) == wanted), writable[0].id)
         form = CredentialForm(initial={"team": team}, teams=writable)
-    return render(request, "accounts/credentials.html", {"sections": sections, "form": form, "error": error}, status=status)
+    return render(
+        request, "accounts/credentials.html", {"sections": sections, "form": form, "error": error}, status=status
+    )
 
 
 @login_required
@@ -64,13 +68,19 @@ def credential_list(request):
         return _page(request)
     writable = [m.team for m in _memberships(request.user) if m.can_write]
     if not writable:
-        return render(request, "forbidden.html", {"message": "You are a viewer in all your teams and cannot add credentials."}, status=403)
+        return render(
+            request,
+            "forbidden.html",
+            {"message": "You are a viewer in all your teams and cannot add credentials."},
+            status=403,
+        )
     form = CredentialForm(request.POST, teams=writable)
     if not form.is_valid():
         return _page(request, form, status=400)
     data = form.cleaned_data
-    fields = credentials.Fields(name=data["name"], token=data["token"], channel=data["channel"],
-                                instance=data["instance"], url=data["url"])
+    fields = credentials.Fields(
+        name=data["name"], token=data["token"], channel=data["channel"], instance=data["instance"], url=data["url"]
+    )
     try:
         cred = credentials.create(request.user, data["team"], fields)
     except (credentials.CredentialInvalid, credentials.CredentialConflict) as exc:
@@ -103,8 +113,15 @@ def credential_replace(request, cred: IBMCredential):
     form = ReplaceTokenForm(request.POST)
     if not form.is_valid():
         return _page(request, error=f"{cred.name}: enter the new token", status=400)
-    fields = credentials.Fields(name=cred.name, token=form.cleaned_data["token"], channel=cred.channel,
-                                instance=cred.instance, url=cred.url, proxies=cred.proxies, verify=cred.verify)
+    fields = credentials.Fields(
+        name=cred.name,
+        token=form.cleaned_data["token"],
+        channel=cred.channel,
+        instance=cred.instance,
+        url=cred.url,
+        proxies=cred.proxies,
+        verify=cred.verify,
+    )
     try:
         credentials.update(cred, fields)
     except credentials.CredentialInvalid as exc:

@@ -128,7 +128,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
                 observables=sub.observables[i] if sub.observables else None,
                 parameter_values=sub.parameter_values[i] if sub.parameter_values else None,
             )
-            for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits))
+            for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits, strict=True))
         )
         append_event(job.id, "queued", message=f"queued on {profile.name} with {len(circuits)} circuit(s)")
         transaction.on_commit(lambda: wake_workers(job.id))

@@ -96,7 +96,11 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
 
 
 def load_work(claim: Claim) -> WorkItem | None:
-    job = Job.objects.select_related("profile", "profile__credential").filter(id=claim.job_id, attempt=claim.attempt).first()
+    job = (
+        Job.objects.select_related("profile", "profile__credential")
+        .filter(id=claim.job_id, attempt=claim.attempt)
+        .first()
+    )
     if job is None:
         return None
     rows = list(job.circuits.all())
@@ -150,19 +154,22 @@ def save_submit_key(item: WorkItem, key: str) -> bool:
 
 
 def mark_running(item: WorkItem, remote_ids: list[str], message: str) -> bool:
-    return append_event(
-        item.job_id,
-        "running",
-        message=message,
-        data={"remote_ids": remote_ids},
-        where=_mine(item),
-        fields={
-            "status": JobStatus.RUNNING,
-            "sub_status": "executing",
-            "remote_ids": remote_ids,
-            "started_at": timezone.now(),
-        },
-    ) is not None
+    return (
+        append_event(
+            item.job_id,
+            "running",
+            message=message,
+            data={"remote_ids": remote_ids},
+            where=_mine(item),
+            fields={
+                "status": JobStatus.RUNNING,
+                "sub_status": "executing",
+                "remote_ids": remote_ids,
+                "started_at": timezone.now(),
+            },
+        )
+        is not None
+    )
 
 
 def set_sub_status(item: WorkItem, text: str) -> None:
@@ -174,7 +181,9 @@ def save_circuit_result(item: WorkItem, result: CircuitResult, total: int) -> No
     with transaction.atomic():
         if not Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(ACTIVE)).exists():
             return
-        updated = JobCircuit.objects.filter(job_id=item.job_id, index=result.index, done=False).update(**_result_fields(result))
+        updated = JobCircuit.objects.filter(job_id=item.job_id, index=result.index, done=False).update(
+            **_result_fields(result)
+        )
         if not updated:
             return
         append_event(
@@ -199,28 +208,33 @@ def _result_fields(result: CircuitResult) -> dict[str, Any]:
     }
 
 
-def finish_done(item: WorkItem, circuits: list[CircuitResult], execution_time: float, remote_ids: list[str], metadata: dict) -> bool:
+def finish_done(
+    item: WorkItem, circuits: list[CircuitResult], execution_time: float, remote_ids: list[str], metadata: dict
+) -> bool:
     with transaction.atomic():
         if not Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(ACTIVE)).exists():
             return False
         for result in circuits:
             JobCircuit.objects.filter(job_id=item.job_id, index=result.index).update(**_result_fields(result))
-        return append_event(
-            item.job_id,
-            "done",
-            message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s",
-            data={"execution_time": execution_time, "remote_ids": remote_ids, **_public_metadata(metadata)},
-            where=_mine(item),
-            fields={
-                "status": JobStatus.DONE,
-                "sub_status": "",
-                "circuits_done": len(circuits),
-                "execution_time": execution_time,
-                "remote_ids": remote_ids or F("remote_ids"),
-                "finished_at": timezone.now(),
-                "lease_until": None,
-            },
-        ) is not None
+        return (
+            append_event(
+                item.job_id,
+                "done",
+                message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s",
+                data={"execution_time": execution_time, "remote_ids": remote_ids, **_public_metadata(metadata)},
+                where=_mine(item),
+                fields={
+                    "status": JobStatus.DONE,
+                    "sub_status": "",
+                    "circuits_done": len(circuits),
+                    "execution_time": execution_time,
+                    "remote_ids": remote_ids or F("remote_ids"),
+                    "finished_at": timezone.now(),
+                    "lease_until": None,
+                },
+            )
+            is not None
+        )
 
 
 def _public_metadata(metadata: dict) -> dict:
@@ -231,36 +245,42 @@ def _public_metadata(metadata: dict) -> dict:
 
 def finish_failed(item_or_claim, message: str, *, kind: str = "failed") -> bool:
     status = JobStatus.CANCELLED if kind == "cancelled" else JobStatus.FAILED
-    return append_event(
-        item_or_claim.job_id,
-        kind,
-        message=message,
-        where=_mine(item_or_claim),
-        fields={
-            "status": status,
-            "sub_status": "",
-            "error": message if status == JobStatus.FAILED else "",
-            "finished_at": timezone.now(),
-            "lease_until": None,
-        },
-    ) is not None
+    return (
+        append_event(
+            item_or_claim.job_id,
+            kind,
+            message=message,
+            where=_mine(item_or_claim),
+            fields={
+                "status": status,
+                "sub_status": "",
+                "error": message if status == JobStatus.FAILED else "",
+                "finished_at": timezone.now(),
+                "lease_until": None,
+            },
+        )
+        is not None
+    )
 
 
 def requeue(item: WorkItem, message: str, delay_seconds: float) -> bool:
     """A transient fault: give the job back to the queue after a backoff (remote ids are kept)."""
-    return append_event(
-        item.job_id,
-        "retrying",
-        message=message,
-        data={"delay": delay_seconds},
-        where=_mine(item),
-        fields={
-            "status": JobStatus.QUEUED,
-            "sub_status": f"retrying in {delay_seconds:.0f} s",
-            "not_before": timezone.now() + timedelta(seconds=delay_seconds),
-            "lease_until": None,
-        },
-    ) is not None
+    return (
+        append_event(
+            item.job_id,
+            "retrying",
+            message=message,
+            data={"delay": delay_seconds},
+            where=_mine(item),
+            fields={
+                "status": JobStatus.QUEUED,
+                "sub_status": f"retrying in {delay_seconds:.0f} s",
+                "not_before": timezone.now() + timedelta(seconds=delay_seconds),
+                "lease_until": None,
+            },
+        )
+        is not None
+    )
 
 
 def mark_credential_invalid(credential_id: int, reason: str) -> None:

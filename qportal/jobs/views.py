@@ -13,9 +13,9 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Q
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -172,8 +172,7 @@ def _histogram(counts: dict[str, int] | None) -> dict | None:
         items = sorted(top)
     peak = max(v for _, v in items)
     bars = [
-        {"key": key, "count": value, "pct": 100 * value / total, "height": 100 * value / peak}
-        for key, value in items
+        {"key": key, "count": value, "pct": 100 * value / total, "height": 100 * value / peak} for key, value in items
     ]
     return {"bars": bars, "total": total, "hidden": hidden, "distinct": len(counts)}
 
@@ -184,7 +183,7 @@ def _expectations(circuit) -> list[dict] | None:
     stds = circuit.stds or [0.0] * len(circuit.evs)
     observables = circuit.observables if isinstance(circuit.observables, list) else [circuit.observables]
     rows = []
-    for i, (ev, std) in enumerate(zip(circuit.evs, stds)):
+    for i, (ev, std) in enumerate(zip(circuit.evs, stds, strict=True)):
         label = observables[i] if i < len(observables) else f"#{i}"
         if isinstance(label, (list, dict)):
             label = json.dumps(label)
@@ -213,7 +212,8 @@ def _diagram(circuit) -> str:
     except Exception as exc:  # noqa: BLE001 - a drawing problem must not break the page
         return f"(no diagram: {type(exc).__name__})"
     if parsed.size() > DIAGRAM_MAX_OPS:
-        return f"({parsed.size()} operations on {parsed.num_qubits} qubits, depth {parsed.depth()}: too large to draw here)"
+        size = f"{parsed.size()} operations on {parsed.num_qubits} qubits, depth {parsed.depth()}"
+        return f"({size}: too large to draw here)"
     return circuit_diagram(parsed, fold=110)
 
 
@@ -374,7 +374,16 @@ def _observables(text: str) -> list[list[str]] | None:
 
 @login_required
 def submit(request):
-    form = {"qasm": "", "profile": "local", "shots": "1024", "name": "", "tags": "", "team": "", "primitive": "sampler", "observables": ""}
+    form = {
+        "qasm": "",
+        "profile": "local",
+        "shots": "1024",
+        "name": "",
+        "tags": "",
+        "team": "",
+        "primitive": "sampler",
+        "observables": "",
+    }
     error = None
     error_line = None
     status = 200
@@ -405,7 +414,12 @@ def submit(request):
                 error, error_line, status = str(exc), exc.line, 400
             except (ProfileInvalid, NotFound) as exc:
                 error, status = str(exc), 400
-    teams = [m for m in Membership.objects.filter(user=request.user).select_related("team").order_by("-team__personal", "team__name")]
+    teams = [
+        m
+        for m in Membership.objects.filter(user=request.user)
+        .select_related("team")
+        .order_by("-team__personal", "team__name")
+    ]
     context = {
         "form": form,
         "error": error,

@@ -100,7 +100,7 @@ class JobRunner:
                     log.exception("sweep failed; retrying")
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 self._wake.clear()
         finally:
@@ -212,7 +212,7 @@ class JobRunner:
             if item.attempt >= MAX_TRANSIENT_ATTEMPTS:
                 await db(store.finish_failed)(item, f"gave up after {item.attempt} attempts: {exc}")
             else:
-                delay = min(60.0, 2 ** item.attempt) * random.uniform(0.5, 1.0)
+                delay = min(60.0, 2**item.attempt) * random.uniform(0.5, 1.0)
                 await db(store.requeue)(item, f"transient fault: {exc}", delay)
         except Exception as exc:
             log.exception("job %s failed unexpectedly", item.job_id)
@@ -285,7 +285,7 @@ class JobRunner:
         while True:
             try:
                 await asyncio.wait_for(poke.wait(), timeout=interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             poke.clear()
             try:

@@ -60,8 +60,20 @@ class ProfileOut(Schema):
 
 
 def apply_fields(profile: ExecutorProfile, payload: ProfileIn) -> ExecutorProfile:
-    for attr in ("name", "kind", "backend", "description", "shots", "options", "mode", "max_time",
-                 "single_job", "local_transpile", "members", "selector"):
+    for attr in (
+        "name",
+        "kind",
+        "backend",
+        "description",
+        "shots",
+        "options",
+        "mode",
+        "max_time",
+        "single_job",
+        "local_transpile",
+        "members",
+        "selector",
+    ):
         setattr(profile, attr, getattr(payload, attr))
     profile.credential = None
     if payload.credential:

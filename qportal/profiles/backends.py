@@ -25,4 +25,10 @@ def backends_for(profile: ExecutorProfile) -> dict[str, Any]:
     with_queue = [b for b in items if b.get("pending_jobs") is not None and b.get("operational", True)]
     if with_queue:
         least_busy = min(with_queue, key=lambda b: b["pending_jobs"])["name"]
-    return {"profile": profile.name, "kind": kind, "selected": profile.backend, "least_busy": least_busy, "backends": items}
+    return {
+        "profile": profile.name,
+        "kind": kind,
+        "selected": profile.backend,
+        "least_busy": least_busy,
+        "backends": items,
+    }

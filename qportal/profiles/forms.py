@@ -73,8 +73,19 @@ class ProfileForm(forms.Form):
         """Copy the cleaned fields onto ``profile`` (not saved). Raises ValidationError for a bad credential."""
         data = self.cleaned_data
         profile.team_id = data["team"]
-        for attr in ("name", "description", "kind", "backend", "shots", "mode", "max_time", "single_job",
-                     "local_transpile", "members", "options"):
+        for attr in (
+            "name",
+            "description",
+            "kind",
+            "backend",
+            "shots",
+            "mode",
+            "max_time",
+            "single_job",
+            "local_transpile",
+            "members",
+            "options",
+        ):
             setattr(profile, attr, data[attr])
         profile.selector = data.get("selector") or "cyclic"
         profile.credential = None

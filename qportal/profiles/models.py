@@ -47,7 +47,9 @@ class ExecutorProfile(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["team", "name"], name="unique_team_profile"),
-            models.UniqueConstraint(fields=["name"], condition=models.Q(team__isnull=True), name="unique_builtin_profile"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(team__isnull=True), name="unique_builtin_profile"
+            ),
         ]
         ordering = ["name"]
 

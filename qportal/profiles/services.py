@@ -31,7 +31,7 @@ def resolve_profile(user, name: str, team_id: int | None = None) -> ExecutorProf
     owned = [p for p in candidates if p.team_id is not None]
     if len(owned) > 1:
         teams = ", ".join(sorted(p.team.name for p in owned))
-        raise ProfileInvalid(f"profile {name!r} exists in several of your teams ({teams}); say which with \"team\"")
+        raise ProfileInvalid(f'profile {name!r} exists in several of your teams ({teams}); say which with "team"')
     return owned[0] if owned else candidates[0]
 
 

@@ -23,9 +23,7 @@ def _memberships(user) -> list[Membership]:
 def profile_list(request):
     memberships = _memberships(request.user)
     profiles = list(visible_profiles(request.user).select_related("credential").order_by("name"))
-    sections = [
-        {"membership": m, "profiles": [p for p in profiles if p.team_id == m.team_id]} for m in memberships
-    ]
+    sections = [{"membership": m, "profiles": [p for p in profiles if p.team_id == m.team_id]} for m in memberships]
     return render(
         request,
         "profiles/list.html",
@@ -54,7 +52,8 @@ def profile_edit(request, profile_id: int | None = None):
             return _forbidden(request, "Built-in profiles cannot be edited. Create a team profile instead.")
         if profile.team not in writable:
             return _forbidden(
-                request, f"You are a viewer of team {profile.team.name!r}: you can use its profiles but not change them."
+                request,
+                f"You are a viewer of team {profile.team.name!r}: you can use its profiles but not change them.",
             )
     elif not writable:
         return _forbidden(request, "You are a viewer in all your teams and cannot create profiles.")

@@ -83,7 +83,7 @@ def test_submit_ghz_goes_live_to_done(server, chromium, tmp_path):
     page.locator("#status", has_text="done").wait_for(timeout=60_000)
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
     page.locator(".live.live").wait_for()
-    page.locator('#result-0 .bar-row').first.wait_for()
+    page.locator("#result-0 .bar-row").first.wait_for()
     bars = {
         row.get_attribute("data-key"): int(row.get_attribute("data-count"))
         for row in page.locator("#result-0 .bar-row").all()
@@ -123,10 +123,18 @@ def test_cancel_a_slow_job_from_the_live_list(server, chromium, tmp_path):
     base = server.base_url
     page = login(chromium, base, "bob")
     page.locator("#live.live").wait_for()
-    resp = api_post(page, base, "/jobs", {
-        "profile": "stepwise", "name": "slow sweep", "tags": ["slow"], "shots": 600,
-        "circuits": [{"qasm": slow_qasm()} for _ in range(60)],
-    })
+    resp = api_post(
+        page,
+        base,
+        "/jobs",
+        {
+            "profile": "stepwise",
+            "name": "slow sweep",
+            "tags": ["slow"],
+            "shots": 600,
+            "circuits": [{"qasm": slow_qasm()} for _ in range(60)],
+        },
+    )
     assert resp.status == 201, resp.text()
     job_id = resp.json()["id"]
 
@@ -157,7 +165,9 @@ def test_cancel_a_slow_job_from_the_live_list(server, chromium, tmp_path):
 def test_outsider_gets_404_and_viewer_is_read_only(server, chromium, tmp_path):
     base = server.base_url
     alice = login(chromium, base, "alice")
-    resp = api_post(alice, base, "/jobs", {"profile": "stepwise", "name": "lab secret", "circuits": [{"qasm": GHZ3}], "shots": 10})
+    resp = api_post(
+        alice, base, "/jobs", {"profile": "stepwise", "name": "lab secret", "circuits": [{"qasm": GHZ3}], "shots": 10}
+    )
     assert resp.status == 201, resp.text()
     job_id = resp.json()["id"]
 
@@ -203,9 +213,17 @@ def test_the_page_refetches_frames_the_socket_lost(server, chromium, tmp_path):
     page = login(chromium, base, "alice")
     # Every second event frame is lost before the page's handler sees it (hello frames pass).
     page.add_init_script(LOSSY_SOCKETS)
-    resp = api_post(page, base, "/jobs", {
-        "profile": "stepwise", "name": "lossy", "shots": 600, "circuits": [{"qasm": slow_qasm()} for _ in range(12)],
-    })
+    resp = api_post(
+        page,
+        base,
+        "/jobs",
+        {
+            "profile": "stepwise",
+            "name": "lossy",
+            "shots": 600,
+            "circuits": [{"qasm": slow_qasm()} for _ in range(12)],
+        },
+    )
     job_id = resp.json()["id"]
     page.goto(f"{base}/jobs/{job_id}/")
     page.locator("#status", has_text="done").wait_for(timeout=60_000)
@@ -239,7 +257,7 @@ def test_estimator_from_the_submit_page(server, chromium, tmp_path):
     rows = page.locator("#result-0 .ev-row").all()
     values = [(float(r.get_attribute("data-ev")), float(r.get_attribute("data-std"))) for r in rows]
     assert len(values) == 3
-    for (ev, std), exact in zip(values, (1.0, 1.0, 0.0)):
+    for (ev, std), exact in zip(values, (1.0, 1.0, 0.0), strict=True):
         assert 0 < std < 0.1 and abs(ev - exact) < 5 * std
     save_shot(page, tmp_path, "detail-estimator", full_page=False)
     page.context.close()

@@ -39,10 +39,20 @@ def test_worker_process_drives_a_page_served_by_daphne(chromium, tmp_path):
         manage(env, "shell", "-c", SETUP_USERS)
         port = free_port()
         web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
-        web = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=web_log.open("w"), stderr=subprocess.STDOUT)
-        worker = subprocess.Popen([sys.executable, "manage.py", "runworker", "--worker-id", "browser-w1"], cwd=ROOT,
-                                  env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT)
+        web = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=web_log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "runworker", "--worker-id", "browser-w1"],
+            cwd=ROOT,
+            env=env,
+            stdout=worker_log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/login/", web, web_log)
@@ -60,8 +70,10 @@ def test_worker_process_drives_a_page_served_by_daphne(chromium, tmp_path):
             page.locator("#status", has_text="done").wait_for(timeout=60_000)
             assert page.evaluate("window.__sameDocument === true")
             page.locator("#result-0 .bar-row").first.wait_for()
-            bars = {r.get_attribute("data-key"): int(r.get_attribute("data-count"))
-                    for r in page.locator("#result-0 .bar-row").all()}
+            bars = {
+                r.get_attribute("data-key"): int(r.get_attribute("data-count"))
+                for r in page.locator("#result-0 .bar-row").all()
+            }
             assert set(bars) == {"00", "11"} and sum(bars.values()) == 1000, bars
             claimed = page.locator("#events li.ev-claimed .msg").inner_text()
             assert "browser-w1" in claimed  # run by the other process

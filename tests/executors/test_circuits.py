@@ -10,9 +10,9 @@ from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Parameter
 
 from executors import ExecutionRequest, InvalidRequest, parse_circuit, validate_request
+from executors.base import ExecutorSpec
 from executors.circuits import circuit_diagram, circuit_to_qasm, qasm_version, to_observables
 from executors.runtime import RuntimeExecutor
-from executors.base import ExecutorSpec
 
 BELL = """OPENQASM 2.0;
 include "qelib1.inc";
@@ -58,7 +58,12 @@ def test_version_detection_ignores_comments():
 
 
 def test_legacy_qelib_gates_load():
-    circuit = parse_circuit({"qasm": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nu1(0.1) q[0];\ncu3(0.1,0.2,0.3) q[0],q[1];\nrzz(0.3) q[0],q[1];\n'})
+    circuit = parse_circuit(
+        {
+            "qasm": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\n'
+            "u1(0.1) q[0];\ncu3(0.1,0.2,0.3) q[0],q[1];\nrzz(0.3) q[0],q[1];\n"
+        }
+    )
     assert set(circuit.count_ops()) == {"u1", "cu3", "rzz"}
 
 

@@ -25,7 +25,6 @@ from executors.base import (
     TransientError,
 )
 from executors.ibm_cloud import IBMCloudExecutor, least_busy, list_backends, validate_credential
-from tests.ibm_standin.fixtures import standin  # noqa: F401 - the fixture
 from tests.ibm_standin.server import RemoteStandIn, StandIn
 
 pytestmark = pytest.mark.asyncio
@@ -79,8 +78,7 @@ async def test_bell_counts_match_exact_probabilities(standin: StandIn) -> None:
 async def test_estimator_expectation_values(standin: StandIn) -> None:
     """ZZ and XX on a Bell state are exactly +1; ZI is 0 (within 5 sd of 1/sqrt(shots))."""
     circuit = bell()
-    request = ExecutionRequest(circuits=[circuit], primitive="estimator", observables=[["ZZ", "XX", "ZI"]],
-                               shots=4000)
+    request = ExecutionRequest(circuits=[circuit], primitive="estimator", observables=[["ZZ", "XX", "ZI"]], shots=4000)
     [result] = (await executor(standin).run(request)).circuits
     assert result.evs[:2] == pytest.approx([1.0, 1.0], abs=1e-9)
     assert abs(result.evs[2]) <= 5 / math.sqrt(4000)
@@ -131,7 +129,7 @@ async def test_429_is_retried_with_growing_waits(standin: StandIn) -> None:
     result = await ex.run(ExecutionRequest(circuits=[bell()], shots=200, submit_key="busy-1"))
     assert result.circuits[0].shots == 200
     assert len(ex.retry_waits) == 5
-    assert all(a <= b for a, b in zip(ex.retry_waits, ex.retry_waits[1:])), ex.retry_waits
+    assert all(a <= b for a, b in zip(ex.retry_waits, ex.retry_waits[1:], strict=False)), ex.retry_waits
     assert ex.retry_waits[-1] > ex.retry_waits[0]
     assert standin.post_count == 6 and len(standin.jobs) == 1
 
@@ -210,8 +208,9 @@ async def test_backend_listing(standin: StandIn) -> None:
     assert least_busy(credential(standin)) == "ibm_lima"
 
 
-async def test_token_never_logged_nor_in_errors(standin: StandIn, caplog: pytest.LogCaptureFixture,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_token_never_logged_nor_in_errors(
+    standin: StandIn, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(logging.getLogger("qiskit_ibm_runtime"), "propagate", True)
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="qiskit_ibm_runtime")
@@ -234,8 +233,12 @@ async def test_token_never_logged_nor_in_errors(standin: StandIn, caplog: pytest
 
 async def test_standin_as_a_separate_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """``python -m tests.ibm_standin.server`` prints its coordinates; RemoteStandIn drives it."""
-    process = subprocess.Popen([sys.executable, "-m", "tests.ibm_standin.server", "--port", "0"],
-                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.ibm_standin.server", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         info = json.loads(process.stdout.readline())
         for key, value in info["env"].items():
@@ -243,8 +246,9 @@ async def test_standin_as_a_separate_process(monkeypatch: pytest.MonkeyPatch) ->
         remote = RemoteStandIn(info["port"])
         remote.inject(JOBS, 429, times=2, method="POST")
         cred = IBMCredential(token=info["token"], url=info["url"], instance=info["crn"], proxies=info["proxies"])
-        ex = IBMCloudExecutor(ExecutorSpec(kind="ibm_cloud", backend="ibm_manila", credential=cred),
-                              base=0.05, poll=0.02)
+        ex = IBMCloudExecutor(
+            ExecutorSpec(kind="ibm_cloud", backend="ibm_manila", credential=cred), base=0.05, poll=0.02
+        )
         result = await ex.run(ExecutionRequest(circuits=[bell()], shots=100, submit_key="remote-1"))
         assert remote.post_count == 3 and len(ex.retry_waits) == 2
         assert result.remote_ids == list(remote.state()["jobs"])
@@ -254,8 +258,14 @@ async def test_standin_as_a_separate_process(monkeypatch: pytest.MonkeyPatch) ->
 
 
 async def test_profile_options_reach_ibm(standin: StandIn) -> None:
-    options = {"dynamical_decoupling": True, "twirling": True, "resilience_level": 1, "max_execution_time": 60,
-               "seed": 7, "optimization_level": 1}
+    options = {
+        "dynamical_decoupling": True,
+        "twirling": True,
+        "resilience_level": 1,
+        "max_execution_time": 60,
+        "seed": 7,
+        "optimization_level": 1,
+    }
     request = ExecutionRequest(circuits=[bell()], primitive="estimator", observables=[["ZZ"]], shots=1000)
     await executor(standin, options=options).run(request)
     [job] = standin.jobs.values()

@@ -31,7 +31,9 @@ def pool():
 
 async def test_isolated_results_and_per_circuit_callbacks(pool):
     seen = []
-    request = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})], shots=500, on_circuit=seen.append)
+    request = ExecutionRequest(
+        circuits=[parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})], shots=500, on_circuit=seen.append
+    )
     result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=False)).run(request)
     assert result.metadata["isolated"] is True
     assert set(result.circuits[0].counts) <= {"00", "11"} and sum(result.circuits[0].counts.values()) == 500

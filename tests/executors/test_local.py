@@ -59,7 +59,7 @@ async def test_sampler_matches_exact_probabilities(single_job):
         ExecutionRequest(circuits=circuits, shots=SHOTS, on_circuit=lambda r: seen.append(r.index))
     )
     assert seen == [0, 1, 2, 3]
-    for circuit, circuit_result in zip(circuits, result.circuits):
+    for circuit, circuit_result in zip(circuits, result.circuits, strict=True):
         assert circuit_result.shots == SHOTS
         assert_counts_match(circuit_result.counts, exact_probabilities(circuit), SHOTS)
         assert math.isclose(sum(circuit_result.probabilities.values()), 1.0)
@@ -101,7 +101,7 @@ async def test_parametrised_sampler():
     result = await executor().run(
         ExecutionRequest(circuits=[circuit, expression], shots=SHOTS, parameter_values=values)
     )
-    for original, bound_values, circuit_result in zip([circuit, expression], values, result.circuits):
+    for original, bound_values, circuit_result in zip([circuit, expression], values, result.circuits, strict=True):
         exact = exact_probabilities(original.assign_parameters(bound_values))
         assert_counts_match(circuit_result.counts, exact, SHOTS)
 
@@ -151,9 +151,9 @@ async def test_estimator_matches_exact_expectation_values():
         ],
     ]
     assert exact[0] == pytest.approx([1, 1, -1, 0])
-    for circuit_result, expected in zip(result.circuits, exact):
+    for circuit_result, expected in zip(result.circuits, exact, strict=True):
         assert len(circuit_result.evs) == len(expected)
-        for ev, std, exact_value in zip(circuit_result.evs, circuit_result.stds, expected):
+        for ev, std, exact_value in zip(circuit_result.evs, circuit_result.stds, expected, strict=True):
             assert std == pytest.approx(1 / math.sqrt(shots))
             assert abs(ev - exact_value) <= 4 * std
 
@@ -169,7 +169,9 @@ async def test_cancel_between_circuits():
         circuit.measure(range(16), range(16))
     local = executor(single_job=False)
     finished = []
-    handle = await local.submit(ExecutionRequest(circuits=circuits, shots=10, on_circuit=lambda r: finished.append(r.index)))
+    handle = await local.submit(
+        ExecutionRequest(circuits=circuits, shots=10, on_circuit=lambda r: finished.append(r.index))
+    )
     while not finished:
         await asyncio.sleep(0.01)
     assert await local.status(handle) == RemoteState.RUNNING

@@ -93,7 +93,13 @@ class FakePortal:
             out["error"] = "IBM error 1305: the backend rejected the job"
         if job["status"] == "done":
             out["results"] = [
-                {"index": i, "counts": {"00": 6, "11": 4}, "probabilities": {"00": 0.6, "11": 0.4}, "evs": None, "stds": None}
+                {
+                    "index": i,
+                    "counts": {"00": 6, "11": 4},
+                    "probabilities": {"00": 0.6, "11": 0.4},
+                    "evs": None,
+                    "stds": None,
+                }
                 for i in range(len(job["body"]["circuits"]))
             ]
         return out
@@ -143,7 +149,9 @@ async def test_executor_polls_until_done_and_binds_parameters(portal):
     circuit.rx(theta, 0)
     circuit.measure(0, 0)
     executor = PortalExecutor(portal.url, KEY, "aer", poll_interval=0.01)
-    result = await executor.run(ExecutionRequest([bell(), circuit], shots=10, parameter_values=[None, [0.25]], tags=["t"]))
+    result = await executor.run(
+        ExecutionRequest([bell(), circuit], shots=10, parameter_values=[None, [0.25]], tags=["t"])
+    )
     assert [c.counts for c in result.circuits] == [{"00": 6, "11": 4}] * 2
     assert result.circuits[0].shots == 10 and result.remote_ids == [result.metadata["portal_job"]]
     body = portal.requests[0][2]

@@ -7,7 +7,6 @@ import os
 import re
 from pathlib import Path
 
-
 from executors import ExecutionRequest, ExecutorSpec, InvalidRequest, build_executor, parse_circuit
 from tests.executors.stats import assert_counts_match_grouped, exact_probabilities
 
@@ -53,7 +52,7 @@ async def test_small_qasmbench_programs_run_or_are_refused_as_expected():
     result = await executor.run(ExecutionRequest(circuits=accepted, shots=SHOTS))
     checked = []
     assert [c.index for c in result.circuits] == list(range(len(accepted)))
-    for name, circuit, circuit_result in zip(names, accepted, result.circuits):
+    for name, circuit, circuit_result in zip(names, accepted, result.circuits, strict=True):
         assert sum(circuit_result.counts.values()) == SHOTS, name
         assert all(len(key) == circuit.num_clbits for key in circuit_result.counts), name
         if measurements_are_final(circuit):

@@ -13,7 +13,7 @@ cannot hide inside the noise.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from qiskit import QuantumCircuit, qasm2
@@ -58,7 +58,7 @@ def fake(**kwargs) -> object:
     return build_executor(ExecutorSpec(kind="fake", backend="fake_manila", options=options, **kwargs))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _noisy_reference(qasm: str) -> tuple[dict[str, int], list[int]]:
     circuit = qasm2.loads(qasm)
     backend = fake_backend("fake_manila")
@@ -72,14 +72,12 @@ def noisy_reference(circuit: QuantumCircuit) -> tuple[dict[str, int], list[int]]
     return _noisy_reference(qasm2.dumps(circuit))
 
 
-@pytest.mark.parametrize(
-    ("mode", "single_job"), [("job", True), ("job", False), ("batch", True), ("session", False)]
-)
+@pytest.mark.parametrize(("mode", "single_job"), [("job", True), ("job", False), ("batch", True), ("session", False)])
 async def test_noisy_sampler_matches_the_noise_model(mode, single_job):
     circuits = [bell(), ghz(3), ghz(5)]
     result = await fake(mode=mode, single_job=single_job).run(ExecutionRequest(circuits=circuits, shots=SHOTS))
     assert result.metadata["mode"] == mode
-    for circuit, circuit_result in zip(circuits, result.circuits):
+    for circuit, circuit_result in zip(circuits, result.circuits, strict=True):
         reference, layout = noisy_reference(circuit)
         assert circuit_result.metadata["physical_qubits"] == layout
         assert_same_distribution(circuit_result.counts, SHOTS, reference, REFERENCE_SHOTS)
@@ -97,7 +95,7 @@ async def test_ideal_run_on_the_device_layout_matches_exact_probabilities():
     skewed.measure([0, 1, 2], [0, 1, 2])
     circuits = [bell(), ghz(5), skewed]
     result = await fake(options={"noise": False}).run(ExecutionRequest(circuits=circuits, shots=SHOTS))
-    for circuit, circuit_result in zip(circuits, result.circuits):
+    for circuit, circuit_result in zip(circuits, result.circuits, strict=True):
         assert_counts_match(circuit_result.counts, exact_probabilities(circuit), SHOTS)
 
 
@@ -123,8 +121,8 @@ async def test_ideal_estimator_maps_observables_through_the_layout():
         )
     )
     states = [Statevector(bare_bell), Statevector(ansatz.assign_parameters(values))]
-    for state, circuit_labels, circuit_result in zip(states, labels, result.circuits):
-        for label, ev, std in zip(circuit_labels, circuit_result.evs, circuit_result.stds):
+    for state, circuit_labels, circuit_result in zip(states, labels, result.circuits, strict=True):
+        for label, ev, std in zip(circuit_labels, circuit_result.evs, circuit_result.stds, strict=True):
             exact = state.expectation_value(SparsePauliOp(label)).real
             # stds is the backend's own standard error of the shot average (0 when every shot agrees)
             assert abs(ev - exact) <= 4 * std + 1e-9, (label, ev, exact, std)
@@ -160,7 +158,13 @@ async def test_cloud_only_options_are_reported_as_ignored_locally():
 
 
 def test_make_options():
-    profile = {"seed": 3, "resilience_level": 2, "dynamical_decoupling": True, "twirling": True, "max_execution_time": 60}
+    profile = {
+        "seed": 3,
+        "resilience_level": 2,
+        "dynamical_decoupling": True,
+        "twirling": True,
+        "max_execution_time": 60,
+    }
     assert make_options(profile, "sampler", local=True, default_shots=100) == {
         "default_shots": 100,
         "simulator": {"seed_simulator": 3},

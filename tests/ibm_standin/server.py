@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ RAN_TOO_LONG = 1305
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _b64(data: dict[str, Any] | bytes) -> str:
@@ -211,14 +211,19 @@ class StandIn:
     def calls_to(self, pattern: str, method: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                c for c in self.calls
-                if re.search(pattern, c["path"]) and (method is None or c["method"] == method)
+                c for c in self.calls if re.search(pattern, c["path"]) and (method is None or c["method"] == method)
             ]
 
     # -- fault injection and job control -----------------------------------------------------
     def inject(
-        self, path_pattern: str, status: int, times: int | None = 1, *,
-        method: str | None = None, retry_after: float | None = None, after: bool = False,
+        self,
+        path_pattern: str,
+        status: int,
+        times: int | None = 1,
+        *,
+        method: str | None = None,
+        retry_after: float | None = None,
+        after: bool = False,
     ) -> None:
         """Answer the next ``times`` matching requests with ``status`` (429 gets ``Retry-After``).
 
@@ -227,11 +232,27 @@ class StandIn:
         """
         if status == 429 and retry_after is None:
             retry_after = 0
-        self._add(Fault(re.compile(path_pattern), "status", method, status=status,
-                        retry_after=retry_after, times=times, after=after))
+        self._add(
+            Fault(
+                re.compile(path_pattern),
+                "status",
+                method,
+                status=status,
+                retry_after=retry_after,
+                times=times,
+                after=after,
+            )
+        )
 
-    def slow(self, path_pattern: str, seconds: float, times: int | None = None, *, method: str | None = None,
-             after: bool = False) -> None:
+    def slow(
+        self,
+        path_pattern: str,
+        seconds: float,
+        times: int | None = None,
+        *,
+        method: str | None = None,
+        after: bool = False,
+    ) -> None:
         """Delay matching requests by ``seconds`` before answering.
 
         ``after=True`` processes the request first (a job is created) and then holds the answer:
@@ -250,8 +271,11 @@ class StandIn:
     def fail_next(self, code: int = RAN_TOO_LONG, message: str | None = None) -> None:
         """Make the next submitted job fail with IBM error ``code`` (1305: ran too long)."""
         if message is None:
-            message = ("Job ran longer than the maximum execution time." if code == RAN_TOO_LONG
-                       else "Job failed on the backend.")
+            message = (
+                "Job ran longer than the maximum execution time."
+                if code == RAN_TOO_LONG
+                else "Job failed on the backend."
+            )
         with self._lock:
             self._fail_next.append((code, message))
 
@@ -349,7 +373,7 @@ class StandIn:
         pubs = job.params.get("pubs") or []
         if job.program == "estimator":
             shots = options.get("default_shots")
-            precision = options.get("default_precision") or (shots ** -0.5 if shots else 0.015625)
+            precision = options.get("default_precision") or (shots**-0.5 if shots else 0.015625)
             estimator = BackendEstimatorV2(backend=simulator, options={"default_precision": precision})
             return estimator.run([EstimatorPub.coerce(tuple(p)) for p in pubs]).result()
         sampler = BackendSamplerV2(backend=simulator, options={"default_shots": options.get("default_shots") or 4096})
@@ -384,7 +408,7 @@ class StandIn:
         jobs.sort(key=lambda j: j.id, reverse=query.get("sort", ["DESC"])[0] != "ASC")
         offset = int(query.get("offset", ["0"])[0])
         limit = int(query.get("limit", ["20"])[0])
-        return {"jobs": [j.to_json() for j in jobs[offset:offset + limit]], "count": len(jobs)}
+        return {"jobs": [j.to_json() for j in jobs[offset : offset + limit]], "count": len(jobs)}
 
     # -- backends ----------------------------------------------------------------------------
     def _fake(self, name: str) -> Any:
@@ -406,26 +430,30 @@ class StandIn:
             return sum(1 for j in self.jobs.values() if j.backend == name and j.status not in FINAL)
 
     def _devices(self) -> dict[str, Any]:
-        return {"devices": [
-            {
-                "name": name,
-                "status": {"name": "online", "reason": "available"},
-                "qubits": fake.num_qubits,
-                "queue_length": self._pending(name),
-                "is_simulator": False,
-                "processor_type": {"family": "Falcon"},
-            }
-            for name, fake in self._fakes.items()
-        ]}
+        return {
+            "devices": [
+                {
+                    "name": name,
+                    "status": {"name": "online", "reason": "available"},
+                    "qubits": fake.num_qubits,
+                    "queue_length": self._pending(name),
+                    "is_simulator": False,
+                    "processor_type": {"family": "Falcon"},
+                }
+                for name, fake in self._fakes.items()
+            ]
+        }
 
     # -- routing -----------------------------------------------------------------------------
     def _issue_access_token(self) -> str:
         now = int(time.time())
-        token = ".".join([
-            _b64({"alg": "RS256", "typ": "JWT"}),
-            _b64({"iat": now, "exp": now + 3600, "sub": "standin", "jti": secrets.token_hex(8)}),
-            _b64(b"standin-signature"),
-        ])
+        token = ".".join(
+            [
+                _b64({"alg": "RS256", "typ": "JWT"}),
+                _b64({"iat": now, "exp": now + 3600, "sub": "standin", "jti": secrets.token_hex(8)}),
+                _b64(b"standin-signature"),
+            ]
+        )
         with self._lock:
             self._access_tokens.add(token)
         return token
@@ -434,8 +462,9 @@ class StandIn:
         kind, _, value = (headers.get("Authorization") or "").partition(" ")
         return kind == "Bearer" and value in self._access_tokens
 
-    def route(self, method: str, host: str, path: str, query: dict[str, list[str]],
-              body: bytes, headers: Any) -> tuple[int, Any]:
+    def route(
+        self, method: str, host: str, path: str, query: dict[str, list[str]], body: bytes, headers: Any
+    ) -> tuple[int, Any]:
         """Answer one API request: ``(status, json-able body or text)``."""
         if host.startswith(("iam.", "private.iam.")):
             if method == "POST" and path == "/identity/token":
@@ -443,21 +472,34 @@ class StandIn:
                 if form.get("apikey", [""])[0] != self.token:
                     raise _HTTPError(400, "Provided API key could not be found.", "BXNIM0415E")
                 token = self._issue_access_token()
-                return 200, {"access_token": token, "refresh_token": "not-supported", "token_type": "Bearer",
-                             "expires_in": 3600, "expiration": int(time.time()) + 3600}
+                return 200, {
+                    "access_token": token,
+                    "refresh_token": "not-supported",
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                    "expiration": int(time.time()) + 3600,
+                }
             raise _HTTPError(404, "Not found", 404)
         if not self._authorized(headers):
             raise _HTTPError(401, "Invalid or expired token.", "BXNIM0407E" if "iam" in host else 1200)
         if host.startswith("api.global-search-tagging.") and path == "/v3/resources/search":
-            return 200, {"items": [{
-                "crn": self.crn, "name": "standin-instance", "service_plan_unique_id": "standin-plan",
-                "tags": [], "doc": {"extensions": {"virtual_private_endpoints": {}, "allocations": ["x"]}},
-            }], "limit": 100}
+            return 200, {
+                "items": [
+                    {
+                        "crn": self.crn,
+                        "name": "standin-instance",
+                        "service_plan_unique_id": "standin-plan",
+                        "tags": [],
+                        "doc": {"extensions": {"virtual_private_endpoints": {}, "allocations": ["x"]}},
+                    }
+                ],
+                "limit": 100,
+            }
         if host.startswith("globalcatalog."):
             return 200, {"overview_ui": {"en": {"display_name": "Open"}}, "metadata": {"pricing": {"type": "free"}}}
         if not path.startswith("/api/v1/"):
             raise _HTTPError(404, f"No route for {path}", 404)
-        return self._runtime(method, path[len("/api/v1"):].rstrip("/"), query, body)
+        return self._runtime(method, path[len("/api/v1") :].rstrip("/"), query, body)
 
     def _runtime(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
@@ -470,11 +512,21 @@ class StandIn:
                 return 200, self._backend_file(name, "props")
             case "GET", ["backends", name, "status"]:
                 self._fake(name)
-                return 200, {"state": True, "status": "active", "message": "available",
-                             "length_queue": self._pending(name), "backend_version": "1.0.0"}
+                return 200, {
+                    "state": True,
+                    "status": "active",
+                    "message": "available",
+                    "length_queue": self._pending(name),
+                    "backend_version": "1.0.0",
+                }
             case "GET", ["instances", "usage"]:
-                return 200, {"instance_id": self.crn, "plan_id": "standin-plan", "usage_consumed_seconds": 0,
-                             "usage_limit_seconds": None, "usage_limit_reached": False}
+                return 200, {
+                    "instance_id": self.crn,
+                    "plan_id": "standin-plan",
+                    "usage_consumed_seconds": 0,
+                    "usage_limit_seconds": None,
+                    "usage_limit_reached": False,
+                }
             case "GET", ["instance"]:
                 return 200, {"qctrl_enabled": False, "plan": "open"}
             case "POST", ["jobs"]:
@@ -506,9 +558,15 @@ class StandIn:
                 return 204, None
             case "POST", ["sessions"]:
                 payload = json.loads(body or b"{}")
-                session = {"id": f"session{secrets.token_hex(8)}", "mode": payload.get("mode"),
-                           "backend_name": payload.get("backend"), "max_time": payload.get("max_ttl"),
-                           "accepting_jobs": True, "state": "open", "started_at": _now()}
+                session = {
+                    "id": f"session{secrets.token_hex(8)}",
+                    "mode": payload.get("mode"),
+                    "backend_name": payload.get("backend"),
+                    "max_time": payload.get("max_ttl"),
+                    "accepting_jobs": True,
+                    "state": "open",
+                    "started_at": _now(),
+                }
                 self.sessions[session["id"]] = session
                 return 200, session
             case "GET", ["sessions", session_id]:
@@ -532,14 +590,30 @@ class StandIn:
     def control(self, method: str, action: str, body: dict[str, Any]) -> Any:
         """The ``/_standin/<action>`` HTTP control API (for stand-ins in another process)."""
         if method == "GET" and action == "state":
-            return {"post_count": self.post_count, "calls": self.calls, "url": self.url, "token": self.token,
-                    "crn": self.crn, "jobs": {j.id: j.to_json() for j in self.jobs.values()}}
+            return {
+                "post_count": self.post_count,
+                "calls": self.calls,
+                "url": self.url,
+                "token": self.token,
+                "crn": self.crn,
+                "jobs": {j.id: j.to_json() for j in self.jobs.values()},
+            }
         actions = {
-            "inject": lambda: self.inject(body["pattern"], body["status"], body.get("times", 1),
-                                          method=body.get("method"), retry_after=body.get("retry_after"),
-                                          after=body.get("after", False)),
-            "slow": lambda: self.slow(body["pattern"], body["seconds"], body.get("times"), method=body.get("method"),
-                                      after=body.get("after", False)),
+            "inject": lambda: self.inject(
+                body["pattern"],
+                body["status"],
+                body.get("times", 1),
+                method=body.get("method"),
+                retry_after=body.get("retry_after"),
+                after=body.get("after", False),
+            ),
+            "slow": lambda: self.slow(
+                body["pattern"],
+                body["seconds"],
+                body.get("times"),
+                method=body.get("method"),
+                after=body.get("after", False),
+            ),
             "drop": lambda: self.drop(body["pattern"], body.get("times", 1), method=body.get("method")),
             "clear_faults": self.clear_faults,
             "fail_next": lambda: self.fail_next(body.get("code", RAN_TOO_LONG), body.get("message")),
@@ -597,7 +671,7 @@ class _Handler(BaseHTTPRequestHandler):
         standin = self.standin
         if path.startswith("/_standin/"):
             try:
-                self._reply(200, standin.control(self.command, path[len("/_standin/"):], json.loads(body or b"{}")))
+                self._reply(200, standin.control(self.command, path[len("/_standin/") :], json.loads(body or b"{}")))
             except _HTTPError as err:
                 self._reply(err.status, {"error": err.message})
             return
@@ -616,21 +690,25 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault.after:
                 late = fault
             else:
-                return self._error(_HTTPError(fault.status, f"Injected HTTP {fault.status}", fault.status),
-                                   fault.retry_after)
+                return self._error(
+                    _HTTPError(fault.status, f"Injected HTTP {fault.status}", fault.status), fault.retry_after
+                )
         try:
             status, payload = standin.route(self.command, host, path, query, body, self.headers)
         except _HTTPError as err:
             return self._error(err)
         time.sleep(delay_after)
         if late is not None:
-            return self._error(_HTTPError(late.status, f"Injected HTTP {late.status}", late.status),
-                               late.retry_after)
+            return self._error(_HTTPError(late.status, f"Injected HTTP {late.status}", late.status), late.retry_after)
         self._reply(status, payload)
 
     def _error(self, err: _HTTPError, retry_after: float | None = None) -> None:
-        body = {"errors": [{"code": err.code, "message": err.message}], "status_code": err.status,
-                "error": {"code": err.code, "message": err.message}, "trace": uuid.uuid4().hex}
+        body = {
+            "errors": [{"code": err.code, "message": err.message}],
+            "status_code": err.status,
+            "error": {"code": err.code, "message": err.message},
+            "trace": uuid.uuid4().hex,
+        }
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         self._reply(err.status, body, headers)
 
@@ -659,8 +737,7 @@ class RemoteStandIn:
     def _call(self, method: str, action: str, body: dict[str, Any] | None = None) -> Any:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            conn.request(method, f"/_standin/{action}", json.dumps(body or {}),
-                         {"Content-Type": "application/json"})
+            conn.request(method, f"/_standin/{action}", json.dumps(body or {}), {"Content-Type": "application/json"})
             response = conn.getresponse()
             data = json.loads(response.read() or b"null")
             if response.status != 200:
@@ -680,15 +757,43 @@ class RemoteStandIn:
     def calls(self) -> list[dict[str, Any]]:
         return self.state()["calls"]
 
-    def inject(self, path_pattern: str, status: int, times: int | None = 1, *,
-               method: str | None = None, retry_after: float | None = None, after: bool = False) -> None:
-        self._call("POST", "inject", {"pattern": path_pattern, "status": status, "times": times,
-                                      "method": method, "retry_after": retry_after, "after": after})
+    def inject(
+        self,
+        path_pattern: str,
+        status: int,
+        times: int | None = 1,
+        *,
+        method: str | None = None,
+        retry_after: float | None = None,
+        after: bool = False,
+    ) -> None:
+        self._call(
+            "POST",
+            "inject",
+            {
+                "pattern": path_pattern,
+                "status": status,
+                "times": times,
+                "method": method,
+                "retry_after": retry_after,
+                "after": after,
+            },
+        )
 
-    def slow(self, path_pattern: str, seconds: float, times: int | None = None, *, method: str | None = None,
-             after: bool = False) -> None:
-        self._call("POST", "slow", {"pattern": path_pattern, "seconds": seconds, "times": times, "method": method,
-                                    "after": after})
+    def slow(
+        self,
+        path_pattern: str,
+        seconds: float,
+        times: int | None = None,
+        *,
+        method: str | None = None,
+        after: bool = False,
+    ) -> None:
+        self._call(
+            "POST",
+            "slow",
+            {"pattern": path_pattern, "seconds": seconds, "times": times, "method": method, "after": after},
+        )
 
     def drop(self, path_pattern: str, times: int | None = 1, *, method: str | None = None) -> None:
         self._call("POST", "drop", {"pattern": path_pattern, "times": times, "method": method})
@@ -714,9 +819,20 @@ def main() -> None:
     parser.add_argument("--noise", action="store_true")
     args = parser.parse_args()
     standin = StandIn(port=args.port, name=args.name, token=args.token, noise=args.noise).start()
-    print(json.dumps({"url": standin.url, "port": standin.port, "token": standin.token, "crn": standin.crn,
-                      "proxies": standin.proxies, "env": standin.env,
-                      "control": f"http://127.0.0.1:{standin.port}/_standin/"}), flush=True)
+    print(
+        json.dumps(
+            {
+                "url": standin.url,
+                "port": standin.port,
+                "token": standin.token,
+                "crn": standin.crn,
+                "proxies": standin.proxies,
+                "env": standin.env,
+                "control": f"http://127.0.0.1:{standin.port}/_standin/",
+            }
+        ),
+        flush=True,
+    )
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())

@@ -23,8 +23,9 @@ SHOTS = 2000
 
 @pytest.fixture
 def standin_process():
-    proc = subprocess.Popen([sys.executable, "-m", "tests.ibm_standin.server", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.ibm_standin.server", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         info = json.loads(proc.stdout.readline())
         yield info, RemoteStandIn(info["port"])
@@ -37,17 +38,29 @@ def standin_process():
 def portal(tmp_path, standin_process):
     info, _ = standin_process
     with postgres_database() as (url, _name):
-        portal = Portal(url, redis_db=11, log_dir=tmp_path, QPORTAL_LEASE_SECONDS="3", QPORTAL_SIM_PROCESSES="1",
-                        **info["env"])
+        portal = Portal(
+            url, redis_db=11, log_dir=tmp_path, QPORTAL_LEASE_SECONDS="3", QPORTAL_SIM_PROCESSES="1", **info["env"]
+        )
         portal.setup()
         try:
             portal.start_web()
-            status, cred = portal.request("POST", "/credentials", {
-                "name": "standin", "token": info["token"], "url": info["url"], "instance": info["crn"],
-                "proxies": info["proxies"]})
+            status, cred = portal.request(
+                "POST",
+                "/credentials",
+                {
+                    "name": "standin",
+                    "token": info["token"],
+                    "url": info["url"],
+                    "instance": info["crn"],
+                    "proxies": info["proxies"],
+                },
+            )
             assert status == 201, cred
-            status, profile = portal.request("POST", "/profiles", {
-                "name": "cloud", "kind": "ibm_cloud", "backend": "ibm_manila", "credential": "standin"})
+            status, profile = portal.request(
+                "POST",
+                "/profiles",
+                {"name": "cloud", "kind": "ibm_cloud", "backend": "ibm_manila", "credential": "standin"},
+            )
             assert status == 201, profile
             yield portal
         finally:
@@ -58,7 +71,8 @@ def portal(tmp_path, standin_process):
 
 def job_row(portal: Portal, job_id: str) -> dict:
     status, submit_key, remote_ids, attempt = portal.sql(
-        "SELECT status, submit_key, remote_ids, attempt FROM jobs_job WHERE id=%s", job_id)[0]
+        "SELECT status, submit_key, remote_ids, attempt FROM jobs_job WHERE id=%s", job_id
+    )[0]
     return {"status": status, "submit_key": submit_key, "remote_ids": remote_ids, "attempt": attempt}
 
 
@@ -112,8 +126,13 @@ def test_kill_9_while_polling_then_reattach(portal, standin_process):
     portal.start_worker("w2")
     portal.wait_for(lambda: job_row(portal, job_id)["attempt"] == 2, 30, "the job recovered by w2")
     portal.wait_for(
-        lambda: portal.sql("SELECT count(*) FROM jobs_jobevent WHERE job_id=%s AND message=%s", job_id,
-                           "reattached to remote job")[0][0] == 1, 30, "w2 reattached")
+        lambda: portal.sql(
+            "SELECT count(*) FROM jobs_jobevent WHERE job_id=%s AND message=%s", job_id, "reattached to remote job"
+        )[0][0]
+        == 1,
+        30,
+        "w2 reattached",
+    )
     time.sleep(0.5)
     remote.release()
     job = assert_done_once(portal, remote, job_id)

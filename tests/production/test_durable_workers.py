@@ -37,22 +37,32 @@ def test_two_workers_run_each_job_once_and_survive_kill_9(portal):
     portal.start_worker("w1")
     portal.start_worker("w2")
 
-    status, slow = portal.request("POST", "/jobs", {"profile": "local", "circuits": [{"qasm": SLOW}], "shots": SLOW_SHOTS, "name": "slow"})
+    status, slow = portal.request(
+        "POST", "/jobs", {"profile": "local", "circuits": [{"qasm": SLOW}], "shots": SLOW_SHOTS, "name": "slow"}
+    )
     assert status == 201, slow
     slow_id = slow["id"]
-    portal.wait_for(lambda: portal.sql("SELECT status FROM jobs_job WHERE id=%s", slow_id)[0][0] == "running", 60, "slow job running")
+    portal.wait_for(
+        lambda: portal.sql("SELECT status FROM jobs_job WHERE id=%s", slow_id)[0][0] == "running",
+        60,
+        "slow job running",
+    )
     victim = portal.sql("SELECT worker_id FROM jobs_job WHERE id=%s", slow_id)[0][0]
     portal.kill(victim)
 
     ids = []
     for i in range(200):
-        status, body = portal.request("POST", "/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "shots": 100, "name": f"bulk {i}"})
+        status, body = portal.request(
+            "POST", "/jobs", {"profile": "local", "circuits": [{"qasm": BELL}], "shots": 100, "name": f"bulk {i}"}
+        )
         assert status == 201, body
         ids.append(body["id"])
 
     all_ids = ids + [slow_id]
     portal.wait_for(
-        lambda: portal.sql("SELECT count(*) FROM jobs_job WHERE status = 'done'")[0][0] == len(all_ids), 300, "all jobs done"
+        lambda: portal.sql("SELECT count(*) FROM jobs_job WHERE status = 'done'")[0][0] == len(all_ids),
+        300,
+        "all jobs done",
     )
     assert portal.sql("SELECT count(*) FROM jobs_job WHERE status <> 'done'")[0][0] == 0
 
@@ -65,12 +75,13 @@ def test_two_workers_run_each_job_once_and_survive_kill_9(portal):
     # Each claim names its worker; only jobs the killed worker held may have a second attempt.
     claims = collections.defaultdict(list)
     for job, kind, worker in portal.sql(
-        "SELECT job_id::text, kind, data->>'worker' FROM jobs_jobevent WHERE kind IN ('claimed', 'recovered') ORDER BY job_id, seq"
+        "SELECT job_id::text, kind, data->>'worker' FROM jobs_jobevent"
+        " WHERE kind IN ('claimed', 'recovered') ORDER BY job_id, seq"
     ):
         claims[job].append((kind, worker))
     for job, history in claims.items():
         assert history[0][0] == "claimed"
-        for kind, worker in history[1:]:
+        for kind, _worker in history[1:]:
             assert kind == "recovered"
         if len(history) > 1:
             assert all(worker == victim for _, worker in history[:-1]), (job, history)

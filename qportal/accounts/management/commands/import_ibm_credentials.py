@@ -25,7 +25,8 @@ def _from_env() -> credentials.Fields | None:
     if not token:
         return None
     return credentials.Fields(
-        name="", token=token,
+        name="",
+        token=token,
         channel=os.environ.get("QISKIT_IBM_CHANNEL") or IBMCredential.Channel.PLATFORM,
         instance=os.environ.get("QISKIT_IBM_INSTANCE", ""),
         url=os.environ.get("QISKIT_IBM_URL", ""),
@@ -48,15 +49,20 @@ def _from_file(path: Path, account: str | None) -> credentials.Fields:
         elif len(accounts) == 1:
             account = next(iter(accounts))
         else:
-            raise CommandError(f"{path} holds several accounts ({', '.join(sorted(accounts))}); choose one with --account")
+            raise CommandError(
+                f"{path} holds several accounts ({', '.join(sorted(accounts))}); choose one with --account"
+            )
     entry = accounts.get(account)
     if not isinstance(entry, dict) or not entry.get("token"):
         raise CommandError(f"{path} has no account {account!r} with a token")
     return credentials.Fields(
-        name="", token=str(entry["token"]),
+        name="",
+        token=str(entry["token"]),
         channel=entry.get("channel") or IBMCredential.Channel.PLATFORM,
-        instance=entry.get("instance") or "", url=entry.get("url") or "",
-        proxies=entry.get("proxies") or None, verify=entry.get("verify", True) is not False,
+        instance=entry.get("instance") or "",
+        url=entry.get("url") or "",
+        proxies=entry.get("proxies") or None,
+        verify=entry.get("verify", True) is not False,
     )
 
 

@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         rotated, failed = 0, []
-        for cred_id, name, ciphertext in IBMCredential.objects.values_list("id", "name", "token_encrypted").order_by("id"):
+        for cred_id, name, ciphertext in IBMCredential.objects.values_list("id", "name", "token_encrypted").order_by(
+            "id"
+        ):
             try:
                 fresh = vault.rotate(ciphertext)
             except vault.VaultError:
@@ -24,7 +26,9 @@ class Command(BaseCommand):
                 continue
             with transaction.atomic():
                 # Conditional: a token replaced meanwhile is already under the newest key.
-                rotated += IBMCredential.objects.filter(id=cred_id, token_encrypted=ciphertext).update(token_encrypted=fresh)
+                rotated += IBMCredential.objects.filter(id=cred_id, token_encrypted=ciphertext).update(
+                    token_encrypted=fresh
+                )
         self.stdout.write(f"re-encrypted {rotated} credential(s) under the newest key")
         if failed:
             raise CommandError(
