@@ -1,5 +1,7 @@
 """Reference circuits used across the tests."""
 
+from qiskit import QuantumCircuit
+
 BELL = """OPENQASM 2.0;
 include "qelib1.inc";
 qreg q[2];
@@ -18,3 +20,20 @@ cx q[0],q[1];
 cx q[1],q[2];
 measure q -> c;
 """
+
+
+def bell() -> QuantumCircuit:
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    return circuit
+
+
+def ghz(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n, n)
+    circuit.h(0)
+    for qubit in range(n - 1):
+        circuit.cx(qubit, qubit + 1)
+    circuit.measure(range(n), range(n))
+    return circuit

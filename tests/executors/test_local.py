@@ -13,26 +13,10 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from executors import ExecutionRequest, ExecutorSpec, JobCancelled, RemoteState, build_executor
 from executors.local import LocalSimulatorExecutor
-from tests.executors.stats import assert_counts_match, exact_probabilities
+from tests.circuits import bell, ghz
+from tests.stats import assert_counts_match, exact_probabilities
 
 SHOTS = 4000
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n, n)
-    circuit.h(0)
-    for qubit in range(n - 1):
-        circuit.cx(qubit, qubit + 1)
-    circuit.measure(range(n), range(n))
-    return circuit
 
 
 def skewed() -> QuantumCircuit:

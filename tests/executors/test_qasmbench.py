@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from executors import ExecutionRequest, ExecutorSpec, InvalidRequest, build_executor, parse_circuit
-from tests.executors.stats import assert_counts_match_grouped, exact_probabilities
+from tests.stats import assert_counts_match_grouped, exact_probabilities
 
 QASMBENCH = Path(os.environ.get("QASMBENCH_DIR", "/work/shared/qasmbench"))
 MAX_QUBITS = 10

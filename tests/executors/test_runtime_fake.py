@@ -29,28 +29,12 @@ from executors.runtime import (
     make_options,
     transpile_to_isa,
 )
-from tests.executors.stats import assert_counts_match, assert_same_distribution, exact_probabilities
+from tests.circuits import bell, ghz
+from tests.stats import assert_counts_match, assert_same_distribution, exact_probabilities
 
 SHOTS = 4000
 REFERENCE_SHOTS = 200_000
 SEED = 11
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n, n)
-    circuit.h(0)
-    for qubit in range(n - 1):
-        circuit.cx(qubit, qubit + 1)
-    circuit.measure(range(n), range(n))
-    return circuit
 
 
 def fake(**kwargs) -> object:
