@@ -38,24 +38,19 @@ def invalid_request(request, exc: InvalidRequest):
     return api.create_response(request, body, status=400)
 
 
-@api.exception_handler(ProfileInvalid)
-def profile_invalid(request, exc):
-    return api.create_response(request, {"detail": str(exc)}, status=400)
+# Domain errors whose message is the whole answer, and the status each one maps to.
+DOMAIN_ERRORS = {ProfileInvalid: 400, ReadOnly: 403, NotFound: 404, Conflict: 409}
 
 
-@api.exception_handler(NotFound)
-def not_found(request, exc):
-    return api.create_response(request, {"detail": str(exc)}, status=404)
+def _answer_with(status: int):
+    def handler(request, exc):
+        return api.create_response(request, {"detail": str(exc)}, status=status)
+
+    return handler
 
 
-@api.exception_handler(ReadOnly)
-def read_only(request, exc):
-    return api.create_response(request, {"detail": str(exc)}, status=403)
-
-
-@api.exception_handler(Conflict)
-def conflict(request, exc):
-    return api.create_response(request, {"detail": str(exc)}, status=409)
+for error_class, status in DOMAIN_ERRORS.items():
+    api.add_exception_handler(error_class, _answer_with(status))
 
 
 @api.exception_handler(NinjaAuthError)
