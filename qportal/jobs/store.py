@@ -138,19 +138,24 @@ def load_work(claim: Claim) -> WorkItem | None:
 
 
 def _mine(item_or_claim) -> Q:
+    """The job is still active and still held by this attempt (no other worker took it over)."""
     return Q(attempt=item_or_claim.attempt, status__in=list(ACTIVE))
+
+
+def _owned(job_id, attempt: int):
+    return Job.objects.filter(id=job_id, attempt=attempt, status__in=list(ACTIVE))
 
 
 def renew_lease(job_id, attempt: int, lease_seconds: int) -> tuple[bool, bool]:
     """Heartbeat. Returns (still ours, cancel requested)."""
-    query = Job.objects.filter(id=job_id, attempt=attempt, status__in=list(ACTIVE))
+    query = _owned(job_id, attempt)
     if not query.update(lease_until=timezone.now() + timedelta(seconds=lease_seconds)):
         return False, False
     return True, bool(Job.objects.filter(id=job_id).values_list("cancel_requested", flat=True)[0])
 
 
 def save_submit_key(item: WorkItem, key: str) -> bool:
-    return Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(ACTIVE)).update(submit_key=key) == 1
+    return _owned(item.job_id, item.attempt).update(submit_key=key) == 1
 
 
 def mark_running(item: WorkItem, remote_ids: list[str], message: str) -> bool:
@@ -179,7 +184,7 @@ def set_sub_status(item: WorkItem, text: str) -> None:
 def save_circuit_result(item: WorkItem, result: CircuitResult, total: int) -> None:
     """Store one circuit's result as it finishes and announce it (batch progress)."""
     with transaction.atomic():
-        if not Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(ACTIVE)).exists():
+        if not _owned(item.job_id, item.attempt).exists():
             return
         updated = JobCircuit.objects.filter(job_id=item.job_id, index=result.index, done=False).update(
             **_result_fields(result)
@@ -212,7 +217,7 @@ def finish_done(
     item: WorkItem, circuits: list[CircuitResult], execution_time: float, remote_ids: list[str], metadata: dict
 ) -> bool:
     with transaction.atomic():
-        if not Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(ACTIVE)).exists():
+        if not _owned(item.job_id, item.attempt).exists():
             return False
         for result in circuits:
             JobCircuit.objects.filter(job_id=item.job_id, index=result.index).update(**_result_fields(result))
