@@ -9,7 +9,7 @@ PORT ?= 8000
 
 export QPORTAL_DATA_DIR ?= $(DATA)
 
-.PHONY: run test install install-test chromium services migrate clean
+.PHONY: run test lint manage install install-test chromium services migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ migrate: install $(DATA)/secret_key $(DATA)/fernet_keys
 
 run: migrate
 	$(RUN_ENV) $(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+
+# Any management command with the embedded default's settings: make manage ARGS="create_api_key alice"
+manage: migrate
+	$(RUN_ENV) $(BIN)/python manage.py $(ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser is downloaded).
 chromium:
