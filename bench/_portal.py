@@ -54,8 +54,10 @@ def percentile(samples: list[float], q: float) -> float:
 
 def summary_ms(samples: list[float]) -> str:
     ms = [s * 1e3 for s in samples]
-    return (f"p50 {statistics.median(ms):7.2f} ms  p95 {percentile(ms, 95):7.2f} ms  "
-            f"p99 {percentile(ms, 99):7.2f} ms  (n={len(ms)})")
+    return (
+        f"p50 {statistics.median(ms):7.2f} ms  p95 {percentile(ms, 95):7.2f} ms  "
+        f"p99 {percentile(ms, 99):7.2f} ms  (n={len(ms)})"
+    )
 
 
 class Portal:
@@ -73,8 +75,9 @@ class Portal:
         return f"http://127.0.0.1:{self.port}"
 
     def manage(self, *args: str) -> str:
-        out = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                             text=True, timeout=300)
+        out = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=300
+        )
         if out.returncode:
             raise RuntimeError(f"manage.py {' '.join(args[:1])} failed:\n{out.stdout}\n{out.stderr}")
         return out.stdout
@@ -101,8 +104,9 @@ class Portal:
     def spawn(self, name: str, args: list[str], port: int | None = None, wait: bool = True) -> subprocess.Popen:
         """Start a server process; with ``wait``, return once it answers HTTP on ``port``."""
         log = open(self.log_dir / f"{name}.log", "w")
-        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs.append(proc)
         if wait:
             self.wait_listening(port or self.port, proc, name)
@@ -184,8 +188,16 @@ def production_portal(redis_db: int = 13, **extra_env: str) -> Iterator[Portal]:
     redis_url = f"redis://127.0.0.1:6379/{redis_db}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    portal = Portal({**_secrets_env(data_dir), "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
-                     "REDIS_URL": redis_url, "QPORTAL_EMBEDDED_WORKER": "False", **extra_env}, data_dir)
+    portal = Portal(
+        {
+            **_secrets_env(data_dir),
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+            "REDIS_URL": redis_url,
+            "QPORTAL_EMBEDDED_WORKER": "False",
+            **extra_env,
+        },
+        data_dir,
+    )
     redis.Redis.from_url(redis_url).flushdb()
     try:
         portal.setup()
@@ -217,9 +229,11 @@ class WebSocket:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
-            (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{port}\r\n"
-             f"Cookie: sessionid={session}\r\n\r\n").encode()
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{port}\r\n"
+                f"Cookie: sessionid={session}\r\n\r\n"
+            ).encode()
         )
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")

@@ -74,8 +74,9 @@ def executor_run(circuits: list, shots: int) -> float:
 
 def portal_run(client: httpx.Client, sources: list[str], shots: int) -> float:
     started = time.perf_counter()
-    resp = client.post("/api/v1/jobs", json={"profile": "local", "shots": shots,
-                                             "circuits": [{"qasm": s} for s in sources]})
+    resp = client.post(
+        "/api/v1/jobs", json={"profile": "local", "shots": shots, "circuits": [{"qasm": s} for s in sources]}
+    )
     resp.raise_for_status()
     job = resp.json()["id"]
     deadline = started + 600
@@ -100,12 +101,18 @@ def main() -> None:
     print(f"before: {load()}")
     sources, circuits = corpus(args.circuits)
     probe = LocalSimulatorExecutor()
-    runnable = [transpile(c, backend=probe._backend, optimization_level=0) if probe.needs_transpile(c) else c
-                for c in circuits]
+    runnable = [
+        transpile(c, backend=probe._backend, optimization_level=0) if probe.needs_transpile(c) else c for c in circuits
+    ]
     print(f"{len(circuits)} circuits ({len(set(sources))} distinct programs, <= 10 qubits), {args.shots} shots")
 
-    times: dict[str, list[float]] = {"baseline": [], "baseline, default threads": [],
-                                     "executor, isolated": [], "executor, in thread": [], "portal": []}
+    times: dict[str, list[float]] = {
+        "baseline": [],
+        "baseline, default threads": [],
+        "executor, isolated": [],
+        "executor, in thread": [],
+        "portal": [],
+    }
     isolation.enable(1)
     isolation.warm_up()
     direct(runnable, args.shots, 1)  # warm Aer in this process
@@ -118,8 +125,10 @@ def main() -> None:
     for _ in range(args.rounds):
         times["executor, in thread"].append(executor_run(circuits, args.shots))
     if not args.no_portal:
-        with embedded_portal(QPORTAL_SIM_PROCESSES="1") as portal, \
-                httpx.Client(base_url=portal.base, headers=portal.headers(), timeout=60) as client:
+        with (
+            embedded_portal(QPORTAL_SIM_PROCESSES="1") as portal,
+            httpx.Client(base_url=portal.base, headers=portal.headers(), timeout=60) as client,
+        ):
             portal_run(client, sources[:5], args.shots)
             for _ in range(args.rounds):
                 times["portal"].append(portal_run(client, sources, args.shots))
@@ -129,7 +138,8 @@ def main() -> None:
         if not samples:
             continue
         median = statistics.median(samples)
-        verdict = "" if name.startswith("baseline") else f"   target <= 1.2x: {'met' if median <= 1.2 * base else 'MISSED'}"
+        met = "met" if median <= 1.2 * base else "MISSED"
+        verdict = "" if name.startswith("baseline") else f"   target <= 1.2x: {met}"
         runs = ", ".join(f"{s * 1e3:.0f}" for s in samples)
         print(f"  {name:<26} median {median * 1e3:8.0f} ms   ratio {median / base:5.2f}x   runs [{runs}]{verdict}")
     print(f"after: {load()}")

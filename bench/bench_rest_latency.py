@@ -124,8 +124,10 @@ def main() -> None:
     for name, samples in measured.items():
         p50 = statistics.median(samples)
         verdict = "met" if p50 <= target else "MISSED"
-        print(f"  portal, {name:<8} {summary_ms(samples)}   p50 ratio {p50 / base:6.1f}x   "
-              f"target p50 <= {target * 1e3:.1f} ms: {verdict}")
+        print(
+            f"  portal, {name:<8} {summary_ms(samples)}   p50 ratio {p50 / base:6.1f}x   "
+            f"target p50 <= {target * 1e3:.1f} ms: {verdict}"
+        )
     print(f"after: {load()}")
 
 

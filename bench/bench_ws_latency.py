@@ -30,7 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 
 from bench._portal import (  # noqa: E402
-    BELL, PYTHON, WebSocket, daphne_args, free_port, load, percentile, production_portal, summary_ms,
+    BELL,
+    PYTHON,
+    WebSocket,
+    daphne_args,
+    free_port,
+    load,
+    percentile,
+    production_portal,
+    summary_ms,
 )
 
 
