@@ -27,6 +27,8 @@ import httpx  # noqa: E402
 
 from bench._portal import BELL, WebSocket, embedded_portal, load, summary_ms  # noqa: E402
 
+JOB_TIMEOUT = 30  # seconds; a job slower than this stops the benchmark
+
 
 def direct_samples(jobs: int, shots: int) -> list[float]:
     from qiskit import QuantumCircuit
@@ -51,7 +53,7 @@ async def submit(client: httpx.AsyncClient, shots: int) -> str:
 async def by_polling(client: httpx.AsyncClient, shots: int, poll: float) -> float:
     started = time.perf_counter()
     job = await submit(client, shots)
-    while True:
+    while time.perf_counter() - started < JOB_TIMEOUT:
         resp = await client.get(f"/api/v1/jobs/{job}")
         status = resp.json()["status"]
         if status == "done":
@@ -59,6 +61,7 @@ async def by_polling(client: httpx.AsyncClient, shots: int, poll: float) -> floa
         if status in ("failed", "cancelled"):
             raise RuntimeError(f"job {job} {status}")
         await asyncio.sleep(poll)
+    raise RuntimeError(f"job {job} not done after {JOB_TIMEOUT} s")
 
 
 async def by_job_socket(client: httpx.AsyncClient, port: int, session: str, shots: int) -> float:
@@ -67,7 +70,7 @@ async def by_job_socket(client: httpx.AsyncClient, port: int, session: str, shot
     ws = await WebSocket.connect(port, f"/ws/jobs/{job}/", session)
     try:
         while True:
-            frame = await asyncio.wait_for(ws.recv(), 30)
+            frame = await asyncio.wait_for(ws.recv(), JOB_TIMEOUT)
             if frame.get("status") == "done":
                 # The frame says done; a client then fetches the results once.
                 (await client.get(f"/api/v1/jobs/{job}")).raise_for_status()
@@ -80,7 +83,7 @@ async def by_team_socket(client: httpx.AsyncClient, ws: WebSocket, shots: int) -
     started = time.perf_counter()
     job = await submit(client, shots)
     while True:
-        frame = await asyncio.wait_for(ws.recv(), 30)
+        frame = await asyncio.wait_for(ws.recv(), JOB_TIMEOUT)
         if frame.get("job") == job and frame.get("status") == "done":
             (await client.get(f"/api/v1/jobs/{job}")).raise_for_status()
             return time.perf_counter() - started
