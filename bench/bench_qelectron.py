@@ -71,8 +71,12 @@ def main() -> None:
     lean_ms = latency_ms(lambda: lean(X), args.calls)
     local_ms = latency_ms(lambda: local(X), max(args.calls // 5, 20))
     print(f"per call (median)     plain QNode {base:7.3f} ms")
-    print(f"  qelectron, AerSamplerExecutor   {lean_ms:7.3f} ms   overhead {lean_ms - base:+7.3f} ms   ratio {lean_ms / base:5.2f}x")
-    print(f"  qelectron, LocalSimulatorExec.  {local_ms:7.3f} ms   overhead {local_ms - base:+7.3f} ms   ratio {local_ms / base:5.2f}x")
+    print(
+        f"  qelectron, AerSamplerExecutor   {lean_ms:7.3f} ms   overhead {lean_ms - base:+7.3f} ms   ratio {lean_ms / base:5.2f}x"
+    )
+    print(
+        f"  qelectron, LocalSimulatorExec.  {local_ms:7.3f} ms   overhead {local_ms - base:+7.3f} ms   ratio {local_ms / base:5.2f}x"
+    )
 
     lean_cluster = qelectron(executors=[AerSamplerExecutor(name=f"aer{i}") for i in range(4)])(qnode())
     local_cluster = qelectron(executors=[LocalSimulatorExecutor() for _ in range(4)])(qnode())
@@ -80,8 +84,12 @@ def main() -> None:
     lean_rate = throughput(lean_cluster, args.futures)
     local_rate = throughput(local_cluster, max(args.futures // 5, 50))
     print(f"run_later throughput  plain QNode (sequential) {plain_rate:7.1f} circuits/s")
-    print(f"  4 x AerSamplerExecutor cluster               {lean_rate:7.1f} circuits/s   ratio {lean_rate / plain_rate:5.2f}x")
-    print(f"  4 x LocalSimulatorExecutor cluster           {local_rate:7.1f} circuits/s   ratio {local_rate / plain_rate:5.2f}x")
+    print(
+        f"  4 x AerSamplerExecutor cluster               {lean_rate:7.1f} circuits/s   ratio {lean_rate / plain_rate:5.2f}x"
+    )
+    print(
+        f"  4 x LocalSimulatorExecutor cluster           {local_rate:7.1f} circuits/s   ratio {local_rate / plain_rate:5.2f}x"
+    )
 
 
 if __name__ == "__main__":

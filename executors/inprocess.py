@@ -122,8 +122,12 @@ class InProcessExecutor:
             portable = dataclasses.replace(request, on_circuit=None, on_progress=None)
             job_key = uuid.uuid4().hex
             results = await self._run_batches(
-                request, job, shots,
-                lambda batch: self._isolated(isolation.run_batch(type(self), self.spec, job_key, portable, batch, shots)),
+                request,
+                job,
+                shots,
+                lambda batch: self._isolated(
+                    isolation.run_batch(type(self), self.spec, job_key, portable, batch, shots)
+                ),
             )
             metadata = {"executor": self.name, "single_job": self.single_job, "isolated": True}
         else:

@@ -35,8 +35,9 @@ def enable(processes: int) -> None:
         if _pool is None or _size != processes:
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_warm_child)
+            _pool = ProcessPoolExecutor(
+                max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_child
+            )
             _size = processes
 
 
@@ -64,7 +65,9 @@ async def run_batch(executor_cls: type, spec: Any, job_key: str, request: Any, i
         raise RuntimeError("process isolation is not enabled")
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_pool, _child_run, executor_cls, pickle.dumps(spec), job_key, request, indices, shots)
+        return await loop.run_in_executor(
+            _pool, _child_run, executor_cls, pickle.dumps(spec), job_key, request, indices, shots
+        )
     except BrokenProcessPool:
         enable(_size or 1)  # a child died (killed, out of memory): replace the pool, retry the job later
         raise TransientError("the simulator process died; the job will be retried") from None

@@ -37,11 +37,26 @@ def jsonable(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
+def count_bits(bits: BitArray) -> dict[str, int]:
+    """``bits.get_counts()``, vectorised: ``get_counts`` formats a string per shot in Python.
+
+    Each shot's packed bytes become one integer; only distinct outcomes are formatted.
+    """
+    packed = bits.array.reshape(-1, bits.array.shape[-1])
+    if packed.shape[1] > 8:  # wider than 64 bits: no integer type holds a shot
+        return bits.get_counts()
+    values = np.zeros(packed.shape[0], dtype=np.uint64)
+    for column in range(packed.shape[1]):
+        values = (values << np.uint64(8)) | packed[:, column].astype(np.uint64)
+    outcomes, counts = np.unique(values, return_counts=True)
+    return {format(int(v), f"0{bits.num_bits}b"): int(n) for v, n in zip(outcomes, counts, strict=True)}
+
+
 def convert_sampler_pub(pub_result: Any, index: int, metadata: Mapping[str, Any] | None = None) -> CircuitResult:
     """One sampler ``SamplerPubResult`` (a single parameter binding) as a :class:`CircuitResult`."""
     registers = {name: bits for name, bits in pub_result.data.items() if isinstance(bits, BitArray)}
-    register_counts = {name: bits.get_counts() for name, bits in registers.items()}
-    counts = pub_result.join_data(list(registers)).get_counts() if registers else {}
+    register_counts = {name: count_bits(bits) for name, bits in registers.items()}
+    counts = count_bits(pub_result.join_data(list(registers))) if registers else {}
     shots = next(iter(registers.values())).num_shots if registers else 0
     probabilities = {key: value / shots for key, value in counts.items()} if shots else {}
     return CircuitResult(

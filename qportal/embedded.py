@@ -7,6 +7,7 @@ loop, so the worker is started as a task on the loop that serves requests, once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 
 from channels.layers import get_channel_layer
@@ -24,7 +25,9 @@ def ensure_embedded_worker() -> None:
     from qportal.jobs.worker import JobRunner
 
     runner = JobRunner()
-    _started = asyncio.get_event_loop().create_task(runner.serve(get_channel_layer()))
+    # A fresh context: started from inside a request, the task would otherwise inherit that
+    # request's thread-sensitive context, whose sync thread ends with the request.
+    _started = asyncio.get_event_loop().create_task(runner.serve(get_channel_layer()), context=contextvars.Context())
     log.info("embedded worker %s scheduled", runner.worker_id)
 
 

@@ -151,7 +151,7 @@ def test_background_check_fills_status_and_backends(users, standin):
 
     async def sweep_and_wait():
         runner = JobRunner(worker_id="check-test")
-        await runner.sweep()
+        await runner.check_credentials()
         await asyncio.gather(*runner._background)
 
     async_to_sync(sweep_and_wait)()

@@ -54,7 +54,7 @@ def _clean_tags(tags: list[str]) -> list[str]:
 
 def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
     if not isinstance(source, dict):
-        raise InvalidRequest(f"circuit {index}: expected an object with \"qasm\" or \"qpy\"", index=index)
+        raise InvalidRequest(f'circuit {index}: expected an object with "qasm" or "qpy"', index=index)
     if source.get("qasm") is not None:
         text = source["qasm"]
         return ("qasm3" if "OPENQASM 3" in text[:200] else "qasm2"), text
@@ -62,9 +62,9 @@ def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
         try:
             base64.b64decode(source["qpy"], validate=True)
         except ValueError:
-            raise InvalidRequest(f"circuit {index}: \"qpy\" is not valid base64", index=index) from None
+            raise InvalidRequest(f'circuit {index}: "qpy" is not valid base64', index=index) from None
         return "qpy", source["qpy"]
-    raise InvalidRequest(f"circuit {index}: give either \"qasm\" or \"qpy\"", index=index)
+    raise InvalidRequest(f'circuit {index}: give either "qasm" or "qpy"', index=index)
 
 
 def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
@@ -74,13 +74,18 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
     if len(sub.circuits) > MAX_CIRCUITS:
         raise InvalidRequest(f"a job holds at most {MAX_CIRCUITS} circuits, got {len(sub.circuits)}")
     if sub.primitive not in ("sampler", "estimator"):
-        raise InvalidRequest(f"primitive must be \"sampler\" or \"estimator\", not {sub.primitive!r}")
+        raise InvalidRequest(f'primitive must be "sampler" or "estimator", not {sub.primitive!r}')
     if sub.shots is not None and not 1 <= sub.shots <= MAX_SHOTS:
         raise InvalidRequest(f"shots must be between 1 and {MAX_SHOTS}, got {sub.shots}")
     if sub.observables is not None and len(sub.observables) != len(sub.circuits):
-        raise InvalidRequest(f"give one observables entry per circuit: {len(sub.circuits)} circuits, {len(sub.observables)} entries")
+        raise InvalidRequest(
+            f"give one observables entry per circuit: {len(sub.circuits)} circuits, {len(sub.observables)} entries"
+        )
     if sub.parameter_values is not None and len(sub.parameter_values) != len(sub.circuits):
-        raise InvalidRequest(f"give one parameter_values entry per circuit: {len(sub.circuits)} circuits, {len(sub.parameter_values)} entries")
+        given = len(sub.parameter_values)
+        raise InvalidRequest(
+            f"give one parameter_values entry per circuit: {len(sub.circuits)} circuits, {given} entries"
+        )
     tags = _clean_tags(sub.tags)
 
     profile = resolve_profile(user, sub.profile, sub.team)
@@ -159,7 +164,12 @@ def cancel_job(user, job: Job) -> Job:
         "cancelled",
         message="cancelled before it started",
         where=Q(status=JobStatus.QUEUED),
-        fields={"status": JobStatus.CANCELLED, "cancel_requested": True, "finished_at": timezone.now(), "sub_status": ""},
+        fields={
+            "status": JobStatus.CANCELLED,
+            "cancel_requested": True,
+            "finished_at": timezone.now(),
+            "sub_status": "",
+        },
     ):
         append_event(
             job.id,
@@ -175,9 +185,7 @@ def cancel_job(user, job: Job) -> Job:
 
 
 def rerun_job(user, job: Job) -> Job:
-    circuits = [
-        {"qasm": c.source} if c.source_format != "qpy" else {"qpy": c.source} for c in job.circuits.all()
-    ]
+    circuits = [{"qasm": c.source} if c.source_format != "qpy" else {"qpy": c.source} for c in job.circuits.all()]
     observables = [c.observables for c in job.circuits.all()] if job.primitive == "estimator" else None
     params = [c.parameter_values for c in job.circuits.all()]
     sub = Submission(

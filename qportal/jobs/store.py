@@ -178,7 +178,11 @@ def mark_running(item: WorkItem, remote_ids: list[str], message: str) -> bool:
 
 
 def set_sub_status(item: WorkItem, text: str) -> None:
-    append_event(item.job_id, "progress", message=text, where=_mine(item), fields={"sub_status": text[:100]})
+    """Record a new sub-status; repeating the current one writes nothing."""
+    text = text[:100]
+    append_event(
+        item.job_id, "progress", message=text, where=_mine(item) & ~Q(sub_status=text), fields={"sub_status": text}
+    )
 
 
 def save_circuit_result(item: WorkItem, result: CircuitResult, total: int) -> None:

@@ -17,7 +17,7 @@ import uuid
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, connection
 
 from executors import isolation
 from executors.base import (
@@ -41,14 +41,18 @@ MAX_TRANSIENT_ATTEMPTS = 5
 
 
 def db(fn):
-    """Run a store function in Django's sync thread, with stale connections closed around it."""
+    """Run a store function in the worker's one sync thread, on a connection kept open between calls.
+
+    Opening a connection per call cost more than the queries (benchmark 2 in bench/README.md); a
+    connection that failed is closed so the next call opens a fresh one.
+    """
 
     def wrapped(*args, **kwargs):
-        close_old_connections()
         try:
             return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
+        except (OperationalError, InterfaceError):
+            connection.close()
+            raise
 
     return sync_to_async(wrapped, thread_sensitive=True)
 
@@ -93,15 +97,19 @@ class JobRunner:
             listeners = [asyncio.create_task(self._listen(channel_layer, name)) for name in (settings.JOB_CHANNEL, own)]
         log.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         try:
+            timer = True
             while not self._stopping:
                 try:
+                    if timer:  # credential checks ride the timer, off the submit-to-claim path
+                        await self.check_credentials()
                     await self.sweep()
                 except Exception:
                     log.exception("sweep failed; retrying")
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
+                    timer = False
                 except TimeoutError:
-                    pass
+                    timer = True
                 self._wake.clear()
         finally:
             for listener in listeners:
@@ -136,7 +144,6 @@ class JobRunner:
             poke.set()
 
     async def sweep(self) -> int:
-        await self._check_credentials()
         free = self.concurrency - len(self.tasks)
         claims = await db(store.claim_jobs)(self.worker_id, free, self.lease_seconds)
         for claim in claims:
@@ -145,7 +152,7 @@ class JobRunner:
             task.add_done_callback(lambda _t, job_id=claim.job_id: self._finished(job_id))
         return len(claims)
 
-    async def _check_credentials(self) -> None:
+    async def check_credentials(self) -> None:
         """Validate newly saved IBM credentials in the background (building a service is slow)."""
         for cred_id in await db(checks.claim_unchecked)():
             task = asyncio.create_task(asyncio.to_thread(checks.check_credential, cred_id))

@@ -191,3 +191,15 @@ async def test_results_are_plain_json():
     json.dumps([c.to_dict() for c in result.circuits])
     json.dumps(result.metadata)
     assert np.isclose(sum(result.circuits[0].counts.values()), 10)
+
+
+@pytest.mark.parametrize("width", [1, 3, 8, 9, 20, 64, 70])
+def test_vectorised_counts_equal_qiskits(width):
+    import numpy as np
+    from qiskit.primitives import BitArray
+
+    from executors.results import count_bits
+
+    rng = np.random.default_rng(width)
+    bits = BitArray.from_bool_array(rng.random((3000, width)) < 0.3)
+    assert count_bits(bits) == bits.get_counts()
