@@ -4,15 +4,19 @@ The generated values go into ``os.environ`` so processes the tests start (daphne
 share them.
 """
 
+import atexit
 import os
 import secrets
+import shutil
 import tempfile
 
 from cryptography.fernet import Fernet
 
 os.environ.setdefault("QPORTAL_SECRET_KEY", secrets.token_urlsafe(40))
 os.environ.setdefault("QPORTAL_FERNET_KEYS", Fernet.generate_key().decode())
-os.environ.setdefault("QPORTAL_DATA_DIR", tempfile.mkdtemp(prefix="qportal-test-"))
+if "QPORTAL_DATA_DIR" not in os.environ:  # the process that makes the dir also removes it
+    os.environ["QPORTAL_DATA_DIR"] = tempfile.mkdtemp(prefix="qportal-test-")
+    atexit.register(shutil.rmtree, os.environ["QPORTAL_DATA_DIR"], ignore_errors=True)
 os.environ.setdefault("QPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 from qportal.settings import *  # noqa: E402,F403
