@@ -28,6 +28,7 @@ from executors.base import (
     JobHandle,
     RemoteState,
     TransientError,
+    await_job_task,
 )
 
 Selector = Callable[[Sequence[Executor], ExecutionRequest], Executor]
@@ -55,14 +56,7 @@ class TaskJobs:
         return RemoteState.FAILED if task.exception() is not None else RemoteState.DONE
 
     async def result(self, handle: JobHandle) -> ExecutionResult:
-        task = _task(handle)
-        try:
-            return await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-            raise JobCancelled("the job was cancelled") from None
+        return await await_job_task(_task(handle))
 
     async def cancel(self, handle: JobHandle) -> None:
         _task(handle).cancel()

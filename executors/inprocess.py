@@ -26,6 +26,7 @@ from executors.base import (
     JobHandle,
     RemoteJobFailed,
     RemoteState,
+    await_job_task,
 )
 from executors.circuits import validate_request
 
@@ -95,14 +96,7 @@ class InProcessExecutor:
         return RemoteState.DONE
 
     async def result(self, handle: JobHandle) -> ExecutionResult:
-        job = _job(handle)
-        try:
-            return await job.task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-            raise JobCancelled("the job was cancelled") from None
+        return await await_job_task(_job(handle).task)
 
     async def cancel(self, handle: JobHandle) -> None:
         job = _job(handle)

@@ -13,15 +13,7 @@ from executors import ExecutionRequest, InvalidRequest, parse_circuit, validate_
 from executors.base import ExecutorSpec
 from executors.circuits import circuit_diagram, circuit_to_qasm, qasm_version, to_observables
 from executors.runtime import RuntimeExecutor
-
-BELL = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
+from tests.circuits import BELL
 
 BELL3 = """OPENQASM 3.0;
 include "stdgates.inc";

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from qiskit import QuantumCircuit
 
 from executors.base import (
     ExecutionRequest,
@@ -19,15 +18,8 @@ from executors.base import (
 from executors.cluster import ClusterExecutor, QCluster
 from executors.qelectron import AerSamplerExecutor
 from executors.registry import build_executor
+from tests.circuits import bell
 from tests.executors.qe_helpers import Failing, Held, Recorder
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
 
 
 def request(shots: int = 200) -> ExecutionRequest:
