@@ -20,3 +20,10 @@ def test_create_api_key_creates_user_team_and_a_working_key(db, client):
     call_command("create_api_key", "dora", stdout=StringIO())  # a second key, same user and team
     assert ApiKey.objects.filter(user__username="dora").count() == 2
     assert Membership.objects.filter(user__username="dora").count() == 1
+
+
+def test_every_new_user_gets_a_personal_team(db):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", password="x" * 12)
+    assert Membership.objects.filter(user=admin, team__personal=True, role="owner").count() == 1
