@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import pickle
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -81,8 +83,21 @@ _KEEP_PREPARED = 4
 
 
 def _warm_child() -> None:
+    _exit_with_parent(os.getppid())
     import executors.local  # noqa: F401  (imports qiskit and aer once per child)
     import executors.runtime  # noqa: F401
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A parent killed outright (SIGKILL, out of memory) never shuts its pool down; without this
+    its children would live on as orphans."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _noop(_: int) -> None:

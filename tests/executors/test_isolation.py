@@ -67,3 +67,39 @@ async def test_event_loop_stays_responsive_during_a_long_simulation(pool):
     assert elapsed > 0.5, "the simulation was too short to tell"
     # In a thread, Aer holds the GIL and the ticker barely runs; in a child process it keeps pace.
     assert ticks >= 0.6 * elapsed / 0.05, (ticks, elapsed)
+
+
+def test_children_exit_when_their_parent_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = (
+        "import os, sys, time\n"
+        "from executors import isolation\n"
+        "isolation.enable(2)\n"
+        "isolation.warm_up()\n"
+        "print(' '.join(str(p) for p in isolation._pool._processes), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, text=True)
+    children = [int(p) for p in parent.stdout.readline().split()]
+    assert len(children) == 2 and all(_alive(pid) for pid in children)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in children), "pool children outlived their killed parent"
+
+
+def _alive(pid: int) -> bool:
+
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
