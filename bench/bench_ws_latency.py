@@ -121,7 +121,7 @@ async def run(portal, ports: list[int], args) -> None:
         loaded = list(listener.samples)
         await listener.close()
 
-    print(f"{args.jobs} Bell jobs, {len(ports)} daphne process(es), 1 worker, Redis channel layer")
+    print(f"{args.jobs} Bell jobs, {len(ports)} daphne process(es), 1 worker, Redis pub/sub fan-out")
     base_p95 = report("baseline: 1 socket", baseline)
     p95 = report(f"{args.sockets} sockets on /ws/jobs/", loaded)
     frames = sum(1 for kind, _ in loaded if kind != "queued")

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from qportal.jobs import events, services
+from qportal.jobs import events, fanout, services
 from qportal.jobs.models import JobEvent
 from qportal.jobs.worker import JobRunner
 from tests.circuits import BELL, GHZ3
@@ -30,7 +30,11 @@ def app(settings):
 @pytest.fixture(autouse=True)
 async def fresh_layer():
     await get_channel_layer().flush()
-    yield
+    hub = fanout.Hub(None)  # the embedded default's in-process hub, fresh for each test
+    old = fanout.use(hub)
+    yield hub
+    await hub.aclose()
+    fanout.use(old)
     await get_channel_layer().flush()
 
 
@@ -126,9 +130,9 @@ async def test_outsider_and_anonymous_are_refused(app, users):
     for path in ("/ws/jobs/", f"/ws/jobs/{job.id}/"):
         comm, connected, code = await connect(app, path, None)
         assert not connected and code == 4401
-    # The refused socket joined no group: events for the job do not reach anyone.
+    # The refused sockets left nothing in the registry: events for the job reach no one.
     await sync_to_async(services.cancel_job)(users["alice"], job)
-    assert get_channel_layer().groups.get(f"job.{job.id}", {}) == {}
+    assert fanout.hub().groups == {}
 
 
 async def test_reconnect_and_refetch_converge_after_frames_were_dropped(app, users, monkeypatch):

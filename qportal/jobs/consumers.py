@@ -3,9 +3,12 @@
 Event frames are ``JobEvent.as_frame()`` dicts and carry the job's event sequence number ``seq``.
 Right after accepting, each socket sends one ``{"type": "hello", ...}`` frame with the current
 state (``last_seq`` per job), so a client that reconnects can tell at once whether it missed
-something. Frames can be lost (the channel layer delivers at most once); clients refetch over REST
-when they see a gap or reconnect. Membership is checked in ``connect()``: a socket for a job the
-user cannot see is closed before it is accepted, exactly as for a job that does not exist.
+something. Frames can be lost (delivery is at most once); clients refetch over REST when they see
+a gap or reconnect. Membership is checked in ``connect()``: a socket for a job the user cannot see
+is closed before it is accepted, exactly as for a job that does not exist.
+
+Event frames come from the process's fan-out hub (``qportal.jobs.fanout``), not from the channel
+layer: the consumers hold no channel-layer channel.
 """
 
 from __future__ import annotations
@@ -14,26 +17,39 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from qportal.accounts.access import team_ids
+from qportal.jobs import fanout
 from qportal.jobs.models import Job
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN = 1013
 
 
 class _JobStream(AsyncJsonWebsocketConsumer):
-    groups_joined: list[str]
+    channel_layer_alias = None  # no channel-layer channel per socket: frames come from the hub
+    subscription: fanout.Subscription | None = None
 
-    async def _join(self, groups: list[str]) -> None:
-        self.groups_joined = groups
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+    async def _join(self, groups: list[str]) -> bool:
+        """Register in the hub before the state is read, so no event can fall between the two."""
+        try:
+            self.subscription = await fanout.hub().subscribe(groups, self.base_send)
+        except fanout.Unavailable:
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return False
+        return True
+
+    async def _accept_with(self, hello: dict) -> None:
+        await self.accept()
+        await self.send_json(hello)
+        self.subscription.start()  # frames that arrived meanwhile follow the hello
+
+    def _leave(self) -> None:
+        if self.subscription is not None:
+            self.subscription.close()
+            self.subscription = None
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
-
-    async def job_event(self, message):
-        await self.send_json(message["event"])
+        self._leave()
 
     def _user(self):
         user = self.scope.get("user")
@@ -49,9 +65,8 @@ class TeamJobsConsumer(_JobStream):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         teams = await database_sync_to_async(team_ids)(user)
-        await self._join([f"team.{tid}" for tid in teams])
-        await self.accept()
-        await self.send_json({"type": "hello", "teams": teams})
+        if await self._join([f"team.{tid}" for tid in teams]):
+            await self._accept_with({"type": "hello", "teams": teams})
 
 
 class JobConsumer(_JobStream):
@@ -64,15 +79,14 @@ class JobConsumer(_JobStream):
             return
         job_id = self.scope["url_route"]["kwargs"]["job_id"]
         # Join before reading last_seq, so no event can fall between the two.
-        await self._join([f"job.{job_id}"])
+        if not await self._join([f"job.{job_id}"]):
+            return
         state = await self._state(user, job_id)
         if state is None:
-            await self.disconnect(CLOSE_NOT_FOUND)
-            self.groups_joined = []
+            self._leave()
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        await self.accept()
-        await self.send_json({"type": "hello", "job": str(job_id), **state})
+        await self._accept_with({"type": "hello", "job": str(job_id), **state})
 
     @database_sync_to_async
     def _state(self, user, job_id) -> dict | None:

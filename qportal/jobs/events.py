@@ -2,11 +2,14 @@
 
 Every state change is one conditional UPDATE of named Job fields plus one JobEvent row, in one
 transaction; the event's sequence number comes from ``Job.last_seq``.  Websocket frames and worker
-wake-ups are sent after commit and may be lost: the database stays the record of truth.
+wake-ups are sent after commit and may be lost: the database stays the record of truth.  Frames
+go through the process-local fan-out (``qportal.jobs.fanout``); wake-ups and cancel notices
+through the channel layer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -17,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
+from qportal.jobs import fanout
 from qportal.jobs.models import Job, JobEvent
 
 log = logging.getLogger(__name__)
@@ -54,12 +58,12 @@ def append_event(
 
 
 def publish(frame: dict[str, Any], team_id: int) -> None:
-    """Fan an event out to the job's and the team's websocket groups (best effort)."""
-    layer = get_channel_layer()
-    message = {"type": "job.event", "event": frame}
+    """Fan an event out to the job's and the team's websocket groups (best effort).
+
+    One message for every web process (``qportal.jobs.fanout``), the frame encoded to JSON once.
+    """
     try:
-        async_to_sync(layer.group_send)(f"job.{frame['job']}", message)
-        async_to_sync(layer.group_send)(f"team.{team_id}", message)
+        fanout.hub().publish([f"job.{frame['job']}", f"team.{team_id}"], json.dumps(frame))
     except Exception as exc:  # a lost frame is repaired by the client's refetch
         log.warning("could not publish event %s/%s: %s", frame["job"], frame["seq"], exc)
 
