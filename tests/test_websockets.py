@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -199,3 +204,133 @@ async def test_reconnect_and_refetch_converge_after_frames_were_dropped(app, use
 
     stored = [e["seq"] for e in await db_events(job.id)]
     assert seen == stored == list(range(1, len(stored) + 1))
+
+
+async def test_disconnect_leaves_no_registry_entries(app, users, fresh_layer):
+    job = await submit(users["alice"], users["lab"])
+    socks = []
+    for user in ("alice", "bob", "charlie"):
+        socks.append((await connect(app, "/ws/jobs/", users[user]))[0])
+    socks.append((await connect(app, f"/ws/jobs/{job.id}/", users["bob"]))[0])
+    for comm in socks:
+        assert (await comm.receive_json_from())["type"] == "hello"
+    assert set(fresh_layer.groups) >= {f"team.{users['lab'].id}", f"job.{job.id}"}
+    assert len(fresh_layer.groups[f"team.{users['lab'].id}"]) == 2  # alice and bob, not charlie
+    assert fresh_layer.socket_count() == 4
+    for comm in socks:
+        await comm.disconnect()
+    assert fresh_layer.groups == {}
+
+
+async def test_a_client_that_does_not_read_is_closed_not_waited_for(fresh_layer):
+    """One stuck socket must not hold up the others: its frames are dropped and it is closed
+    (its client reconnects and refetches); the other socket gets every frame."""
+    fresh_layer._bind()
+    stuck = asyncio.Event()
+    got: list[dict] = []
+
+    async def blocked_send(message):
+        got.append(message)
+        await stuck.wait()
+
+    fast: list[dict] = []
+
+    async def quick_send(message):
+        fast.append(message)
+
+    slow_sub = await fresh_layer.subscribe(["team.1"], blocked_send)
+    fast_sub = await fresh_layer.subscribe(["team.1"], quick_send)
+    slow_sub.start()
+    fast_sub.start()
+    for i in range(fanout.QUEUE_FRAMES + 5):
+        fresh_layer.deliver(["team.1"], f'{{"seq": {i}}}')
+        await asyncio.sleep(0)
+    assert slow_sub.kicked and fresh_layer.socket_count() == 1
+    stuck.set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert got[-1] == {"type": "websocket.close", "code": fanout.CLOSE_LAGGING}
+    assert [m["text"] for m in fast] == [f'{{"seq": {i}}}' for i in range(fanout.QUEUE_FRAMES + 5)]
+    fast_sub.close()
+    assert fresh_layer.groups == {}
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/10"
+
+
+@pytest.fixture
+async def redis_hub():
+    """The production transport on the machine's Redis (db 10, flushed): this process's hub plus a
+    second hub standing for another web process."""
+    import redis
+
+    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    hub, other = fanout.Hub(REDIS_TEST_URL), fanout.Hub(REDIS_TEST_URL)
+    old = fanout.use(hub)
+    yield hub, other
+    await hub.aclose()
+    await other.aclose()
+    fanout.use(old)
+    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+
+
+@pytest.mark.production
+async def test_events_reach_sockets_in_every_process_over_redis(app, users, redis_hub):
+    hub, other = redis_hub
+    job = await submit(users["alice"], users["lab"], GHZ3, shots=300)
+    team, _, _ = await connect(app, "/ws/jobs/", users["bob"])
+    single, _, _ = await connect(app, f"/ws/jobs/{job.id}/", users["alice"])
+    assert (await team.receive_json_from())["type"] == "hello"
+    assert (await single.receive_json_from())["last_seq"] == 1
+    elsewhere: list[dict] = []
+
+    async def record(message):
+        elsewhere.append(json.loads(message["text"]))
+
+    (await other.subscribe([f"team.{users['lab'].id}"], record)).start()
+
+    await run_worker()  # this process publishes through Redis, like a runworker process would
+    want = (await db_events(job.id))[1:]
+    assert await frames_until(single, "done") == want
+    assert await frames_until(team, "done") == want
+    assert elsewhere == want
+
+    # A publisher in another OS process reaches both hubs.
+    frame = {**want[-1], "seq": want[-1]["seq"] + 1, "kind": "note"}
+    code = (
+        "import sys; from qportal.jobs.fanout import Hub\n"
+        f"Hub({REDIS_TEST_URL!r}).publish(sys.argv[1].split(), sys.argv[2])\n"
+    )
+    groups = f"job.{job.id} team.{users['lab'].id}"
+    await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", code, groups, json.dumps(frame)], check=True, timeout=60
+    )
+    assert await single.receive_json_from() == frame
+    assert await team.receive_json_from() == frame
+    await asyncio.sleep(0.1)
+    assert elsewhere[-1] == frame and len(elsewhere) == len(want) + 1
+    await team.disconnect()
+    await single.disconnect()
+    assert hub.groups == {}
+
+
+@pytest.mark.production
+async def test_losing_the_subscription_closes_sockets_so_clients_refetch(app, users, redis_hub):
+    import redis
+
+    hub, _ = redis_hub
+    comm, connected, _ = await connect(app, "/ws/jobs/", users["alice"])
+    assert connected and (await comm.receive_json_from())["type"] == "hello"
+    admin = redis.Redis.from_url(REDIS_TEST_URL)
+    ours = [c["id"] for c in admin.client_list() if c["name"] == fanout.CLIENT_NAME and c["db"] == "10"]
+    assert ours
+    for client_id in ours:
+        admin.client_kill_filter(_id=client_id)
+    assert await comm.receive_output(timeout=10) == {"type": "websocket.close", "code": fanout.CLOSE_RESTART}
+    assert hub.groups == {}
+    # The hub resubscribes: a new socket is served again.
+    comm, connected, _ = await connect(app, "/ws/jobs/", users["alice"])
+    assert connected and (await comm.receive_json_from())["type"] == "hello"
+    job = await submit(users["bob"], users["lab"])
+    assert (await comm.receive_json_from())["job"] == str(job.id)
+    await comm.disconnect()

@@ -37,6 +37,7 @@ CLOSE_LAGGING = 1013  # "try again later": the client did not read its frames fa
 CLOSE_RESTART = 1012  # "service restart": the process lost its event subscription
 QUEUE_FRAMES = 256
 READY_SECONDS = 5.0
+CLIENT_NAME = "qportal-fanout"  # the subscription's name in Redis CLIENT LIST
 
 
 class Unavailable(Exception):
@@ -188,7 +189,9 @@ class Hub:
         delay = 0.5
         while True:
             # No silent reconnects inside redis-py: a gap in the subscription must close the sockets.
-            client = aioredis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), health_check_interval=10)
+            client = aioredis.Redis.from_url(
+                self.url, retry=Retry(NoBackoff(), 0), health_check_interval=10, client_name=CLIENT_NAME
+            )
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
