@@ -41,7 +41,7 @@ from executors.base import (
     InvalidRequest,
 )
 from executors.cluster import ClusterExecutor, Selector, TaskJobs, Ticket
-from executors.tapes import QNodeBatch, build_batch, pennylane_counts, tape_to_circuit, to_interface
+from executors.tapes import CallCompiler, QNodeBatch, pennylane_counts, to_interface
 
 _READY_CACHE = 512
 _PARALLEL_QUBITS = 14  # Aer's own statevector_parallel_threshold
@@ -75,6 +75,7 @@ class QElectron:
             raise TypeError("qelectron wraps a QNode: put @qelectron above @qml.qnode")
         self.qnode = qnode
         self.cluster = cluster
+        self.compiler = CallCompiler(qnode)
         functools.update_wrapper(self, qnode)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -93,13 +94,10 @@ class QElectron:
         return self._submit(batch, request, self.cluster.select(request))
 
     def _prepare(self, args: tuple, kwargs: dict) -> tuple[QNodeBatch, ExecutionRequest]:
-        batch = build_batch(self.qnode, args, kwargs)
-        circuits, values = [], []
-        for tape in batch.tapes:
-            circuit, params = tape_to_circuit(tape)
-            circuits.append(circuit)
-            values.append(params)
-        request = ExecutionRequest(circuits=circuits, shots=batch.shots, parameter_values=values, tags=["qelectron"])
+        batch = self.compiler(args, kwargs)
+        request = ExecutionRequest(
+            circuits=batch.circuits, shots=batch.shots, parameter_values=batch.values, tags=["qelectron"]
+        )
         return batch, request
 
     def _submit(self, batch: QNodeBatch, request: ExecutionRequest, ticket: Ticket) -> QElectronFuture:
