@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
-from typing import Any
+from typing import Any, NamedTuple
 
 import pennylane as qml
 from qiskit import QuantumCircuit, transpile
@@ -45,6 +45,7 @@ from executors.tapes import CallCompiler, QNodeBatch, pennylane_counts, to_inter
 
 _READY_CACHE = 512
 _PARALLEL_QUBITS = 14  # Aer's own statevector_parallel_threshold
+_IDLE_SECONDS = 10.0  # an AerSamplerExecutor's batching thread exits after this long without work
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 
@@ -168,6 +169,24 @@ def _value(batch: QNodeBatch, execution: ExecutionResult) -> Any:
     return to_interface(batch.postprocess(counts), batch.interface)
 
 
+class _Pending(NamedTuple):
+    request: ExecutionRequest
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+    queued: float
+
+
+def _deliver(outcomes: list[tuple[asyncio.Future, Any]]) -> None:
+    """Resolve asyncio futures on their loop (cancelled ones are left alone)."""
+    for future, outcome in outcomes:
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
 def _settle(future: Future, exc: BaseException | None, value: Any = None) -> None:
     try:
         if isinstance(exc, asyncio.CancelledError):
@@ -209,17 +228,28 @@ class AerSamplerExecutor(TaskJobs):
     transpiled once per circuit object (only if Aer lacks a gate), angles bound at run time.
 
     It samples for real (Aer's shot simulation); ``seed`` makes a sequence of runs reproducible.
+    Requests awaited concurrently through :meth:`run` are simulated together: one worker thread
+    takes every pending request with the same shots and runs them as one Aer job, each circuit
+    once with all of its pending angle sets as ``parameter_binds``.  Aer's fixed cost per job
+    (assembly, configuration, result objects) then is paid once per batch instead of once per
+    call.  Seeded executors (and subclasses overriding :meth:`run_sync`) run each request alone.
     """
 
-    def __init__(self, *, shots: int = 1024, seed: int | None = None, name: str = "aer_sampler"):
+    def __init__(
+        self, *, shots: int = 1024, seed: int | None = None, name: str = "aer_sampler", max_batch: int = 256
+    ):
         self.name = name
         self.shots = shots
+        self.max_batch = max_batch
         self._seed = seed
         self._runs = 0
         self._simulator = _aer()
         self._supported = frozenset(self._simulator.target.operation_names) | {"measure", "barrier"}
         self._ready: dict[int, tuple[QuantumCircuit, QuantumCircuit, tuple]] = {}
         self._lock = threading.Lock()
+        self._pending: deque[_Pending] = deque()
+        self._wake = threading.Condition(self._lock)
+        self._worker: threading.Thread | None = None
 
     def max_qubits(self) -> int | None:
         return self._simulator.configuration().n_qubits
@@ -235,22 +265,92 @@ class AerSamplerExecutor(TaskJobs):
                 )
             if circuit.num_clbits == 0:
                 raise InvalidRequest(f"circuit {index} has no measurements", index=index)
+            values = request.parameter_values[index] if request.parameter_values else None
+            if len(values or ()) != circuit.num_parameters:
+                raise InvalidRequest(
+                    f"circuit {index} has {circuit.num_parameters} parameters; got {len(values or ())} values",
+                    index=index,
+                )
 
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
-        """Simulate in a worker thread, so the caller's loop stays free."""
-        return await asyncio.get_running_loop().run_in_executor(None, self.run_sync, request)
+        """Simulate in a worker thread (batched with concurrent requests), so the caller's loop stays free."""
+        loop = asyncio.get_running_loop()
+        if self._seed is not None or type(self).run_sync is not AerSamplerExecutor.run_sync:
+            # seeded: results must not depend on how calls happened to batch; a subclass that
+            # overrides run_sync (to record or wrap runs) keeps seeing every run
+            return await loop.run_in_executor(None, self.run_sync, request)
+        self.validate(request)
+        future = loop.create_future()
+        with self._lock:
+            self._pending.append(_Pending(request, loop, future, time.perf_counter()))
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name=f"{self.name}-batcher", daemon=True)
+                self._worker.start()
+            self._wake.notify()
+        return await future
 
     def run_sync(self, request: ExecutionRequest) -> ExecutionResult:
         """Simulate in the calling thread (what a synchronous qelectron call uses)."""
         self.validate(request)
-        started = time.perf_counter()
-        shots = request.shots or self.shots
-        circuits, binds = [], []
-        values = request.parameter_values or [None] * len(request.circuits)
-        for circuit, circuit_values in zip(request.circuits, values, strict=False):
-            ready, parameters = self._prepared(circuit)
-            circuits.append(ready)
-            binds.append({p: [v] for p, v in zip(parameters, circuit_values or (), strict=False)})
+        return self._simulate([request], [time.perf_counter()])[0]
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending:
+                    if not self._wake.wait(timeout=_IDLE_SECONDS) and not self._pending:
+                        self._worker = None  # idle: the next run starts a new worker
+                        return
+                batch = [self._pending.popleft()]
+                shots = batch[0].request.shots or self.shots
+                size = len(batch[0].request.circuits)
+                keep: list[_Pending] = []
+                while self._pending and size < self.max_batch:
+                    item = self._pending.popleft()
+                    if (item.request.shots or self.shots) == shots:
+                        batch.append(item)
+                        size += len(item.request.circuits)
+                    else:
+                        keep.append(item)
+                self._pending.extendleft(reversed(keep))
+            live = [item for item in batch if not item.future.cancelled()]
+            if not live:
+                continue
+            try:
+                results: list[Any] = self._simulate([i.request for i in live], [i.queued for i in live])
+            except BaseException as exc:  # noqa: BLE001 - every request of the failed job gets the error
+                results = [exc] * len(live)
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+            for item, result in zip(live, results, strict=True):
+                by_loop.setdefault(item.loop, []).append((item.future, result))
+            for loop, outcomes in by_loop.items():
+                try:
+                    loop.call_soon_threadsafe(_deliver, outcomes)
+                except RuntimeError:  # that loop is closed; nobody waits for these
+                    pass
+
+    def _simulate(self, requests: list[ExecutionRequest], starts: list[float]) -> list[ExecutionResult]:
+        """One Aer job for ``requests`` (same shots); each circuit once, with all its angle sets."""
+        shots = requests[0].shots or self.shots
+        circuits: list[QuantumCircuit] = []
+        binds: list[dict] = []
+        slots: dict[int, int] = {}  # id(ready circuit) -> its position in ``circuits``
+        placed: list[tuple[int, int]] = []  # (position, bind number) of every requested circuit
+        for request in requests:
+            values = request.parameter_values or [None] * len(request.circuits)
+            for circuit, circuit_values in zip(request.circuits, values, strict=False):
+                ready, parameters = self._prepared(circuit)
+                position = slots.get(id(ready)) if parameters else None
+                if position is None:
+                    position = len(circuits)
+                    circuits.append(ready)
+                    binds.append({p: [] for p in parameters})
+                    if parameters:
+                        slots[id(ready)] = position
+                bind = binds[position]
+                for p, v in zip(parameters, circuit_values or (), strict=False):
+                    bind[p].append(v)
+                placed.append((position, len(bind[parameters[0]]) - 1 if parameters else 0))
         options: dict[str, Any] = {"shots": shots}
         if max(c.num_qubits for c in circuits) < _PARALLEL_QUBITS:
             # Aer's OpenMP threads cost far more than they save on small circuits (10x on a
@@ -263,18 +363,29 @@ class AerSamplerExecutor(TaskJobs):
         if any(binds):
             options["parameter_binds"] = binds
         result = self._simulator.run(circuits, **options).result()
-        results = []
-        for index in range(len(circuits)):
-            counts = result.get_counts(index)
-            results.append(
-                CircuitResult(
-                    index=index,
-                    shots=shots,
-                    counts=counts,
-                    probabilities={bits: n / shots for bits, n in counts.items()},
+        # Aer lays experiments out circuit by circuit, each circuit's bindings in order.
+        first = [0]
+        for bind in binds[:-1]:
+            first.append(first[-1] + (len(next(iter(bind.values()))) if bind else 1))
+        finished = time.perf_counter()
+        out: list[ExecutionResult] = []
+        placed_iter = iter(placed)
+        for request, started in zip(requests, starts, strict=True):
+            results = []
+            for index in range(len(request.circuits)):
+                position, number = next(placed_iter)
+                counts = result.get_counts(first[position] + number)
+                results.append(
+                    CircuitResult(
+                        index=index,
+                        shots=shots,
+                        counts=counts,
+                        probabilities={bits: n / shots for bits, n in counts.items()},
+                    )
                 )
-            )
-        return ExecutionResult(results, time.perf_counter() - started, metadata={"backend": "aer_simulator"})
+            metadata = {"backend": "aer_simulator", "batch": len(requests)}
+            out.append(ExecutionResult(results, finished - started, metadata=metadata))
+        return out
 
     def _prepared(self, circuit: QuantumCircuit) -> tuple[QuantumCircuit, tuple]:
         entry = self._ready.get(id(circuit))
@@ -287,7 +398,6 @@ class AerSamplerExecutor(TaskJobs):
                 self._ready.clear()
             self._ready[id(circuit)] = entry
         return entry[1], entry[2]
-
 
 @functools.lru_cache(maxsize=1)
 def _aer() -> AerSimulator:
