@@ -153,7 +153,14 @@ def _full_batch(qnode: qml.QNode, tape: QuantumScript, output: Any, interface: s
 
 
 def _with_output_type(post: Callable, output: Any) -> Callable[[Sequence[Any]], Any]:
-    return lambda results: _to_qfunc_output_type(post(results), output, False)
+    def postprocess(results: Sequence[Any]) -> Any:
+        # Under PennyLane's queue lock: ``ProbabilityMP.process_counts`` swaps the global list of
+        # recording contexts (``stop_recording``), which drops operators from, or breaks, a tape
+        # another thread is recording at that moment.
+        with AnnotatedQueue._lock:
+            return _to_qfunc_output_type(post(results), output, False)
+
+    return postprocess
 
 
 def counts_batch(

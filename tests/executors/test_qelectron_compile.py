@@ -220,3 +220,39 @@ def test_wrong_number_of_values_is_refused_before_batching():
     executor = AerSamplerExecutor()
     with pytest.raises(InvalidRequest, match="1 parameters; got 2 values"):
         asyncio.run(executor.run(ExecutionRequest(circuits=[rx], parameter_values=[[0.1, 0.2]])))
+
+
+def test_post_processing_does_not_disturb_a_tape_recorded_meanwhile():
+    """PennyLane's counts post-processing swaps the global recording contexts; recording in another
+    thread at the same time must neither fail nor lose operators (a lost one is a new structure)."""
+
+    def func(x):
+        for _ in range(30):
+            qml.RX(x, wires=0)
+            qml.RY(x, wires=1)
+        return qml.probs(wires=[0, 1])
+
+    sampled, _ = qnodes(func, 2)
+    circuit = qelectron(sampled)
+    batch = circuit.compiler((0.1,), {})
+    counts = [{"00": 10, "01": 5, "11": 1}]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def post_loop() -> None:
+        try:
+            while not stop.is_set():
+                batch.postprocess(counts)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=post_loop)
+    thread.start()
+    try:
+        for _ in range(300):
+            circuit.compiler((0.2,), {})
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors[0]
+    assert len(entries(circuit)) == 1 and circuit.compiler.hits == 300
