@@ -27,12 +27,16 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
 import pennylane as qml
 from qiskit import QuantumCircuit, transpile
+from qiskit.circuit import Gate
 from qiskit.result import Result
 from qiskit_aer import AerSimulator
+from qiskit_aer.library import SaveProbabilities
 
 from executors.base import (
     CircuitResult,
@@ -47,6 +51,7 @@ from executors.tapes import CallCompiler, QNodeBatch, pennylane_counts, to_inter
 
 _READY_CACHE = 512
 _PARALLEL_QUBITS = 14  # Aer's own statevector_parallel_threshold
+_EXACT_MAX_CLBITS = 20  # wider circuits are shot-simulated rather than given 2**n probabilities
 _IDLE_SECONDS = 10.0  # an AerSamplerExecutor's batching thread exits after this long without work
 _loop: asyncio.AbstractEventLoop | None = None
 _aer_lock = threading.Lock()
@@ -230,7 +235,10 @@ class AerSamplerExecutor(TaskJobs):
     """A lean sampler-only Aer executor for qelectrons: one cached ``AerSimulator``, circuits
     transpiled once per circuit object (only if Aer lacks a gate), angles bound at run time.
 
-    It samples for real (Aer's shot simulation); ``seed`` makes a sequence of runs reproducible.
+    It samples for real: a circuit whose only non-unitary operations are final measurements gets
+    its measured distribution from one Aer statevector run and its shots as one multinomial draw
+    from it (see :class:`_ExactPlan`); any other circuit is shot-simulated by Aer.  ``seed`` makes
+    a sequence of runs reproducible.
     Requests awaited concurrently through :meth:`run` are simulated together: one worker thread
     takes every pending request with the same shots and runs them as one Aer job, each circuit
     once with all of its pending angle sets as ``parameter_binds``.  Aer's fixed cost per job
@@ -331,49 +339,37 @@ class AerSamplerExecutor(TaskJobs):
                     pass
 
     def _simulate(self, requests: list[ExecutionRequest], starts: list[float]) -> list[ExecutionResult]:
-        """One Aer job for ``requests`` (same shots); each circuit once, with all its angle sets."""
+        """At most two Aer jobs for ``requests`` (same shots): one computing the measured
+        probabilities of every circuit with only final measurements, one shot simulation for the
+        rest.  Each circuit appears once per job, with all its angle sets."""
         shots = requests[0].shots or self.shots
-        circuits: list[QuantumCircuit] = []
-        binds: list[dict] = []
-        slots: dict[int, int] = {}  # id(ready circuit) -> its position in ``circuits``
-        placed: list[tuple[int, int]] = []  # (position, bind number) of every requested circuit
+        exact, sampled = _AerJob(), _AerJob()
+        placed: list[tuple[_AerJob, int, int, _ExactPlan | None]] = []
         for request in requests:
             values = request.parameter_values or [None] * len(request.circuits)
             for circuit, circuit_values in zip(request.circuits, values, strict=False):
-                ready, parameters = self._prepared(circuit)
-                position = slots.get(id(ready)) if parameters else None
-                if position is None:
-                    position = len(circuits)
-                    circuits.append(ready)
-                    binds.append({p: [] for p in parameters})
-                    if parameters:
-                        slots[id(ready)] = position
-                bind = binds[position]
-                for p, v in zip(parameters, circuit_values or (), strict=False):
-                    bind[p].append(v)
-                placed.append((position, len(bind[parameters[0]]) - 1 if parameters else 0))
-        options: dict[str, Any] = {"shots": shots}
-        if max(c.num_qubits for c in circuits) < _PARALLEL_QUBITS:
-            # Aer's OpenMP threads cost far more than they save on small circuits (10x on a
-            # busy 2-core machine), so small jobs run single-threaded.
-            options.update(max_parallel_threads=1, max_parallel_shots=1, max_parallel_experiments=1)
+                ready, parameters, plan = self._prepared(circuit)
+                job = sampled if plan is None else exact
+                position, number = job.add(ready if plan is None else plan.circuit, parameters, circuit_values)
+                placed.append((job, position, number, plan))
         with self._lock:
-            if self._seed is not None:
-                options["seed_simulator"] = self._seed + self._runs
+            seed = None if self._seed is None else self._seed + self._runs
             self._runs += 1
-        result = self._execute(circuits, binds if any(binds) else None, options)
-        # Aer lays experiments out circuit by circuit, each circuit's bindings in order.
-        first = [0]
-        for bind in binds[:-1]:
-            first.append(first[-1] + (len(next(iter(bind.values()))) if bind else 1))
+        exact_result = exact.run(self, 1, seed) if exact.circuits else None
+        sampled_result = sampled.run(self, shots, seed) if sampled.circuits else None
+        rng = np.random.default_rng(seed)
         finished = time.perf_counter()
         out: list[ExecutionResult] = []
         placed_iter = iter(placed)
         for request, started in zip(requests, starts, strict=True):
             results = []
             for index in range(len(request.circuits)):
-                position, number = next(placed_iter)
-                counts = result.get_counts(first[position] + number)
+                job, position, number, plan = next(placed_iter)
+                experiment = job.experiment(position, number)
+                if plan is None:
+                    counts = sampled_result.get_counts(experiment)
+                else:
+                    counts = plan.sample(exact_result.data(experiment)["probabilities"], shots, rng)
                 results.append(
                     CircuitResult(
                         index=index,
@@ -400,17 +396,119 @@ class AerSamplerExecutor(TaskJobs):
         with _aer_lock:
             return execute(circuits, binds, dict(options), str(uuid.uuid4()))
 
-    def _prepared(self, circuit: QuantumCircuit) -> tuple[QuantumCircuit, tuple]:
+    def _prepared(self, circuit: QuantumCircuit) -> tuple[QuantumCircuit, tuple, _ExactPlan | None]:
         entry = self._ready.get(id(circuit))
         if entry is None or entry[0] is not circuit:
             ready = circuit
             if any(i.operation.name not in self._supported for i in circuit.data):
                 ready = transpile(circuit, self._simulator, optimization_level=0)
-            entry = (circuit, ready, tuple(ready.parameters))
+            entry = (circuit, ready, tuple(ready.parameters), _ExactPlan.of(ready))
             if len(self._ready) >= _READY_CACHE:
                 self._ready.clear()
             self._ready[id(circuit)] = entry
-        return entry[1], entry[2]
+        return entry[1], entry[2], entry[3]
+
+
+class _AerJob:
+    """The circuits of one Aer job; a parametrised circuit appears once, with all its angle sets."""
+
+    def __init__(self) -> None:
+        self.circuits: list[QuantumCircuit] = []
+        self.binds: list[dict] = []
+        self._slots: dict[int, int] = {}  # id(circuit) -> position in ``circuits``
+        self._first: list[int] | None = None
+
+    def add(self, circuit: QuantumCircuit, parameters: tuple, values: Sequence[float] | None) -> tuple[int, int]:
+        """Add one run of ``circuit``; returns its (position, binding number)."""
+        position = self._slots.get(id(circuit)) if parameters else None
+        if position is None:
+            position = len(self.circuits)
+            self.circuits.append(circuit)
+            self.binds.append({p: [] for p in parameters})
+            if parameters:
+                self._slots[id(circuit)] = position
+        bind = self.binds[position]
+        for p, v in zip(parameters, values or (), strict=True):
+            bind[p].append(v)
+        return position, (len(bind[parameters[0]]) - 1 if parameters else 0)
+
+    def run(self, executor: AerSamplerExecutor, shots: int, seed: int | None) -> Result:
+        options: dict[str, Any] = {"shots": shots}
+        if max(c.num_qubits for c in self.circuits) < _PARALLEL_QUBITS:
+            # Aer's OpenMP threads cost far more than they save on small circuits (10x on a
+            # busy 2-core machine), so small jobs run single-threaded.
+            options.update(max_parallel_threads=1, max_parallel_shots=1, max_parallel_experiments=1)
+        if seed is not None:
+            options["seed_simulator"] = seed
+        return executor._execute(self.circuits, self.binds if any(self.binds) else None, options)
+
+    def experiment(self, position: int, number: int) -> int:
+        """Aer lays experiments out circuit by circuit, each circuit's bindings in order."""
+        if self._first is None:
+            self._first = [0]
+            for bind in self.binds[:-1]:
+                self._first.append(self._first[-1] + (len(next(iter(bind.values()))) if bind else 1))
+        return self._first[position] + number
+
+
+@dataclass(frozen=True)
+class _ExactPlan:
+    """How to sample a circuit whose only non-unitary operations are final measurements.
+
+    Aer computes the exact distribution of the measured qubits once (``save_probabilities``, one
+    statevector run) and the shots are drawn from it as one multinomial sample.  For such a
+    circuit this is the same distribution Aer's own measurement sampling draws from, shot by
+    shot; Aer spends ~1 us per shot formatting outcomes, more than the whole simulation of a
+    small circuit (and what PennyLane's ``default.qubit`` does with shots as well).
+    """
+
+    circuit: QuantumCircuit  # the unitary part, then save_probabilities over the measured qubits
+    clbits: tuple[int, ...]  # the clbit of probability-index bit j (bit 0 least significant)
+    num_clbits: int
+
+    @classmethod
+    def of(cls, circuit: QuantumCircuit) -> _ExactPlan | None:
+        """The plan of ``circuit``, or None if it needs a shot-by-shot simulation."""
+        if len(circuit.cregs) != 1 or circuit.num_clbits > _EXACT_MAX_CLBITS:
+            return None  # several registers: Aer's keys have spaces; too wide: 2**n probabilities
+        body = circuit.copy_empty_like()
+        measured: dict[int, int] = {}  # clbit -> qubit
+        for instruction in circuit.data:
+            operation = instruction.operation
+            qubits = [circuit.find_bit(q).index for q in instruction.qubits]
+            if operation.name == "measure":
+                clbit = circuit.find_bit(instruction.clbits[0]).index
+                if clbit in measured or qubits[0] in measured.values():
+                    return None
+                measured[clbit] = qubits[0]
+            elif operation.name == "barrier":
+                continue
+            elif not isinstance(operation, Gate) or instruction.clbits or set(qubits) & set(measured.values()):
+                return None  # resets, control flow, mid-circuit measurements...
+            else:
+                body.append(instruction)
+        clbits = tuple(sorted(measured))
+        body.append(SaveProbabilities(len(clbits), label="probabilities"), [measured[c] for c in clbits])
+        return cls(body, clbits, circuit.num_clbits)
+
+    def sample(self, probabilities: Any, shots: int, rng: np.random.Generator) -> dict[str, int]:
+        """Counts of ``shots`` draws, keyed like Aer's (clbit 0 rightmost, unmeasured clbits 0)."""
+        p = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
+        drawn = rng.multinomial(shots, p / p.sum())
+        width = self.num_clbits
+        direct = self.clbits == tuple(range(width))
+        counts: dict[str, int] = {}
+        for index in np.flatnonzero(drawn).tolist():
+            if direct:
+                key = format(index, f"0{width}b")
+            else:
+                bits = ["0"] * width
+                for j, clbit in enumerate(self.clbits):
+                    if index >> j & 1:
+                        bits[width - 1 - clbit] = "1"
+                key = "".join(bits)
+            counts[key] = int(drawn[index])
+        return counts
 
 
 @functools.lru_cache(maxsize=1)

@@ -256,3 +256,69 @@ def test_post_processing_does_not_disturb_a_tape_recorded_meanwhile():
         thread.join()
     assert not errors, errors[0]
     assert len(entries(circuit)) == 1 and circuit.compiler.hits == 300
+
+
+def _scrambled() -> QuantumCircuit:
+    """Qubit 2 -> clbit 0, qubit 0 -> clbit 2, clbit 1 never written, an idle qubit 3."""
+    circuit = QuantumCircuit(4, 3)
+    circuit.ry(0.7, 0)
+    circuit.rx(2.2, 2)
+    circuit.cx(0, 1)
+    circuit.barrier()
+    circuit.measure(2, 0)
+    circuit.measure(0, 2)
+    return circuit
+
+
+def _mid_circuit() -> QuantumCircuit:
+    """A measurement that later gates depend on: only a shot-by-shot simulation gets it right."""
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    circuit.cx(0, 1)
+    circuit.h(0)
+    circuit.measure(1, 1)
+    return circuit
+
+
+def test_exact_plans_only_for_final_measurements():
+    from executors.qelectron import _ExactPlan
+
+    assert _ExactPlan.of(_scrambled()).clbits == (0, 2)
+    assert _ExactPlan.of(_mid_circuit()) is None
+    reset = QuantumCircuit(1, 1)
+    reset.h(0)
+    reset.reset(0)
+    reset.measure(0, 0)
+    assert _ExactPlan.of(reset) is None
+    twice = QuantumCircuit(1, 2)
+    twice.measure(0, 0)
+    twice.measure(0, 1)
+    assert _ExactPlan.of(twice) is None
+
+
+def test_sampled_and_shot_simulated_circuits_in_one_batch():
+    scrambled, mid = _scrambled(), _mid_circuit()
+    requests = [ExecutionRequest(circuits=[scrambled, mid], shots=3000), ExecutionRequest(circuits=[mid], shots=3000)]
+    results = AerSamplerExecutor()._simulate(requests, [0.0, 0.0])
+    counts = results[0].circuits[0].counts
+    assert sum(counts.values()) == 3000 and all(len(key) == 3 and key[1] == "0" for key in counts)
+    assert_counts_match(counts, exact_probabilities(scrambled), 3000)
+    for mid_counts in (results[0].circuits[1].counts, results[1].circuits[0].counts):
+        # clbit 0 is qubit 0 before the CX and H, clbit 1 copies it: 00 and 11 only, half each
+        assert set(mid_counts) <= {"00", "11"}
+        assert_counts_match(mid_counts, {"00": 0.5, "11": 0.5}, 3000)
+
+
+def test_seeded_executors_repeat_their_samples():
+    rx = _rx_circuit(Parameter("t"))
+    request = ExecutionRequest(circuits=[rx, _mid_circuit()], parameter_values=[[1.3], []], shots=1000)
+
+    def counts(seed):
+        executor = AerSamplerExecutor(seed=seed)
+        return [[r.counts for r in executor.run_sync(request).circuits] for _ in range(3)]
+
+    first = counts(11)
+    assert counts(11) == first
+    assert counts(12) != first
+    assert first[0] != first[1]  # each run of a sequence draws anew
