@@ -13,8 +13,10 @@
 
 Results have the QNode's shape and interface.  The executors run on one persistent asyncio loop
 in a daemon thread, started on first use.  Selection happens when you call, so the cyclic order
-is the order of your calls even when their runs overlap.  Differentiation through a qelectron is
-not supported: gradients need the QNode itself.
+is the order of your calls even when their runs overlap.  Each recorded structure of the QNode
+is compiled to circuits once (:class:`~executors.tapes.CallCompiler`); later calls only record the
+tape and bind angles.  Differentiation through a qelectron is not supported: gradients need the
+QNode itself.
 """
 
 from __future__ import annotations

@@ -535,10 +535,11 @@ def _compile(
                 circuits.append(circuit)
                 codes.extend(_code(p) for p in params)
                 splits.append(len(codes))
+        # our own source: indexes into v, float literals, + - * / ** and parentheses
+        angles = eval(f"lambda v: [{', '.join(codes)}]", {"__builtins__": {}})  # noqa: S307
     except (_Inspected, Exception) as exc:  # noqa: BLE001 - any failure means: not compilable
         _log.debug("qelectron structure not compiled: %s: %s", type(exc).__name__, exc)
         return None
-    angles = eval(f"lambda v: [{', '.join(codes)}]", {"__builtins__": {}})  # noqa: S307 - our own source
     compiled = _Compiled(tuple(circuits), tuple(splits), angles, post, batch.shots)
     expected = [v for values in batch.values for v in values]
     same_circuits = len(circuits) == len(batch.circuits) and all(
