@@ -324,21 +324,36 @@ class AerSamplerExecutor(TaskJobs):
                     else:
                         keep.append(item)
                 self._pending.extendleft(reversed(keep))
-            live = [item for item in batch if not item.future.cancelled()]
-            if not live:
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[_Pending]) -> None:
+        """Simulate ``batch`` as one job; resolve each request's future on its own loop."""
+        outcomes: list[tuple[_Pending, Any]] = []
+        live: list[_Pending] = []
+        for item in batch:
+            if item.future.cancelled():
                 continue
             try:
+                for circuit in item.request.circuits:
+                    self._prepared(circuit)  # a circuit Aer cannot take fails its own request only
+            except Exception as exc:  # noqa: BLE001 - handed to that request's caller
+                outcomes.append((item, exc))
+            else:
+                live.append(item)
+        if live:
+            try:
                 results: list[Any] = self._simulate([i.request for i in live], [i.queued for i in live])
-            except BaseException as exc:  # noqa: BLE001 - every request of the failed job gets the error
+            except Exception as exc:  # noqa: BLE001 - every request of the failed job gets the error
                 results = [exc] * len(live)
-            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
-            for item, result in zip(live, results, strict=True):
-                by_loop.setdefault(item.loop, []).append((item.future, result))
-            for loop, outcomes in by_loop.items():
-                try:
-                    loop.call_soon_threadsafe(_deliver, outcomes)
-                except RuntimeError:  # that loop is closed; nobody waits for these
-                    pass
+            outcomes.extend(zip(live, results, strict=True))
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+        for item, outcome in outcomes:
+            by_loop.setdefault(item.loop, []).append((item.future, outcome))
+        for loop, resolved in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, resolved)
+            except RuntimeError:  # that loop is closed; nobody waits for these
+                pass
 
     def _simulate(self, requests: list[ExecutionRequest], starts: list[float]) -> list[ExecutionResult]:
         """At most two Aer jobs for ``requests`` (same shots): one computing the measured

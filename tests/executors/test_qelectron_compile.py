@@ -322,3 +322,37 @@ def test_seeded_executors_repeat_their_samples():
     assert counts(11) == first
     assert counts(12) != first
     assert first[0] != first[1]  # each run of a sequence draws anew
+
+
+def test_a_request_aer_cannot_take_fails_alone_in_its_batch():
+    from qiskit.circuit import Gate
+
+    from executors.qelectron import _Pending
+
+    bad = QuantumCircuit(1, 1)
+    bad.append(Gate("mystery", 1, []), [0])
+    bad.measure(0, 0)
+    good = _rx_circuit(Parameter("t"))
+    executor = AerSamplerExecutor()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        items = [
+            _Pending(
+                ExecutionRequest(circuits=[good], parameter_values=[[np.pi]], shots=200),
+                loop,
+                loop.create_future(),
+                0.0,
+            ),
+            _Pending(ExecutionRequest(circuits=[bad], shots=200), loop, loop.create_future(), 0.0),
+            _Pending(
+                ExecutionRequest(circuits=[good], parameter_values=[[0.0]], shots=200), loop, loop.create_future(), 0.0
+            ),
+        ]
+        await asyncio.to_thread(executor._run_batch, items)
+        return await asyncio.gather(*(item.future for item in items), return_exceptions=True)
+
+    first, failed, last = asyncio.run(main())
+    assert isinstance(failed, Exception) and "mystery" in str(failed)
+    assert first.circuits[0].counts == {"11": 200} and last.circuits[0].counts == {"00": 200}
+    assert first.metadata["batch"] == 2
