@@ -1,16 +1,18 @@
 """QElectron overhead and throughput, against a plain QNode measured in the same run.
 
-Run by hand:  .venv/bin/python bench/bench_qelectron.py [--calls 300] [--futures 1000]
+Run by hand:  .venv/bin/python bench/bench_qelectron.py [--calls 300] [--futures 1000] [--repeats 3]
 
 Per-call latency: the seeds' 2-wire IQPEmbedding circuit with shots=1024, plain QNode on
 default.qubit vs the same QNode as a qelectron (lean Aer sampler, and the general
-LocalSimulatorExecutor).  Throughput: run_later on a 4-executor local cluster.
+LocalSimulatorExecutor), calls interleaved.  Throughput: run_later on a 4-executor local cluster,
+median of a few runs.
 Targets: overhead <= 2 ms per call over the plain QNode; run_later >= 300 circuits/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -37,15 +39,22 @@ def qnode() -> qml.QNode:
     return qml.set_shots(qml.QNode(iqp, qml.device("default.qubit", wires=2)), 1024)
 
 
-def latency_ms(call, calls: int) -> float:
-    for _ in range(max(calls // 10, 5)):
-        call()
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1e3
+def latencies_ms(calls: dict[str, tuple], rounds: int) -> dict[str, float]:
+    """Median latency of each call, the calls interleaved round by round so that they all see the
+    same load (the machine is shared: timed one after the other, a load change between two series
+    moved their ratio by 2x).  ``calls`` maps a name to ``(call, every)``: run in every n-th round."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for warm in range(max(rounds // 10, 5)):
+        for call, every in calls.values():
+            if warm % every == 0:
+                call()
+    for i in range(rounds):
+        for name, (call, every) in calls.items():
+            if i % every == 0:
+                started = time.perf_counter()
+                call()
+                samples[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) * 1e3 for name, values in samples.items()}
 
 
 def throughput(circuit, futures: int) -> float:
@@ -62,15 +71,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--futures", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3, help="throughput runs per cluster")
     args = parser.parse_args()
 
     plain = qnode()
     lean = qelectron(executors=[AerSamplerExecutor()])(qnode())
     local = qelectron(executors=[LocalSimulatorExecutor()])(qnode())
-    base = latency_ms(lambda: plain(X), args.calls)
-    lean_ms = latency_ms(lambda: lean(X), args.calls)
-    local_ms = latency_ms(lambda: local(X), max(args.calls // 5, 20))
-    print(f"per call (median)     plain QNode {base:7.3f} ms")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    ms = latencies_ms(
+        {"plain": (lambda: plain(X), 1), "lean": (lambda: lean(X), 1), "local": (lambda: local(X), 5)}, args.calls
+    )
+    base, lean_ms, local_ms = ms["plain"], ms["lean"], ms["local"]
+    print(f"per call (median, interleaved)   plain QNode {base:7.3f} ms")
     print(
         f"  qelectron, AerSamplerExecutor   {lean_ms:7.3f} ms   overhead {lean_ms - base:+7.3f} ms   ratio {lean_ms / base:5.2f}x"
     )
@@ -81,15 +93,20 @@ def main() -> None:
     lean_cluster = qelectron(executors=[AerSamplerExecutor(name=f"aer{i}") for i in range(4)])(qnode())
     local_cluster = qelectron(executors=[LocalSimulatorExecutor() for _ in range(4)])(qnode())
     plain_rate = 1e3 / base
-    lean_rate = throughput(lean_cluster, args.futures)
-    local_rate = throughput(local_cluster, max(args.futures // 5, 50))
-    print(f"run_later throughput  plain QNode (sequential) {plain_rate:7.1f} circuits/s")
+    lean_rates, local_rates = [], []
+    for _ in range(args.repeats):  # alternated, for the same reason as the latencies
+        lean_rates.append(throughput(lean_cluster, args.futures))
+        local_rates.append(throughput(local_cluster, max(args.futures // 5, 50)))
+    lean_rate, local_rate = statistics.median(lean_rates), statistics.median(local_rates)
+    spread = f"(runs {', '.join(f'{r:.0f}' for r in lean_rates)})"
+    print(f"run_later throughput (median of {args.repeats})  plain QNode (sequential) {plain_rate:7.1f} circuits/s")
     print(
-        f"  4 x AerSamplerExecutor cluster               {lean_rate:7.1f} circuits/s   ratio {lean_rate / plain_rate:5.2f}x"
+        f"  4 x AerSamplerExecutor cluster               {lean_rate:7.1f} circuits/s   ratio {lean_rate / plain_rate:5.2f}x   {spread}"
     )
     print(
         f"  4 x LocalSimulatorExecutor cluster           {local_rate:7.1f} circuits/s   ratio {local_rate / plain_rate:5.2f}x"
     )
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
