@@ -70,8 +70,10 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'qportal.sqlite3'}"
-# PostgreSQL connections kept per web or worker process (0: a new connection for every request).
-DB_POOL_SIZE = env_int("QPORTAL_DB_POOL_SIZE", 8, minimum=0)
+# Threads per web process that run requests (qportal.handler), and PostgreSQL connections kept per
+# process (0: a new connection for every request); as many connections as threads, so none waits.
+WEB_THREADS = env_int("QPORTAL_WEB_THREADS", 8, minimum=1)
+DB_POOL_SIZE = env_int("QPORTAL_DB_POOL_SIZE", WEB_THREADS, minimum=0)
 DATABASES = {"default": parse_database_url(DATABASE_URL, base_dir=str(BASE_DIR), pool_size=DB_POOL_SIZE)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
