@@ -1,14 +1,14 @@
 """REST job submissions per second and their latency in production mode (PostgreSQL + Redis).
 
-Run by hand:  .venv/bin/python bench/bench_submit_throughput.py [--server daphne|uvicorn] [--web 2]
+Run by hand:  .venv/bin/python bench/bench_submit_throughput.py [--server uvicorn|daphne] [--web 2]
               [--load wrk|httpx] [--clients 16] [--seconds 15] [--requests 2000] [--redis-db 13]
 
 Creates a throwaway PostgreSQL database on 127.0.0.1:5432 (user postgres, trust auth) and drops it
 afterwards; flushes Redis db --redis-db on 127.0.0.1:6379 before and after; starts the web tier with
 QPORTAL_EMBEDDED_WORKER=False:
-  --server daphne   --web separate `daphne -b 127.0.0.1 -p P qportal.asgi:application` processes
   --server uvicorn  one `uvicorn --workers N --loop uvloop --http httptools qportal.asgi:application`
-                    (N = --web processes sharing one listening socket; needs uvicorn, uvloop, httptools)
+                    (N = --web processes sharing one listening socket), as README's production mode
+  --server daphne   --web separate `daphne -b 127.0.0.1 -p P qportal.asgi:application` processes
 No worker runs, so the jobs stay queued: this measures the submit path alone (validation, one
 transaction with job + circuit + first event, wake-up and live event to Redis after commit).
 
@@ -216,7 +216,7 @@ def run(portal, bases: list[str], args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=("uvicorn", "daphne"), default="daphne")
+    parser.add_argument("--server", choices=("uvicorn", "daphne"), default="uvicorn")
     parser.add_argument("--web", type=int, default=2, help="web server processes")
     parser.add_argument("--load", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk", help="path of the wrk binary")
