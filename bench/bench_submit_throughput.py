@@ -22,7 +22,9 @@ warm-up of each:
                 percentiles.  wrk is C and uses a few percent of one CPU at these rates.
   --load httpx  asyncio + httpx clients in this process, --requests per phase (costs a good part of
                 a CPU at these rates, which the servers then lack).
-The load generator shares the machine's CPUs with the servers, PostgreSQL and Redis.
+The load generator shares the machine's CPUs with the servers, PostgreSQL and Redis.  Rates depend on
+what else runs on the machine, so each phase also prints the CPU time it cost per request: the web
+processes, this database's PostgreSQL backends, the Redis server and the client (from /proc).
 Targets: >= 300 submissions/s and p99 < 100 ms.
 """
 
@@ -31,6 +33,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -178,6 +182,64 @@ def measure(bases, headers, args, method, path, body, expect, warm: bool):
     return asyncio.run(httpx_phase(bases, headers, args, method, path, body, expect, requests))
 
 
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except OSError:
+        return [pid]
+    return [pid, *(p for c in children for p in _tree(c))]
+
+
+class CpuMeter:
+    """CPU seconds spent during a phase by the web processes, this database's PostgreSQL backends,
+    the Redis server (shared with other users of the machine: an upper bound) and the client (wrk, or
+    this process with --load httpx)."""
+
+    def __init__(self, portal):
+        self.portal = portal
+        self.db = portal.env["DATABASE_URL"].rsplit("/", 1)[1]
+
+    def sample(self) -> dict:
+        web = [p for proc in self.portal.procs for p in _tree(proc.pid)]
+        backends = self.portal.sql(f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.db}'")
+        redis = subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True, text=True).stdout.split()
+        client = [resource.getrusage(who) for who in (resource.RUSAGE_CHILDREN, resource.RUSAGE_SELF)]
+        return {
+            "web": sum(map(_cpu, web)),
+            "postgres": {pid: _cpu(pid) for (pid,) in backends},
+            "redis": sum(_cpu(int(p)) for p in redis),
+            "client": sum(r.ru_utime + r.ru_stime for r in client),
+        }
+
+    def measure(self, fn):
+        before = self.sample()
+        result = fn()
+        after = self.sample()
+        used = {k: after[k] - before[k] for k in ("web", "redis", "client")}
+        # Backends still there at the end (pooled ones are); one that ended during the phase is lost.
+        used["postgres"] = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
+        return result, used
+
+
+def cpu_line(phase: Phase, used: dict) -> str:
+    per = {k: v / phase.requests * 1e3 for k, v in used.items()}
+    return (
+        f"CPU per request: web {per['web']:.2f} ms, PostgreSQL {per['postgres']:.2f} ms, "
+        f"Redis {per['redis']:.2f} ms, client {per['client']:.2f} ms"
+    )
+
+
 def run(portal, bases: list[str], args) -> None:
     headers = portal.headers()
     import httpx
@@ -192,11 +254,14 @@ def run(portal, bases: list[str], args) -> None:
     how = f"{args.seconds} s per phase" if args.load == "wrk" else f"{args.requests} requests per phase"
     web = f"{args.web} {args.server} process(es)"
     print(f"{args.clients} concurrent keep-alive connections ({args.load}) over {web}, {how}")
-    base = measure(bases, headers, args, *get, warm=False)
-    sub = measure(bases, headers, args, *post, warm=False)
+    meter = CpuMeter(portal)
+    base, base_cpu = meter.measure(lambda: measure(bases, headers, args, *get, warm=False))
+    sub, sub_cpu = meter.measure(lambda: measure(bases, headers, args, *post, warm=False))
     stored = portal.sql("SELECT count(*) FROM jobs_job")[0][0] - before
     print(f"  {'baseline GET /api/v1/jobs/{id}':<30} {base.rate:7.1f} req/s   {base.detail}")
     print(f"  {'submit POST /api/v1/jobs':<30} {sub.rate:7.1f} req/s   {sub.detail}")
+    print(f"  {'baseline GET':<30} {cpu_line(base, base_cpu)}")
+    print(f"  {'submit POST':<30} {cpu_line(sub, sub_cpu)}")
     print(f"  submit vs baseline: rate {sub.rate / base.rate:4.2f}x, p50 {sub.p50 / base.p50:4.2f}x")
     print(
         f"  target >= 300 jobs/s: {'met' if sub.rate >= 300 else 'MISSED'} ({sub.rate:.0f});  "
