@@ -26,7 +26,7 @@ def resolve_profile(user, name: str, team_id: int | None = None) -> ExecutorProf
 
     A team's own profile shadows a built-in one of the same name.
     """
-    candidates = list(visible_profiles(user).filter(name=name))
+    candidates = list(visible_profiles(user).filter(name=name).order_by())  # same name: no ORDER BY needed
     if team_id is not None:
         candidates = [p for p in candidates if p.team_id in (team_id, None)]
     if not candidates:
