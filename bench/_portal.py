@@ -272,3 +272,13 @@ class WebSocket:
         except ConnectionError:
             pass
         self.writer.close()
+
+
+def uvicorn_args(port: int, workers: int = 1) -> list[str]:
+    """uvicorn with uvloop and httptools, ``workers`` processes sharing one listening socket."""
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    return [
+        uvicorn, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
+        "--http", "httptools", "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+        "qportal.asgi:application",
+    ]  # fmt: skip

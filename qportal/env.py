@@ -54,8 +54,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def parse_database_url(url: str, *, base_dir: str) -> dict:
-    """``sqlite:///relative/or/absolute.sqlite3`` or ``postgres://user:pass@host:port/name``."""
+def parse_database_url(url: str, *, base_dir: str, pool_size: int = 0) -> dict:
+    """``sqlite:///relative/or/absolute.sqlite3`` or ``postgres://user:pass@host:port/name``.
+
+    With ``pool_size`` > 0, PostgreSQL connections come from a psycopg pool of at most that many per
+    process: a request borrows one and returns it when it ends, instead of connecting (a new server
+    process) for every request.  Plain ``CONN_MAX_AGE`` cannot do this under an ASGI server, where
+    each request runs its sync code in a new thread and a thread-local connection would leak.
+    """
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path[1:] if parsed.path.startswith("//") else parsed.path.lstrip("/"))
@@ -73,7 +79,9 @@ def parse_database_url(url: str, *, base_dir: str) -> dict:
             },
         }
     if parsed.scheme in ("postgres", "postgresql"):
-        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        options: dict = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        if pool_size > 0:
+            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 30}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")),

@@ -70,7 +70,11 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'qportal.sqlite3'}"
-DATABASES = {"default": parse_database_url(DATABASE_URL, base_dir=str(BASE_DIR))}
+# Threads per web process that run requests (qportal.handler), and PostgreSQL connections kept per
+# process (0: a new connection for every request); as many connections as threads, so none waits.
+WEB_THREADS = env_int("QPORTAL_WEB_THREADS", 8, minimum=1)
+DB_POOL_SIZE = env_int("QPORTAL_DB_POOL_SIZE", WEB_THREADS, minimum=0)
+DATABASES = {"default": parse_database_url(DATABASE_URL, base_dir=str(BASE_DIR), pool_size=DB_POOL_SIZE)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -235,3 +235,29 @@ def test_qpy_circuit_runs(api_for, run_jobs):
         {"profile": "local", "circuits": [{"qpy": base64.b64encode(buf.getvalue()).decode()}], "shots": 100},
     )
     assert job["results"][0]["counts"] == {"1": 100}
+
+
+def test_submit_answer_is_the_stored_job_with_one_queued_event(api_for, users, django_assert_max_num_queries):
+    alice = api_for("alice")
+    body = {"profile": "local", "circuits": [{"qasm": BELL}], "name": "b", "tags": ["x", "y"], "team": users["lab"].id}
+    # API key, profile, team, then job + circuits + event in one transaction (no re-read of the job).
+    with django_assert_max_num_queries(10):
+        resp = alice.post("/jobs", body)
+    assert resp.status_code == 201, resp.content
+    answered = resp.json()
+    stored = alice.get(f"/jobs/{answered['id']}").json()
+    assert answered == {k: stored[k] for k in answered}
+    assert (answered["team_name"], answered["submitted_by"], answered["last_seq"]) == ("lab", "alice", 1)
+    assert [(e["seq"], e["kind"], e["status"]) for e in stored["events"]] == [(1, "queued", "queued")]
+    personal = alice.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}]}).json()
+    assert personal["team_name"] == "alice (personal)" and personal["last_seq"] == 1
+
+
+def test_a_failed_first_event_leaves_no_job_or_circuits(api_for, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("event insert failed")
+
+    monkeypatch.setattr(JobEvent.objects, "create", broken)
+    with pytest.raises(RuntimeError, match="event insert failed"):
+        api_for("alice").post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}]})
+    assert Job.objects.count() == 0 and JobCircuit.objects.count() == 0

@@ -58,6 +58,9 @@ def test_database_urls(tmp_path):
         "5433",
     )
     assert pg["OPTIONS"] == {"sslmode": "require"}
+    pooled = parse_database_url("postgres://u@db.example/qp", base_dir="/x", pool_size=6)
+    assert pooled["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 6, "timeout": 30}
+    assert pooled["CONN_MAX_AGE"] == 0  # Django refuses persistent connections together with a pool
     lite = parse_database_url("sqlite:///data/q.sqlite3", base_dir="/srv")
     assert lite["NAME"] == "/srv/data/q.sqlite3" and "journal_mode=WAL" in lite["OPTIONS"]["init_command"]
     assert parse_database_url("sqlite:////abs/q.sqlite3", base_dir="/srv")["NAME"] == "/abs/q.sqlite3"

@@ -39,14 +39,14 @@ def writable_membership(user, team_id: int) -> Membership:
     return found
 
 
-@transaction.atomic
 def personal_team(user) -> Team:
-    """The user's personal team, created on first use."""
+    """The user's personal team, created on first use (looked up without a transaction of its own)."""
     found = Team.objects.filter(personal=True, memberships__user=user, memberships__role=Role.OWNER).first()
     if found:
         return found
-    team = Team.objects.create(name=f"{user.get_username()} (personal)", personal=True)
-    Membership.objects.create(team=team, user=user, role=Role.OWNER)
+    with transaction.atomic():
+        team = Team.objects.create(name=f"{user.get_username()} (personal)", personal=True)
+        Membership.objects.create(team=team, user=user, role=Role.OWNER)
     return team
 
 

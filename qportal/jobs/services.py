@@ -14,8 +14,8 @@ from django.utils import timezone
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
 from executors.circuits import parse_circuit, validate_request
 from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
-from qportal.jobs.events import append_event, notify_cancel, wake_workers
-from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobStatus
+from qportal.jobs.events import append_event, notify_cancel, publish, wake_workers
+from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.profiles.services import profile_max_qubits, resolve_profile
 
 MAX_TAGS = 20
@@ -110,6 +110,8 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
     validate_request(request, profile_max_qubits(profile), profile.backend or profile.name)
 
     with transaction.atomic():
+        # The job is written with its first event's sequence number; the instance returned keeps the
+        # team, profile and user objects, so answering the request needs no further query.
         job = Job.objects.create(
             team=team,
             created_by=user,
@@ -121,6 +123,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
             shots=shots,
             num_circuits=len(circuits),
             rerun_of=rerun_of,
+            last_seq=1,
         )
         JobCircuit.objects.bulk_create(
             JobCircuit(
@@ -135,9 +138,16 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
             )
             for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits, strict=True))
         )
-        append_event(job.id, "queued", message=f"queued on {profile.name} with {len(circuits)} circuit(s)")
+        event = JobEvent.objects.create(
+            job=job,
+            seq=1,
+            kind="queued",
+            status=job.status,
+            message=f"queued on {profile.name} with {len(circuits)} circuit(s)",
+        )
+        frame = event.as_frame()
+        transaction.on_commit(lambda: publish(frame, team.id))
         transaction.on_commit(lambda: wake_workers(job.id))
-    job.refresh_from_db()
     return job
 
 

@@ -6,7 +6,8 @@ from django.db.models import Q, QuerySet
 
 from executors.base import ExecutorError
 from executors.registry import backend_max_qubits
-from qportal.accounts.access import NotFound, team_ids
+from qportal.accounts.access import NotFound
+from qportal.accounts.models import Membership
 from qportal.profiles.models import ExecutorProfile, ProfileKind
 
 
@@ -15,7 +16,9 @@ class ProfileInvalid(Exception):
 
 
 def visible_profiles(user) -> QuerySet[ExecutorProfile]:
-    return ExecutorProfile.objects.filter(Q(team__isnull=True) | Q(team_id__in=team_ids(user))).select_related("team")
+    """Built-in profiles and those of the user's teams (one query: the teams are a subquery)."""
+    teams = Membership.objects.filter(user=user).values("team_id")
+    return ExecutorProfile.objects.filter(Q(team__isnull=True) | Q(team_id__in=teams)).select_related("team")
 
 
 def resolve_profile(user, name: str, team_id: int | None = None) -> ExecutorProfile:
@@ -23,7 +26,7 @@ def resolve_profile(user, name: str, team_id: int | None = None) -> ExecutorProf
 
     A team's own profile shadows a built-in one of the same name.
     """
-    candidates = list(visible_profiles(user).filter(name=name))
+    candidates = list(visible_profiles(user).filter(name=name).order_by())  # same name: no ORDER BY needed
     if team_id is not None:
         candidates = [p for p in candidates if p.team_id in (team_id, None)]
     if not candidates:

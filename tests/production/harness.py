@@ -1,5 +1,6 @@
 """Start the portal in production mode for a test: throwaway PostgreSQL database, a Redis db,
-daphne and worker processes. Everything runs on loopback and is torn down afterwards."""
+uvicorn (as README's production mode) and worker processes. Everything runs on loopback and is torn
+down afterwards."""
 
 from __future__ import annotations
 
@@ -82,17 +83,22 @@ class Portal:
         self.procs[name] = proc
         return proc
 
-    def start_web(self) -> None:
-        daphne = str(Path(sys.executable).parent / "daphne")
-        self._spawn("daphne", [daphne, "-b", "127.0.0.1", "-p", str(self.port), "qportal.asgi:application"])
+    def start_web(self, workers: int = 1, env: dict | None = None) -> None:
+        """uvicorn with ``workers`` processes on one port, as README's production command."""
+        uvicorn = str(Path(sys.executable).parent / "uvicorn")
+        args = [uvicorn, "qportal.asgi:application", "--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--lifespan", "off"]
+        self._spawn("web", args, env={**self.env, **(env or {})})
         deadline = time.time() + 60
         while time.time() < deadline:
+            if self.procs["web"].poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.procs['web'].returncode}; see web.log")
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=2)
                 return
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
-        raise RuntimeError("daphne did not start; see daphne.log")
+        raise RuntimeError("uvicorn did not start; see web.log")
 
     def start_worker(self, worker_id: str, concurrency: int = 4) -> subprocess.Popen:
         return self._spawn(

@@ -1,0 +1,100 @@
+"""The one-hop ASGI handler (qportal.handler) through the whole ASGI application: API key and session
+requests, the sync middleware chain (sessions, CSRF), a streaming file response, errors."""
+
+from __future__ import annotations
+
+import json
+from http.cookies import SimpleCookie
+
+import pytest
+from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
+from django.conf import settings
+from django.test import Client
+
+from qportal.accounts.models import ApiKey
+from qportal.jobs.models import Job, JobEvent
+from tests.circuits import BELL
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def app(settings):
+    settings.EMBEDDED_WORKER = False
+    from qportal.asgi import application
+
+    return application
+
+
+async def call(app, method: str, path: str, body: bytes = b"", headers: list | None = None) -> dict:
+    """One HTTP request; the answer's status, headers and whole body (streamed ones too)."""
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), *(headers or [])],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    comm = ApplicationCommunicator(app, scope)
+    await comm.send_input({"type": "http.request", "body": body})
+    start = await comm.receive_output(30)
+    chunks, more = [], True
+    while more:
+        message = await comm.receive_output(30)
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    await comm.wait(30)
+    return {"status": start["status"], "headers": start["headers"], "body": b"".join(chunks)}
+
+
+def cookies(response: dict) -> dict[str, str]:
+    jar = SimpleCookie()
+    for name, value in response["headers"]:
+        if name.lower() == b"set-cookie":
+            jar.load(value.decode())
+    return {k: m.value for k, m in jar.items()}
+
+
+async def test_api_submit_and_fetch_through_the_asgi_app(app, users):
+    _, key = await sync_to_async(ApiKey.issue)(users["alice"])
+    auth = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
+    body = json.dumps({"profile": "local", "circuits": [{"qasm": BELL}], "name": "asgi"}).encode()
+    created = await call(app, "POST", "/api/v1/jobs", body, auth)
+    assert created["status"] == 201, created["body"]
+    job = json.loads(created["body"])
+    assert (job["name"], job["status"], job["last_seq"]) == ("asgi", "queued", 1)
+    assert await Job.objects.filter(id=job["id"]).acount() == 1
+    assert [e.kind async for e in JobEvent.objects.filter(job_id=job["id"])] == ["queued"]
+    fetched = await call(app, "GET", f"/api/v1/jobs/{job['id']}", headers=auth)
+    assert fetched["status"] == 200 and json.loads(fetched["body"])["id"] == job["id"]
+    bad = await call(app, "POST", "/api/v1/jobs", b'{"profile": "local", "circuits": []}', auth)
+    assert bad["status"] == 400 and "at least one" in json.loads(bad["body"])["detail"]
+    assert (await call(app, "GET", "/api/v1/jobs"))["status"] == 401
+
+
+async def test_login_form_with_csrf_and_session_cookies(app, users):
+    form = await call(app, "GET", "/login/")
+    assert form["status"] == 200
+    csrf = cookies(form)["csrftoken"]
+    body = f"username=alice&password=correct+horse+battery&csrfmiddlewaretoken={csrf}".encode()
+    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"cookie", f"csrftoken={csrf}".encode())]
+    done = await call(app, "POST", "/login/", body, headers)
+    assert done["status"] == 302 and "sessionid" in cookies(done)
+    refused = await call(app, "POST", "/login/", body, [headers[0]])  # no CSRF cookie
+    assert refused["status"] == 403
+
+
+async def test_streaming_file_response(app, users):
+    examples = sorted(settings.QASMBENCH_DIR.glob("*.qasm"))
+    if not examples:
+        pytest.skip("QASMBench examples not installed")
+    client = Client()
+    await sync_to_async(client.force_login)(users["alice"])
+    session = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    got = await call(app, "GET", f"/jobs/examples/{examples[0].stem}.qasm", headers=session)
+    assert got["status"] == 200 and got["body"] == examples[0].read_bytes()
+    assert (await call(app, "GET", "/jobs/examples/no_such_file.qasm", headers=session))["status"] == 404
