@@ -1,13 +1,14 @@
-"""Worker event -> websocket frame latency, 200 team-stream sockets on daphne over Redis.
+"""Worker event -> websocket frame latency, 200 team-stream sockets over Redis (uvicorn or daphne).
 
 Run by hand:  .venv/bin/python bench/bench_ws_latency.py [--sockets 200] [--jobs 20] [--web 1]
-              [--redis-db 13] [--server daphne|uvicorn]
+              [--redis-db 13] [--server uvicorn|daphne]
 
 Production mode on loopback: a throwaway PostgreSQL database (dropped afterwards), Redis db
---redis-db (flushed before and after), --web daphne processes and one `manage.py runworker`
+--redis-db (flushed before and after), --web web server processes (uvicorn, README's production
+command, by default; daphne with --server daphne) and one `manage.py runworker`
 (QPORTAL_SIM_PROCESSES=1).  Clients log in by a session row written for the user (the
 websocket checks the session cookie and the Origin header) and connect to `/ws/jobs/`, spread
-over the daphne processes.  The driver submits --jobs Bell jobs one after another over REST; the
+over the web processes.  The driver submits --jobs Bell jobs one after another over REST; the
 worker claims and runs each, and every state change is an event fanned out to the team group.
 Latency = frame arrival at a client - the event's `created` timestamp (JobEvent.created, set in
 the transaction just before commit; same machine clock).  Worker events (claimed, running,
@@ -199,7 +200,7 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=20, help="jobs per phase")
     parser.add_argument("--web", type=int, default=1, help="web server processes")
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
     parser.add_argument("--redis-db", type=int, default=13)
     args = parser.parse_args()
 

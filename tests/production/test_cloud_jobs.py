@@ -1,4 +1,4 @@
-"""Crash safety of the IBM cloud path in production mode: daphne + runworker processes on PostgreSQL
+"""Crash safety of the IBM cloud path in production mode: uvicorn + runworker processes on PostgreSQL
 and Redis, the IBM API stand-in in its own process. A worker killed with SIGKILL at the worst
 moments never makes IBM run a job twice."""
 

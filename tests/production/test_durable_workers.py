@@ -1,4 +1,4 @@
-"""Production mode on the machine's real PostgreSQL and Redis: daphne + two runworker processes."""
+"""Production mode on the machine's real PostgreSQL and Redis: uvicorn + two runworker processes."""
 
 from __future__ import annotations
 
