@@ -55,6 +55,15 @@ def enabled() -> bool:
     return _pool is not None
 
 
+def wanted(executor: Any, request: Any, shots: int) -> bool:
+    """True when this job should run in a child process: isolation is on and the executor does not
+    declare the job tiny (``runs_inline(request, shots)``, e.g. a Bell circuit on Aer)."""
+    if _pool is None:
+        return False
+    runs_inline = getattr(executor, "runs_inline", None)
+    return runs_inline is None or not runs_inline(request, shots)
+
+
 def warm_up() -> None:
     """Start every child now (imports take seconds) instead of on the first job."""
     if _pool is not None:

@@ -245,7 +245,12 @@ class JobRunner:
             fut = asyncio.run_coroutine_threadsafe(db(store.save_circuit_result)(item, result, total), loop)
             pending.append(asyncio.wrap_future(fut))
 
+        shown = {"sub_status": "executing"}  # what mark_running writes
+
         def on_progress(text: str):
+            if text == shown["sub_status"]:
+                return  # store.set_sub_status would write nothing; spare the round trip
+            shown["sub_status"] = text
             asyncio.run_coroutine_threadsafe(db(store.set_sub_status)(item, text), loop)
 
         item.request.on_circuit = on_circuit if not item.spec.single_job else None

@@ -32,13 +32,31 @@ def pool():
 async def test_isolated_results_and_per_circuit_callbacks(pool):
     seen = []
     request = ExecutionRequest(
-        circuits=[parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})], shots=500, on_circuit=seen.append
+        circuits=[parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})], shots=5000, on_circuit=seen.append
     )
     result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=False)).run(request)
     assert result.metadata["isolated"] is True
-    assert set(result.circuits[0].counts) <= {"00", "11"} and sum(result.circuits[0].counts.values()) == 500
+    assert set(result.circuits[0].counts) <= {"00", "11"} and sum(result.circuits[0].counts.values()) == 5000
     assert set(result.circuits[1].counts) <= {"000", "111"}
     assert [r.index for r in seen] == [0, 1]
+
+
+async def test_tiny_jobs_run_inline_and_others_in_a_child(pool):
+    executor = LocalSimulatorExecutor()
+    progress = []
+    bell = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=1024, on_progress=progress.append)
+    result = await executor.run(bell)
+    assert "isolated" not in result.metadata
+    assert set(result.circuits[0].counts) <= {"00", "11"} and sum(result.circuits[0].counts.values()) == 1024
+    assert progress == ["executing"]  # beside isolation, no separate "transpiling" step
+
+    busy = ExecutionRequest(circuits=[parse_circuit({"qasm": BUSY})], shots=100)  # measures mid-way
+    many_shots = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=5000)
+    estimator = ExecutionRequest(circuits=[parse_circuit({"qasm": GHZ3})], primitive="estimator", observables=["ZZZ"])
+    for request in (busy, many_shots, estimator):
+        assert not executor.runs_inline(request, request.shots or 1024)
+        assert isolation.wanted(executor, request, request.shots or 1024)
+    assert isolation.wanted(RuntimeExecutor(ExecutorSpec(kind="fake", backend="fake_manila")), bell, 1024)
 
 
 async def test_isolated_fake_backend(pool):
@@ -97,7 +115,6 @@ def test_children_exit_when_their_parent_is_killed(tmp_path):
 
 
 def _alive(pid: int) -> bool:
-
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().split()[2] != "Z"
