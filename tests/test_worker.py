@@ -113,3 +113,33 @@ def test_cancel_stops_a_running_job(users):
     assert 1 <= job.circuits_done < 40
     kinds = list(job.events.values_list("kind", flat=True))
     assert "cancel_requested" in kinds and kinds[-1] == "cancelled" and "done" not in kinds
+
+
+def test_load_work_takes_the_circuits_parsed_at_submission(users, monkeypatch):
+    from executors.circuits import parse_circuit
+
+    parsed = []
+    monkeypatch.setattr(store, "parse_circuit", lambda *args: parsed.append(args) or parse_circuit(*args))
+    first = submit(users["alice"])
+    (claim,) = store.claim_jobs("w", 1, 30)
+    item = store.load_work(claim)
+    assert claim.job_id == first.id and parsed == []
+    assert [c.num_qubits for c in item.request.circuits] == [2] and item.request.circuits[0].count_ops()["cx"] == 1
+
+    # A miss (submitted by another process, or evicted): the stored source is parsed.
+    second = submit(users["alice"])
+    assert store._take_circuits(second.id, 1) is not None
+    (claim,) = store.claim_jobs("w", 1, 30)
+    item = store.load_work(claim)
+    assert claim.job_id == second.id and len(parsed) == 1
+    assert item.request.circuits[0].count_ops()["cx"] == 1
+
+
+def test_remembered_circuits_are_bounded(monkeypatch):
+    monkeypatch.setattr(store, "PARSED_KEEP", 5)
+    for n in range(4):
+        store.remember_circuits(f"job-{n}", ["circuit"] * 2)
+    assert store._parsed_count <= 5 and list(store._parsed) == ["job-2", "job-3"]
+    assert store._take_circuits("job-3", 1) is None  # a count that does not match is a miss
+    store._take_circuits("job-2", 2)
+    assert store._parsed_count == 0
