@@ -7,13 +7,18 @@ Circuits: the QASMBench programs in QPORTAL_QASMBENCH_DIR (default /work/shared/
 <= 10 qubits that qportal accepts, cycled to --circuits.  Measured in the same run, each the
 median of --rounds:
   baseline   qiskit_aer.primitives.SamplerV2, one run() with all PUBs, max_parallel_threads=1
-             (what the executor uses below 14 qubits; the default-threaded call is shown too)
+             (what the executor uses below 14 qubits)
+  best direct  the faster of the baseline and the same call with Aer's default threads (which
+             may use every CPU)
   executor   executors.local.LocalSimulatorExecutor, single job, with process isolation enabled
-             as the worker does (a 1-process pool, warmed up) and in a thread (no isolation)
+             as the worker does (a warmed-up pool of 1, then of 2 processes: a large batch is
+             split across the processes) and in a thread (no isolation)
   portal     POST /api/v1/jobs with all circuits on profile `local` (embedded default, real
-             server), polling GET /api/v1/jobs/{id} every 20 ms until done
+             server, QPORTAL_SIM_PROCESSES=1 and =2), polling GET /api/v1/jobs/{id} every 20 ms
 Circuits Aer cannot run directly are transpiled once before the baseline is timed (the executor
-and the portal do that inside their timing).  Target: executor and portal within 1.2 x baseline.
+and the portal do that inside their timing).  Target: within 1.2 x.  A row that uses one CPU for
+the simulation is judged against the baseline; a row that uses two processes against the best
+direct call, which may use both CPUs too.  Both ratios are printed.
 """
 
 from __future__ import annotations
@@ -109,39 +114,56 @@ def main() -> None:
     times: dict[str, list[float]] = {
         "baseline": [],
         "baseline, default threads": [],
-        "executor, isolated": [],
+        "executor, isolated, 1 process": [],
+        "executor, isolated, 2 processes": [],
         "executor, in thread": [],
-        "portal": [],
+        "portal, 1 sim process": [],
+        "portal, 2 sim processes": [],
     }
-    isolation.enable(1)
-    isolation.warm_up()
     direct(runnable, args.shots, 1)  # warm Aer in this process
-    executor_run(circuits, args.shots)  # and the child's caches
-    for _ in range(args.rounds):
-        times["baseline"].append(direct(runnable, args.shots, 1))
-        times["baseline, default threads"].append(direct(runnable, args.shots, None))
-        times["executor, isolated"].append(executor_run(circuits, args.shots))
+    for processes in (1, 2):
+        isolation.enable(processes)
+        isolation.warm_up()
+        executor_run(circuits, args.shots)  # warm the children's caches
+        for _ in range(args.rounds):
+            times["baseline"].append(direct(runnable, args.shots, 1))
+            times["baseline, default threads"].append(direct(runnable, args.shots, None))
+            times[f"executor, isolated, {processes} process{'es' if processes > 1 else ''}"].append(
+                executor_run(circuits, args.shots)
+            )
     isolation.disable()
     for _ in range(args.rounds):
         times["executor, in thread"].append(executor_run(circuits, args.shots))
     if not args.no_portal:
-        with (
-            embedded_portal(QPORTAL_SIM_PROCESSES="1") as portal,
-            httpx.Client(base_url=portal.base, headers=portal.headers(), timeout=60) as client,
-        ):
-            portal_run(client, sources[:5], args.shots)
-            for _ in range(args.rounds):
-                times["portal"].append(portal_run(client, sources, args.shots))
-                times["baseline"].append(direct(runnable, args.shots, 1))
+        for processes in (1, 2):
+            with (
+                embedded_portal(QPORTAL_SIM_PROCESSES=str(processes)) as portal,
+                httpx.Client(base_url=portal.base, headers=portal.headers(), timeout=60) as client,
+            ):
+                portal_run(client, sources[:5], args.shots)
+                portal_run(client, sources, args.shots)  # warm the children (imports, Aer targets)
+                for _ in range(args.rounds):
+                    times[f"portal, {processes} sim process{'es' if processes > 1 else ''}"].append(
+                        portal_run(client, sources, args.shots)
+                    )
+                    times["baseline"].append(direct(runnable, args.shots, 1))
+                    times["baseline, default threads"].append(direct(runnable, args.shots, None))
     base = statistics.median(times["baseline"])
+    best = min(base, statistics.median(times["baseline, default threads"]))
+    print(f"  baseline {base * 1e3:.0f} ms, best direct {best * 1e3:.0f} ms")
     for name, samples in times.items():
         if not samples:
             continue
         median = statistics.median(samples)
-        met = "met" if median <= 1.2 * base else "MISSED"
-        verdict = "" if name.startswith("baseline") else f"   target <= 1.2x: {met}"
+        verdict = ""
+        if not name.startswith("baseline"):
+            reference, label = (best, "best direct") if "2 process" in name else (base, "baseline")
+            verdict = f"   vs {label}: {'met' if median <= 1.2 * reference else 'MISSED'}"
         runs = ", ".join(f"{s * 1e3:.0f}" for s in samples)
-        print(f"  {name:<26} median {median * 1e3:8.0f} ms   ratio {median / base:5.2f}x   runs [{runs}]{verdict}")
+        print(
+            f"  {name:<32} median {median * 1e3:7.0f} ms   vs baseline {median / base:5.2f}x"
+            f"   vs best {median / best:5.2f}x   runs [{runs}]{verdict}"
+        )
     print(f"after: {load()}")
 
 

@@ -13,6 +13,7 @@ of a per-circuit job prepare once per child.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
 import pickle
@@ -37,10 +38,23 @@ def enable(processes: int) -> None:
         if _pool is None or _size != processes:
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = ProcessPoolExecutor(
-                max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_child
-            )
+            _pool = _new_pool(processes)
             _size = processes
+
+
+def _new_pool(processes: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_child
+    )
+
+
+def _replace_broken(pool: ProcessPoolExecutor) -> None:
+    """A child died (killed, out of memory): a broken pool refuses all work, so start a new one."""
+    global _pool
+    with _lock:
+        if _pool is pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+            _pool = _new_pool(_size)
 
 
 def disable() -> None:
@@ -70,17 +84,80 @@ def warm_up() -> None:
         list(_pool.map(_noop, range(_size)))
 
 
+# A batch of at least this many circuits is split across the pool's processes (one simulator call
+# in each) when the pool has more than one, so the machine's other cores simulate in parallel.
+SPLIT_MIN_CIRCUITS = 8
+
+
 async def run_batch(executor_cls: type, spec: Any, job_key: str, request: Any, indices: list[int], shots: int) -> Any:
-    """Run ``indices`` of ``request`` in a child process; returns the executor's CircuitResult list."""
+    """Run ``indices`` of ``request`` in child processes; returns the executor's CircuitResult list.
+
+    A large batch is split across the pool's processes (see :func:`split`); the results come back
+    in index order either way.
+    """
     if _pool is None:
         raise RuntimeError("process isolation is not enabled")
+    parts = split(request, indices, _size, seeded=spec.options.get("seed") is not None)
+    if len(parts) == 1:
+        return await _run_part(executor_cls, spec, job_key, request, indices, shots)
+    chunks = await asyncio.gather(
+        *(
+            _run_part(executor_cls, spec, f"{job_key}.{n}", _subrequest(request, part), list(range(len(part))), shots)
+            for n, part in enumerate(parts)
+        )
+    )
+    results = [
+        dataclasses.replace(result, index=part[result.index])
+        for part, chunk in zip(parts, chunks, strict=True)
+        for result in chunk
+    ]
+    return sorted(results, key=lambda result: result.index)
+
+
+def split(request: Any, indices: list[int], processes: int, *, seeded: bool = False) -> list[list[int]]:
+    """``indices`` in up to ``processes`` parts of similar simulation work (gates x 2^qubits).
+
+    One part when the pool has one process, the batch is small, or the job has a seed (its samples
+    must not depend on how many processes the machine has).
+    """
+    parts_wanted = min(processes, len(indices) // SPLIT_MIN_CIRCUITS)
+    if seeded or parts_wanted <= 1:
+        return [list(indices)]
+    parts: list[list[int]] = [[] for _ in range(parts_wanted)]
+    load = [0] * parts_wanted
+
+    def work(index: int) -> int:
+        circuit = request.circuits[index]
+        return (len(circuit.data) + 1) * 2 ** min(circuit.num_qubits, 40)
+
+    for index in sorted(indices, key=work, reverse=True):  # largest first, onto the lightest part
+        lightest = load.index(min(load))
+        parts[lightest].append(index)
+        load[lightest] += work(index)
+    return [sorted(part) for part in parts]
+
+
+def _subrequest(request: Any, part: list[int]) -> Any:
+    def pick(values: list | None) -> list | None:
+        return None if values is None else [values[index] for index in part]
+
+    return dataclasses.replace(
+        request,
+        circuits=[request.circuits[index] for index in part],
+        observables=pick(request.observables),
+        parameter_values=pick(request.parameter_values),
+    )
+
+
+async def _run_part(executor_cls: type, spec: Any, job_key: str, request: Any, indices: list[int], shots: int) -> Any:
     loop = asyncio.get_running_loop()
+    pool = _pool
     try:
         return await loop.run_in_executor(
-            _pool, _child_run, executor_cls, pickle.dumps(spec), job_key, request, indices, shots
+            pool, _child_run, executor_cls, pickle.dumps(spec), job_key, request, indices, shots
         )
     except BrokenProcessPool:
-        enable(_size or 1)  # a child died (killed, out of memory): replace the pool, retry the job later
+        _replace_broken(pool)
         raise TransientError("the simulator process died; the job will be retried") from None
 
 

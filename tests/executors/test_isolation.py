@@ -12,6 +12,7 @@ from executors.circuits import parse_circuit
 from executors.local import LocalSimulatorExecutor
 from executors.runtime import RuntimeExecutor
 from tests.circuits import BELL, GHZ3
+from tests.stats import assert_counts_match, exact_probabilities
 
 # Per-shot simulation (mid-circuit measurement + reset) keeps Aer busy for a while.
 BUSY = (
@@ -120,3 +121,57 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_split_balances_work_and_keeps_every_index():
+    small, large = parse_circuit({"qasm": BELL}), parse_circuit({"qasm": BUSY})
+    request = ExecutionRequest(circuits=[large, large] + [small] * 14)
+    parts = isolation.split(request, list(range(16)), 2)
+    assert sorted(i for part in parts for i in part) == list(range(16))
+    assert len(parts) == 2 and {0, 1} not in [set(part) & {0, 1} for part in parts]  # the two big ones apart
+    assert isolation.split(request, list(range(16)), 1) == [list(range(16))]
+    assert isolation.split(request, list(range(16)), 2, seeded=True) == [list(range(16))]
+    assert isolation.split(request, list(range(4)), 2) == [[0, 1, 2, 3]]  # too small to split
+
+
+async def test_a_large_batch_is_split_across_processes_and_comes_back_in_order(pool):
+    bell, ghz = parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})
+    request = ExecutionRequest(circuits=[bell, ghz] * 10, shots=5000)
+    result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=True)).run(request)
+    assert [r.index for r in result.circuits] == list(range(20))
+    for r in result.circuits:
+        assert set(r.counts) <= ({"00", "11"} if r.index % 2 == 0 else {"000", "111"})
+        assert_counts_match(r.counts, exact_probabilities(BELL if r.index % 2 == 0 else GHZ3), 5000)
+    assert {r.metadata["pubs_in_call"] for r in result.circuits} == {10}  # two calls of 10, one per process
+
+
+async def test_split_estimator_keeps_each_circuits_observables(pool):
+    ghz = parse_circuit({"qasm": GHZ3})
+    request = ExecutionRequest(
+        circuits=[ghz] * 16, primitive="estimator", observables=[["XXX"], ["ZZI"], ["ZZZ"], ["IZZ"]] * 4, shots=10000
+    )
+    result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=True)).run(request)
+    expected = [1.0, 1.0, 0.0, 1.0] * 4
+    assert [r.index for r in result.circuits] == list(range(16))
+    for r in result.circuits:
+        assert abs(r.evs[0] - expected[r.index]) < 0.05, (r.index, r.evs)
+
+
+async def test_a_dead_child_costs_one_transient_failure_then_a_fresh_pool(pool):
+    import os
+    import signal
+
+    from executors.base import TransientError
+
+    request = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=5000)
+    executor = LocalSimulatorExecutor()
+    await executor.run(request)
+    broken = isolation._pool
+    for pid in list(broken._processes):
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+    with pytest.raises(TransientError):
+        await executor.run(request)
+    assert isolation._pool is not broken
+    result = await executor.run(request)
+    assert sum(result.circuits[0].counts.values()) == 5000
