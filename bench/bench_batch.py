@@ -117,8 +117,8 @@ def main() -> None:
         "executor, isolated, 1 process": [],
         "executor, isolated, 2 processes": [],
         "executor, in thread": [],
-        "portal, 1 sim process": [],
-        "portal, 2 sim processes": [],
+        "portal, 1 process": [],
+        "portal, 2 processes": [],
     }
     direct(runnable, args.shots, 1)  # warm Aer in this process
     for processes in (1, 2):
@@ -143,7 +143,7 @@ def main() -> None:
                 portal_run(client, sources[:5], args.shots)
                 portal_run(client, sources, args.shots)  # warm the children (imports, Aer targets)
                 for _ in range(args.rounds):
-                    times[f"portal, {processes} sim process{'es' if processes > 1 else ''}"].append(
+                    times[f"portal, {processes} process{'es' if processes > 1 else ''}"].append(
                         portal_run(client, sources, args.shots)
                     )
                     times["baseline"].append(direct(runnable, args.shots, 1))
@@ -157,7 +157,7 @@ def main() -> None:
         median = statistics.median(samples)
         verdict = ""
         if not name.startswith("baseline"):
-            reference, label = (best, "best direct") if "2 process" in name else (base, "baseline")
+            reference, label = (best, "best direct") if name.endswith("2 processes") else (base, "baseline")
             verdict = f"   vs {label}: {'met' if median <= 1.2 * reference else 'MISSED'}"
         runs = ", ".join(f"{s * 1e3:.0f}" for s in samples)
         print(
