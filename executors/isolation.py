@@ -19,9 +19,11 @@ import os
 import pickle
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 from executors.base import TransientError
@@ -154,17 +156,74 @@ async def _run_part(executor_cls: type, spec: Any, job_key: str, request: Any, i
     pool = _pool
     try:
         return await loop.run_in_executor(
-            pool, _child_run, executor_cls, pickle.dumps(spec), job_key, request, indices, shots
+            pool, _child_run, executor_cls, pickle.dumps(spec), job_key, _portable(request), indices, shots
         )
     except BrokenProcessPool:
         _replace_broken(pool)
         raise TransientError("the simulator process died; the job will be retried") from None
 
 
+# ---- circuits sent as their source text ---------------------------------------------------------
+
+_sources: dict[int, tuple[weakref.ref, str, str]] = {}
+
+
+def register_source(circuit: Any, qasm: str) -> None:
+    """Declare that ``circuit`` is what ``executors.circuits.parse_circuit({"qasm": qasm})`` returns
+    (up to its name) and that it will not be changed.
+
+    Isolated runs then send the text, which a child parses faster than it unpickles the circuit
+    (100 QASMBench circuits: ~0.1 s to parse against 0.4-0.6 s to pickle, send and unpickle).
+    The declaration lasts as long as the circuit object.
+    """
+    key = id(circuit)
+
+    def forget(ref: weakref.ref, key: int = key) -> None:
+        if _sources.get(key, (None,))[0] is ref:
+            del _sources[key]
+
+    _sources[key] = (weakref.ref(circuit, forget), qasm, circuit.name)
+
+
+@dataclass(frozen=True)
+class _Source:
+    qasm: str
+    name: str
+
+
+def _portable(request: Any) -> Any:
+    """``request`` with every registered circuit replaced by its source text."""
+    circuits, swapped = [], False
+    for circuit in request.circuits:
+        entry = _sources.get(id(circuit))
+        if entry is not None and entry[0]() is circuit:
+            circuits.append(_Source(entry[1], entry[2]))
+            swapped = True
+        else:
+            circuits.append(circuit)
+    return dataclasses.replace(request, circuits=circuits) if swapped else request
+
+
+def _materialize(request: Any) -> Any:
+    """The child's side of :func:`_portable`: parse the circuits sent as text."""
+    if not any(isinstance(circuit, _Source) for circuit in request.circuits):
+        return request
+    from executors.circuits import parse_circuit
+
+    circuits = []
+    for index, circuit in enumerate(request.circuits):
+        if isinstance(circuit, _Source):
+            parsed = parse_circuit({"qasm": circuit.qasm}, index)
+            parsed.name = circuit.name
+            circuit = parsed
+        circuits.append(circuit)
+    return dataclasses.replace(request, circuits=circuits)
+
+
 # ---- child side ---------------------------------------------------------------------------------
 
 _executors: dict[tuple[type, bytes], Any] = {}
-_prepared: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+_prepared: OrderedDict[str, tuple[Any, Any, Any]] = OrderedDict()  # job key -> executor, prepared, request
 _KEEP_PREPARED = 4
 
 
@@ -197,11 +256,12 @@ def _child_run(executor_cls: type, spec_blob: bytes, job_key: str, request: Any,
         executor = _executors[key] = executor_cls(pickle.loads(spec_blob))
     if job_key in _prepared:
         _prepared.move_to_end(job_key)
-        prepared = _prepared[job_key][1]
+        _, prepared, request = _prepared[job_key]
     else:
+        request = _materialize(request)
         prepared = executor._prepare(request)
-        _prepared[job_key] = (executor, prepared)
+        _prepared[job_key] = (executor, prepared, request)
         while len(_prepared) > _KEEP_PREPARED:
-            old_executor, old_prepared = _prepared.popitem(last=False)[1]
+            old_executor, old_prepared, _ = _prepared.popitem(last=False)[1]
             old_executor._finish(old_prepared)
     return executor._execute(request, prepared, indices, shots)

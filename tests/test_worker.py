@@ -124,6 +124,7 @@ def test_load_work_takes_the_circuits_parsed_at_submission(users, monkeypatch):
     (claim,) = store.claim_jobs("w", 1, 30)
     item = store.load_work(claim)
     assert claim.job_id == first.id and parsed == []
+    assert isinstance(isolation._portable(item.request).circuits[0], isolation._Source)  # sent as text
     assert [c.num_qubits for c in item.request.circuits] == [2] and item.request.circuits[0].count_ops()["cx"] == 1
 
     # A miss (submitted by another process, or evicted): the stored source is parsed.

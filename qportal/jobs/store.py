@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from qiskit import qpy
 
+from executors import isolation
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
 from qportal.accounts.models import CredentialStatus, IBMCredential
@@ -149,6 +150,9 @@ def load_work(claim: Claim) -> WorkItem | None:
         return None
     rows = list(job.circuits.all())
     circuits = _take_circuits(job.id, len(rows)) or _parse_rows(rows)
+    for row, circuit in zip(rows, circuits, strict=True):
+        if row.source_format != "qpy":
+            isolation.register_source(circuit, row.source)  # a simulator child parses the text itself
     estimator = job.primitive == "estimator"
     params = [row.parameter_values for row in rows]
     request = ExecutionRequest(

@@ -175,3 +175,28 @@ async def test_a_dead_child_costs_one_transient_failure_then_a_fresh_pool(pool):
     assert isolation._pool is not broken
     result = await executor.run(request)
     assert sum(result.circuits[0].counts.values()) == 5000
+
+
+async def test_registered_circuits_travel_as_text_and_run_the_same(pool):
+    import gc
+
+    bell, ghz = parse_circuit({"qasm": BELL, "name": "bell"}), parse_circuit({"qasm": GHZ3})
+    isolation.register_source(bell, BELL)
+    isolation.register_source(ghz, GHZ3)
+    unregistered = parse_circuit({"qasm": BELL})
+    request = ExecutionRequest(circuits=[bell, ghz, unregistered], shots=5000)
+
+    portable = isolation._portable(request)
+    assert [type(c).__name__ for c in portable.circuits] == ["_Source", "_Source", "QuantumCircuit"]
+    rebuilt = isolation._materialize(portable).circuits
+    assert rebuilt == request.circuits and rebuilt[0].name == "bell"
+
+    result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=True)).run(request)
+    assert result.metadata["isolated"] is True
+    for r, text in zip(result.circuits, (BELL, GHZ3, BELL), strict=True):
+        assert_counts_match(r.counts, exact_probabilities(text), 5000)
+
+    key = id(ghz)
+    del ghz, request, portable, result
+    gc.collect()
+    assert key not in isolation._sources  # the declaration ends with the circuit
