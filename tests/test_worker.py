@@ -28,7 +28,25 @@ def test_a_job_is_claimed_once(users):
     second = store.claim_jobs("w2", 10, 30)
     assert [c.job_id for c in first] == [job.id] and second == []
     job.refresh_from_db()
-    assert (job.status, job.attempt, job.worker_id) == (JobStatus.SUBMITTING, 1, "w1")
+    assert (job.status, job.attempt, job.worker_id) == (JobStatus.RUNNING, 1, "w1")  # local: the claim starts it
+
+
+def test_the_claim_starts_local_jobs_and_other_kinds_go_through_submitting(users, run_jobs):
+    local = submit(users["alice"])
+    fake = services.submit_job(users["alice"], services.Submission(profile="fake_manila", circuits=[{"qasm": BELL}]))
+    assert len(store.claim_jobs("w1", 10, 30)) == 2
+    local.refresh_from_db()
+    fake.refresh_from_db()
+    assert (local.status, local.sub_status) == (JobStatus.RUNNING, "executing") and local.started_at is not None
+    assert fake.status == JobStatus.SUBMITTING and fake.started_at is None
+
+    Job.objects.filter(id__in=[local.id, fake.id]).update(lease_until=timezone.now() - timedelta(seconds=1))
+    run_jobs()  # recovered by another worker after the lease expired
+    local_events = list(local.events.values_list("kind", "status"))
+    assert ("claimed", JobStatus.RUNNING) in local_events and "running" not in [kind for kind, _ in local_events]
+    assert local_events[-1] == ("done", JobStatus.DONE)
+    fake_kinds = list(fake.events.values_list("kind", flat=True))
+    assert fake_kinds.count("running") == 1 and fake_kinds[-1] == "done"
 
 
 def test_expired_lease_is_recovered_and_the_old_worker_cannot_write(users, run_jobs):

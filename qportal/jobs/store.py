@@ -27,6 +27,7 @@ from executors.circuits import parse_circuit
 from qportal.accounts.models import CredentialStatus, IBMCredential
 from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
+from qportal.profiles.models import ProfileKind
 from qportal.profiles.services import member_resolver
 
 
@@ -58,11 +59,17 @@ def _claimable(now) -> Q:
     return waiting | abandoned
 
 
+# Jobs of these profile kinds run inside the worker: there is no remote submission to make safe,
+# so the claim itself marks them running (one transaction and event fewer per job).
+RUNS_IN_WORKER = frozenset({ProfileKind.LOCAL})
+
+
 def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     """Claim up to ``limit`` queued jobs or jobs whose lease expired.
 
     On PostgreSQL candidates are locked with SKIP LOCKED so workers never wait on each other;
-    everywhere the claim itself is a conditional UPDATE whose row count decides who won.
+    everywhere the claim itself is a conditional UPDATE whose row count decides who won.  A fresh
+    job goes to ``submitting``, or straight to ``running`` when it runs in the worker (local).
     """
     if limit <= 0:
         return []
@@ -71,9 +78,9 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     with transaction.atomic():
         candidates = Job.objects.filter(_claimable(now)).order_by("created")
         if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        rows = list(candidates.values_list("id", "status", "attempt")[:limit])
-        for job_id, status, attempt in rows:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        rows = list(candidates.values_list("id", "status", "attempt", "profile__kind")[:limit])
+        for job_id, status, attempt, kind in rows:
             recovered = status != JobStatus.QUEUED
             fields: dict[str, Any] = {
                 "attempt": attempt + 1,
@@ -81,11 +88,14 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
                 "lease_until": now + timedelta(seconds=lease_seconds),
                 "not_before": None,
             }
-            if not recovered:
-                fields.update(status=JobStatus.SUBMITTING, sub_status="preparing", submitted_at=now)
             message = f"attempt {attempt + 1} on {worker_id}"
             if recovered:
                 message = f"previous worker lost its lease; {message}"
+            elif kind in RUNS_IN_WORKER:
+                fields.update(status=JobStatus.RUNNING, sub_status="executing", submitted_at=now, started_at=now)
+                message = f"{message}, running in the worker"
+            else:
+                fields.update(status=JobStatus.SUBMITTING, sub_status="preparing", submitted_at=now)
             event = append_event(
                 job_id,
                 "recovered" if recovered else "claimed",

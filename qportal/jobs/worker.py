@@ -34,6 +34,7 @@ from executors.registry import build_executor
 from qportal.accounts import checks
 from qportal.jobs import store
 from qportal.jobs.events import worker_group
+from qportal.jobs.models import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +282,8 @@ class JobRunner:
                 raise asyncio.CancelledError()
             item.request.submit_key = key
         handle = await executor.submit(item.request)
+        if item.status == JobStatus.RUNNING and not isinstance(executor, RemoteExecutor):
+            return handle  # the claim already marked it running (store.RUNS_IN_WORKER)
         if not await db(store.mark_running)(item, handle.remote_ids, f"running on {item.profile_name}"):
             raise asyncio.CancelledError()
         return handle
