@@ -20,7 +20,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
-from executors.circuits import iter_operation_names
+from executors.circuits import operation_names
 from executors.inprocess import InProcessExecutor
 from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision
 from executors.results import convert_estimator_result, convert_sampler_result
@@ -97,7 +97,7 @@ class LocalSimulatorExecutor(InProcessExecutor):
 
     def needs_transpile(self, circuit: QuantumCircuit) -> bool:
         """True when the circuit uses an operation Aer cannot run directly (e.g. a custom gate)."""
-        return any(name not in self._supported for name in iter_operation_names(circuit))
+        return not operation_names(circuit) <= self._supported
 
     def _prepare(self, request: ExecutionRequest) -> _Prepared:
         circuits, transpiled = [], []
