@@ -274,29 +274,29 @@ def finish_done(
     item: WorkItem, circuits: list[CircuitResult], execution_time: float, remote_ids: list[str], metadata: dict
 ) -> bool:
     with transaction.atomic():
-        if not _owned(item.job_id, item.attempt).exists():
+        # The event's conditional update proves the job is still ours; the results join the same
+        # transaction, so they and the "done" state commit together or not at all.
+        event = append_event(
+            item.job_id,
+            "done",
+            message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s",
+            data={"execution_time": execution_time, "remote_ids": remote_ids, **_public_metadata(metadata)},
+            where=_mine(item),
+            fields={
+                "status": JobStatus.DONE,
+                "sub_status": "",
+                "circuits_done": len(circuits),
+                "execution_time": execution_time,
+                "remote_ids": remote_ids or F("remote_ids"),
+                "finished_at": timezone.now(),
+                "lease_until": None,
+            },
+        )
+        if event is None:
             return False
         for result in circuits:
             JobCircuit.objects.filter(job_id=item.job_id, index=result.index).update(**_result_fields(result))
-        return (
-            append_event(
-                item.job_id,
-                "done",
-                message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s",
-                data={"execution_time": execution_time, "remote_ids": remote_ids, **_public_metadata(metadata)},
-                where=_mine(item),
-                fields={
-                    "status": JobStatus.DONE,
-                    "sub_status": "",
-                    "circuits_done": len(circuits),
-                    "execution_time": execution_time,
-                    "remote_ids": remote_ids or F("remote_ids"),
-                    "finished_at": timezone.now(),
-                    "lease_until": None,
-                },
-            )
-            is not None
-        )
+        return True
 
 
 def _public_metadata(metadata: dict) -> dict:
