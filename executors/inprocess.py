@@ -110,7 +110,7 @@ class InProcessExecutor:
         started = time.perf_counter()
         job.started = True
         shots = request.shots or self.default_shots()
-        if isolation.enabled():
+        if isolation.wanted(self, request, shots):
             # Prepare and execute in a child process (see executors.isolation); callbacks stay here.
             _progress(request, "executing")
             portable = dataclasses.replace(request, on_circuit=None, on_progress=None)
@@ -125,7 +125,8 @@ class InProcessExecutor:
             )
             metadata = {"executor": self.name, "single_job": self.single_job, "isolated": True}
         else:
-            _progress(request, "transpiling")
+            if not isolation.enabled():  # a tiny job run beside isolation skips the step: one event less
+                _progress(request, "transpiling")
             prepared = await self._in_thread(self._prepare, request)
             try:
                 _progress(request, "executing")

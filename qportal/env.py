@@ -47,6 +47,15 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.upper() not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw.upper()
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = env_str(name)
     if raw is None or raw.strip() == "":
@@ -54,8 +63,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def parse_database_url(url: str, *, base_dir: str, pool_size: int = 0) -> dict:
+def parse_database_url(url: str, *, base_dir: str, pool_size: int = 0, sqlite_synchronous: str = "NORMAL") -> dict:
     """``sqlite:///relative/or/absolute.sqlite3`` or ``postgres://user:pass@host:port/name``.
+
+    SQLite runs in WAL mode with ``PRAGMA synchronous=<sqlite_synchronous>``: NORMAL syncs the WAL
+    at checkpoints rather than at every commit (a crashed process loses nothing; a power loss or OS
+    crash may lose the last commits, never corrupting the file); FULL syncs every commit.
 
     With ``pool_size`` > 0, PostgreSQL connections come from a psycopg pool of at most that many per
     process: a request borrows one and returns it when it ends, instead of connecting (a new server
@@ -75,7 +88,9 @@ def parse_database_url(url: str, *, base_dir: str, pool_size: int = 0) -> dict:
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+                "init_command": (
+                    f"PRAGMA journal_mode=WAL; PRAGMA synchronous={sqlite_synchronous}; PRAGMA busy_timeout=30000;"
+                ),
             },
         }
     if parsed.scheme in ("postgres", "postgresql"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from qportal.env import env_bool, env_int, env_list, env_str, parse_database_url
+from qportal.env import env_bool, env_choice, env_int, env_list, env_str, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("QPORTAL_DATA_DIR", str(BASE_DIR / "var")))
@@ -74,7 +74,13 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'qportal.sqlit
 # process (0: a new connection for every request); as many connections as threads, so none waits.
 WEB_THREADS = env_int("QPORTAL_WEB_THREADS", 8, minimum=1)
 DB_POOL_SIZE = env_int("QPORTAL_DB_POOL_SIZE", WEB_THREADS, minimum=0)
-DATABASES = {"default": parse_database_url(DATABASE_URL, base_dir=str(BASE_DIR), pool_size=DB_POOL_SIZE)}
+# SQLite only: FULL syncs every commit to disk; NORMAL (WAL) may lose the last commits on power loss.
+SQLITE_SYNCHRONOUS = env_choice("QPORTAL_SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL"))
+DATABASES = {
+    "default": parse_database_url(
+        DATABASE_URL, base_dir=str(BASE_DIR), pool_size=DB_POOL_SIZE, sqlite_synchronous=SQLITE_SYNCHRONOUS
+    )
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

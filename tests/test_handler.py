@@ -3,18 +3,24 @@ requests, the sync middleware chain (sessions, CSRF), a streaming file response,
 
 from __future__ import annotations
 
+import asyncio
 import json
 from http.cookies import SimpleCookie
 
 import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import Client
 
+from executors import isolation
 from qportal.accounts.models import ApiKey
+from qportal.jobs import waiting
 from qportal.jobs.models import Job, JobEvent
+from qportal.jobs.worker import JobRunner
 from tests.circuits import BELL
+from tests.stats import assert_counts_match, exact_probabilities
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -27,14 +33,16 @@ def app(settings):
     return application
 
 
-async def call(app, method: str, path: str, body: bytes = b"", headers: list | None = None) -> dict:
+async def call(
+    app, method: str, path: str, body: bytes = b"", headers: list | None = None, query: bytes = b""
+) -> dict:
     """One HTTP request; the answer's status, headers and whole body (streamed ones too)."""
     scope = {
         "type": "http",
         "http_version": "1.1",
         "method": method,
         "path": path,
-        "query_string": b"",
+        "query_string": query,
         "headers": [(b"host", b"testserver"), *(headers or [])],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
@@ -74,6 +82,44 @@ async def test_api_submit_and_fetch_through_the_asgi_app(app, users):
     bad = await call(app, "POST", "/api/v1/jobs", b'{"profile": "local", "circuits": []}', auth)
     assert bad["status"] == 400 and "at least one" in json.loads(bad["body"])["detail"]
     assert (await call(app, "GET", "/api/v1/jobs"))["status"] == 401
+
+
+async def test_a_waiting_submit_is_woken_by_the_jobs_done_event(app, users, monkeypatch):
+    """The database recheck is pushed past the wait, so only the live ``done`` event, delivered by
+    the process's fan-out, can end the wait with a finished job."""
+    monkeypatch.setattr(waiting, "RECHECK_SECONDS", 120)
+    _, key = await sync_to_async(ApiKey.issue)(users["alice"])
+    auth = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
+    body = json.dumps({"profile": "local", "shots": 2000, "circuits": [{"qasm": BELL}]}).encode()
+    serving = asyncio.create_task(JobRunner(worker_id="w").serve(get_channel_layer()))
+    try:
+        answer = await call(app, "POST", "/api/v1/jobs", body, auth, query=b"wait=20")
+    finally:
+        serving.cancel()
+        isolation.disable()
+    assert answer["status"] == 201, answer["body"]
+    job = json.loads(answer["body"])
+    assert job["status"] == "done", job["status"]
+    (result,) = job["results"]
+    assert_counts_match(result["counts"], exact_probabilities(BELL), 2000)
+
+
+async def test_a_waiting_request_holds_no_request_thread(users):
+    """With one request thread, a plain GET is answered while another request waits on a job."""
+    from qportal.handler import OneHopASGIHandler
+
+    handler = OneHopASGIHandler(threads=1)
+    _, key = await sync_to_async(ApiKey.issue)(users["alice"])
+    auth = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
+    body = json.dumps({"profile": "local", "circuits": [{"qasm": BELL}]}).encode()
+    job = json.loads((await call(handler, "POST", "/api/v1/jobs", body, auth))["body"])  # no worker: stays queued
+    waiting_call = asyncio.create_task(call(handler, "GET", f"/api/v1/jobs/{job['id']}", headers=auth, query=b"wait=3"))
+    await asyncio.sleep(0.2)  # let the waiting request start
+    plain = await call(handler, "GET", "/api/v1/jobs", headers=auth)
+    assert plain["status"] == 200
+    assert not waiting_call.done(), "the plain GET had to wait for the waiting request's thread"
+    waited = await waiting_call
+    assert waited["status"] == 200 and json.loads(waited["body"])["status"] == "queued"
 
 
 async def test_login_form_with_csrf_and_session_cookies(app, users):

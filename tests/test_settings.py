@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from qportal.env import env_bool, env_int, env_list, env_str, parse_database_url
+from qportal.env import env_bool, env_choice, env_int, env_list, env_str, parse_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +47,29 @@ def test_env_list(monkeypatch):
     assert env_list("X_HOSTS", []) == ["a.example", "b.example"]
 
 
+def test_env_choice(monkeypatch):
+    assert env_choice("X_SYNC", "NORMAL", ("NORMAL", "FULL")) == "NORMAL"
+    monkeypatch.setenv("X_SYNC", "full")
+    assert env_choice("X_SYNC", "NORMAL", ("NORMAL", "FULL")) == "FULL"
+    monkeypatch.setenv("X_SYNC", "OFF")
+    with pytest.raises(ImproperlyConfigured, match="X_SYNC must be one of NORMAL, FULL"):
+        env_choice("X_SYNC", "NORMAL", ("NORMAL", "FULL"))
+
+
+def test_sqlite_pragmas_apply_to_real_connections(tmp_path):
+    import sqlite3
+
+    for level, number in (("NORMAL", 1), ("FULL", 2)):
+        options = parse_database_url(f"sqlite:///{tmp_path}/{level}.sqlite3", base_dir="/", sqlite_synchronous=level)
+        conn = sqlite3.connect(options["NAME"])
+        for command in options["OPTIONS"]["init_command"].split(";"):
+            if command.strip():
+                conn.execute(command)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA synchronous").fetchone() == (number,)
+        conn.close()
+
+
 def test_database_urls(tmp_path):
     pg = parse_database_url("postgres://u:p%40ss@db.example:5433/qp?sslmode=require", base_dir="/x")
     assert (pg["ENGINE"], pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
@@ -63,6 +86,9 @@ def test_database_urls(tmp_path):
     assert pooled["CONN_MAX_AGE"] == 0  # Django refuses persistent connections together with a pool
     lite = parse_database_url("sqlite:///data/q.sqlite3", base_dir="/srv")
     assert lite["NAME"] == "/srv/data/q.sqlite3" and "journal_mode=WAL" in lite["OPTIONS"]["init_command"]
+    assert "synchronous=NORMAL" in lite["OPTIONS"]["init_command"]
+    durable = parse_database_url("sqlite:///q.sqlite3", base_dir="/srv", sqlite_synchronous="FULL")
+    assert "synchronous=FULL" in durable["OPTIONS"]["init_command"]
     assert parse_database_url("sqlite:////abs/q.sqlite3", base_dir="/srv")["NAME"] == "/abs/q.sqlite3"
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must start with"):
         parse_database_url("mysql://x/y", base_dir="/srv")

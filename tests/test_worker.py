@@ -28,7 +28,25 @@ def test_a_job_is_claimed_once(users):
     second = store.claim_jobs("w2", 10, 30)
     assert [c.job_id for c in first] == [job.id] and second == []
     job.refresh_from_db()
-    assert (job.status, job.attempt, job.worker_id) == (JobStatus.SUBMITTING, 1, "w1")
+    assert (job.status, job.attempt, job.worker_id) == (JobStatus.RUNNING, 1, "w1")  # local: the claim starts it
+
+
+def test_the_claim_starts_local_jobs_and_other_kinds_go_through_submitting(users, run_jobs):
+    local = submit(users["alice"])
+    fake = services.submit_job(users["alice"], services.Submission(profile="fake_manila", circuits=[{"qasm": BELL}]))
+    assert len(store.claim_jobs("w1", 10, 30)) == 2
+    local.refresh_from_db()
+    fake.refresh_from_db()
+    assert (local.status, local.sub_status) == (JobStatus.RUNNING, "executing") and local.started_at is not None
+    assert fake.status == JobStatus.SUBMITTING and fake.started_at is None
+
+    Job.objects.filter(id__in=[local.id, fake.id]).update(lease_until=timezone.now() - timedelta(seconds=1))
+    run_jobs()  # recovered by another worker after the lease expired
+    local_events = list(local.events.values_list("kind", "status"))
+    assert ("claimed", JobStatus.RUNNING) in local_events and "running" not in [kind for kind, _ in local_events]
+    assert local_events[-1] == ("done", JobStatus.DONE)
+    fake_kinds = list(fake.events.values_list("kind", flat=True))
+    assert fake_kinds.count("running") == 1 and fake_kinds[-1] == "done"
 
 
 def test_expired_lease_is_recovered_and_the_old_worker_cannot_write(users, run_jobs):
@@ -113,3 +131,34 @@ def test_cancel_stops_a_running_job(users):
     assert 1 <= job.circuits_done < 40
     kinds = list(job.events.values_list("kind", flat=True))
     assert "cancel_requested" in kinds and kinds[-1] == "cancelled" and "done" not in kinds
+
+
+def test_load_work_takes_the_circuits_parsed_at_submission(users, monkeypatch):
+    from executors.circuits import parse_circuit
+
+    parsed = []
+    monkeypatch.setattr(store, "parse_circuit", lambda *args: parsed.append(args) or parse_circuit(*args))
+    first = submit(users["alice"])
+    (claim,) = store.claim_jobs("w", 1, 30)
+    item = store.load_work(claim)
+    assert claim.job_id == first.id and parsed == []
+    assert isinstance(isolation._portable(item.request).circuits[0], isolation._Source)  # sent as text
+    assert [c.num_qubits for c in item.request.circuits] == [2] and item.request.circuits[0].count_ops()["cx"] == 1
+
+    # A miss (submitted by another process, or evicted): the stored source is parsed.
+    second = submit(users["alice"])
+    assert store._take_circuits(second.id, 1) is not None
+    (claim,) = store.claim_jobs("w", 1, 30)
+    item = store.load_work(claim)
+    assert claim.job_id == second.id and len(parsed) == 1
+    assert item.request.circuits[0].count_ops()["cx"] == 1
+
+
+def test_remembered_circuits_are_bounded(monkeypatch):
+    monkeypatch.setattr(store, "PARSED_KEEP", 5)
+    for n in range(4):
+        store.remember_circuits(f"job-{n}", ["circuit"] * 2)
+    assert store._parsed_count <= 5 and list(store._parsed) == ["job-2", "job-3"]
+    assert store._take_circuits("job-3", 1) is None  # a count that does not match is a miss
+    store._take_circuits("job-2", 2)
+    assert store._parsed_count == 0

@@ -2,19 +2,56 @@
 
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
+from django.http import JsonResponse
 from ninja import Query, Router
 from ninja.pagination import PageNumberPagination, paginate
+from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
 from qportal.jobs import services
-from qportal.jobs.models import JobStatus
+from qportal.jobs.models import TERMINAL, JobStatus
 from qportal.jobs.schemas import EventOut, JobDetailOut, JobFilters, JobIn, JobOut
+from qportal.jobs.waiting import MAX_WAIT_SECONDS, wait_until_finished
 
 router = Router(tags=["jobs"])
 
 
-@router.post("/jobs", response={201: JobOut}, summary="Submit a job")
-def submit(request, payload: JobIn):
+WAIT_HELP = (
+    f"Seconds (0-{MAX_WAIT_SECONDS}) to hold the response until the job is done, failed or cancelled; "
+    "it answers with the job as it is when the wait ends"
+)
+
+
+def _check_wait(wait: float) -> None:
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise InvalidRequest(f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds, got {wait}")
+
+
+# The async views below serialise in the sync thread (schemas read related rows) and answer with
+# the rendered body, so nothing touches the database on the event loop.
+def _detail(user, job_id) -> dict:
+    return JobDetailOut.from_orm(services.get_job(user, job_id)).model_dump()
+
+
+def _answer(status: int, body: dict) -> JsonResponse:
+    return JsonResponse(body, status=status, encoder=NinjaJSONEncoder)
+
+
+async def _detail_when_finished(request, job_id, wait: float, status: int):
+    await wait_until_finished(job_id, wait)
+    return _answer(status, await sync_to_async(_detail)(request.user, job_id))
+
+
+@router.post(
+    "/jobs",
+    response={201: JobDetailOut | JobOut},
+    summary="Submit a job",
+    description="With `wait`, the answer is the whole job (events and results, as from GET) once it has "
+    "finished or the wait is over.",
+)
+async def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP)):
+    _check_wait(wait)
     sub = services.Submission(
         profile=payload.profile,
         circuits=[c.dict(exclude_none=True) for c in payload.circuits],
@@ -26,7 +63,14 @@ def submit(request, payload: JobIn):
         tags=payload.tags,
         team=payload.team,
     )
-    return 201, services.submit_job(request.user, sub)
+
+    def create() -> dict:
+        return JobOut.from_orm(services.submit_job(request.user, sub)).model_dump()
+
+    job = await sync_to_async(create)()
+    if wait:
+        return await _detail_when_finished(request, job["id"], wait, 201)
+    return _answer(201, job)
 
 
 @router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")
@@ -53,8 +97,12 @@ def list_jobs(request, filters: Query[JobFilters]):
 
 
 @router.get("/jobs/{job_id}", response=JobDetailOut, summary="A job with its events and per-circuit results")
-def get_job(request, job_id: UUID):
-    return services.get_job(request.user, job_id)
+async def get_job(request, job_id: UUID, wait: float = Query(0, description=WAIT_HELP)):
+    _check_wait(wait)
+    job = await sync_to_async(_detail)(request.user, job_id)
+    if wait and job["status"] not in TERMINAL:
+        return await _detail_when_finished(request, job_id, wait, 200)
+    return _answer(200, job)
 
 
 @router.get("/jobs/{job_id}/events", response=list[EventOut], summary="Events after a sequence number")

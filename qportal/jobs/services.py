@@ -16,6 +16,7 @@ from executors.circuits import parse_circuit, validate_request
 from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
 from qportal.jobs.events import append_event, notify_cancel, publish, wake_workers
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
+from qportal.jobs.store import remember_circuits
 from qportal.profiles.services import profile_max_qubits, resolve_profile
 
 MAX_TAGS = 20
@@ -138,6 +139,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
             )
             for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits, strict=True))
         )
+        remember_circuits(job.id, circuits)  # spares an embedded worker parsing them again
         event = JobEvent.objects.create(
             job=job,
             seq=1,

@@ -9,20 +9,25 @@ import base64
 import hashlib
 import io
 import pickle
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from qiskit import qpy
 
+from executors import isolation
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
 from qportal.accounts.models import CredentialStatus, IBMCredential
 from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
+from qportal.profiles.models import ProfileKind
 from qportal.profiles.services import member_resolver
 
 
@@ -54,11 +59,17 @@ def _claimable(now) -> Q:
     return waiting | abandoned
 
 
+# Jobs of these profile kinds run inside the worker: there is no remote submission to make safe,
+# so the claim itself marks them running (one transaction and event fewer per job).
+RUNS_IN_WORKER = frozenset({ProfileKind.LOCAL})
+
+
 def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     """Claim up to ``limit`` queued jobs or jobs whose lease expired.
 
     On PostgreSQL candidates are locked with SKIP LOCKED so workers never wait on each other;
-    everywhere the claim itself is a conditional UPDATE whose row count decides who won.
+    everywhere the claim itself is a conditional UPDATE whose row count decides who won.  A fresh
+    job goes to ``submitting``, or straight to ``running`` when it runs in the worker (local).
     """
     if limit <= 0:
         return []
@@ -67,9 +78,9 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     with transaction.atomic():
         candidates = Job.objects.filter(_claimable(now)).order_by("created")
         if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        rows = list(candidates.values_list("id", "status", "attempt")[:limit])
-        for job_id, status, attempt in rows:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        rows = list(candidates.values_list("id", "status", "attempt", "profile__kind")[:limit])
+        for job_id, status, attempt, kind in rows:
             recovered = status != JobStatus.QUEUED
             fields: dict[str, Any] = {
                 "attempt": attempt + 1,
@@ -77,11 +88,14 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
                 "lease_until": now + timedelta(seconds=lease_seconds),
                 "not_before": None,
             }
-            if not recovered:
-                fields.update(status=JobStatus.SUBMITTING, sub_status="preparing", submitted_at=now)
             message = f"attempt {attempt + 1} on {worker_id}"
             if recovered:
                 message = f"previous worker lost its lease; {message}"
+            elif kind in RUNS_IN_WORKER:
+                fields.update(status=JobStatus.RUNNING, sub_status="executing", submitted_at=now, started_at=now)
+                message = f"{message}, running in the worker"
+            else:
+                fields.update(status=JobStatus.SUBMITTING, sub_status="preparing", submitted_at=now)
             event = append_event(
                 job_id,
                 "recovered" if recovered else "claimed",
@@ -95,6 +109,47 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     return claims
 
 
+# Circuits parsed at submission, by job id, for a worker in the same process (the embedded
+# default): load_work takes them instead of parsing every stored source again (100 QASMBench
+# circuits: ~100-350 ms).  Bounded; a miss (a worker in another process, an evicted entry, a
+# retry) parses the stored sources, which stay the record of truth.
+PARSED_KEEP = 2000  # circuits, over all remembered jobs
+_parsed: OrderedDict[str, list] = OrderedDict()
+_parsed_count = 0
+_parsed_lock = threading.Lock()
+
+
+def remember_circuits(job_id, circuits: list) -> None:
+    """Keep a submitted job's parsed circuits for this process's worker (see ``PARSED_KEEP``)."""
+    global _parsed_count
+    if not settings.EMBEDDED_WORKER or len(circuits) > PARSED_KEEP:
+        return
+    with _parsed_lock:
+        _parsed[str(job_id)] = list(circuits)
+        _parsed_count += len(circuits)
+        while _parsed_count > PARSED_KEEP:
+            _parsed_count -= len(_parsed.popitem(last=False)[1])
+
+
+def _take_circuits(job_id, count: int) -> list | None:
+    global _parsed_count
+    with _parsed_lock:
+        circuits = _parsed.pop(str(job_id), None)
+        if circuits is not None:
+            _parsed_count -= len(circuits)
+    return circuits if circuits is not None and len(circuits) == count else None
+
+
+def _parse_rows(rows: list[JobCircuit]) -> list:
+    circuits = []
+    for row in rows:
+        if row.source_format == "qpy":
+            circuits.append(qpy.load(io.BytesIO(base64.b64decode(row.source)))[0])
+        else:
+            circuits.append(parse_circuit({"qasm": row.source}, row.index))
+    return circuits
+
+
 def load_work(claim: Claim) -> WorkItem | None:
     job = (
         Job.objects.select_related("profile", "profile__credential")
@@ -104,12 +159,10 @@ def load_work(claim: Claim) -> WorkItem | None:
     if job is None:
         return None
     rows = list(job.circuits.all())
-    circuits = []
-    for row in rows:
-        if row.source_format == "qpy":
-            circuits.append(qpy.load(io.BytesIO(base64.b64decode(row.source)))[0])
-        else:
-            circuits.append(parse_circuit({"qasm": row.source}, row.index))
+    circuits = _take_circuits(job.id, len(rows)) or _parse_rows(rows)
+    for row, circuit in zip(rows, circuits, strict=True):
+        if row.source_format != "qpy":
+            isolation.register_source(circuit, row.source)  # a simulator child parses the text itself
     estimator = job.primitive == "estimator"
     params = [row.parameter_values for row in rows]
     request = ExecutionRequest(
@@ -221,29 +274,29 @@ def finish_done(
     item: WorkItem, circuits: list[CircuitResult], execution_time: float, remote_ids: list[str], metadata: dict
 ) -> bool:
     with transaction.atomic():
-        if not _owned(item.job_id, item.attempt).exists():
+        # The event's conditional update proves the job is still ours; the results join the same
+        # transaction, so they and the "done" state commit together or not at all.
+        event = append_event(
+            item.job_id,
+            "done",
+            message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s",
+            data={"execution_time": execution_time, "remote_ids": remote_ids, **_public_metadata(metadata)},
+            where=_mine(item),
+            fields={
+                "status": JobStatus.DONE,
+                "sub_status": "",
+                "circuits_done": len(circuits),
+                "execution_time": execution_time,
+                "remote_ids": remote_ids or F("remote_ids"),
+                "finished_at": timezone.now(),
+                "lease_until": None,
+            },
+        )
+        if event is None:
             return False
         for result in circuits:
             JobCircuit.objects.filter(job_id=item.job_id, index=result.index).update(**_result_fields(result))
-        return (
-            append_event(
-                item.job_id,
-                "done",
-                message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s",
-                data={"execution_time": execution_time, "remote_ids": remote_ids, **_public_metadata(metadata)},
-                where=_mine(item),
-                fields={
-                    "status": JobStatus.DONE,
-                    "sub_status": "",
-                    "circuits_done": len(circuits),
-                    "execution_time": execution_time,
-                    "remote_ids": remote_ids or F("remote_ids"),
-                    "finished_at": timezone.now(),
-                    "lease_until": None,
-                },
-            )
-            is not None
-        )
+        return True
 
 
 def _public_metadata(metadata: dict) -> dict:

@@ -34,6 +34,7 @@ from executors.registry import build_executor
 from qportal.accounts import checks
 from qportal.jobs import store
 from qportal.jobs.events import worker_group
+from qportal.jobs.models import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,12 @@ class JobRunner:
             fut = asyncio.run_coroutine_threadsafe(db(store.save_circuit_result)(item, result, total), loop)
             pending.append(asyncio.wrap_future(fut))
 
+        shown = {"sub_status": "executing"}  # what mark_running writes
+
         def on_progress(text: str):
+            if text == shown["sub_status"]:
+                return  # store.set_sub_status would write nothing; spare the round trip
+            shown["sub_status"] = text
             asyncio.run_coroutine_threadsafe(db(store.set_sub_status)(item, text), loop)
 
         item.request.on_circuit = on_circuit if not item.spec.single_job else None
@@ -276,6 +282,8 @@ class JobRunner:
                 raise asyncio.CancelledError()
             item.request.submit_key = key
         handle = await executor.submit(item.request)
+        if item.status == JobStatus.RUNNING and not isinstance(executor, RemoteExecutor):
+            return handle  # the claim already marked it running (store.RUNS_IN_WORKER)
         if not await db(store.mark_running)(item, handle.remote_ids, f"running on {item.profile_name}"):
             raise asyncio.CancelledError()
         return handle

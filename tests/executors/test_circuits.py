@@ -194,3 +194,20 @@ def test_parameter_values_must_match():
         validate_request(request(circuits=[circuit], parameter_values=[[float("nan")]]), max_qubits=5)
     with pytest.raises(InvalidRequest, match="0 parameters but 1 values"):
         validate_request(request(parameter_values=[[0.1]]), max_qubits=5)
+
+
+def test_operation_names_include_nested_control_flow_blocks():
+    from qiskit.circuit import Gate
+
+    from executors.circuits import iter_operation_names, operation_names
+    from executors.local import LocalSimulatorExecutor
+
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    with circuit.for_loop(range(2)):
+        with circuit.if_test((circuit.clbits[0], 1)):
+            circuit.append(Gate("mystery", 1, []), [1])
+    circuit.measure(0, 0)
+    assert operation_names(circuit) == {"h", "for_loop", "if_else", "mystery", "measure"}
+    assert operation_names(circuit) == set(iter_operation_names(circuit))
+    assert LocalSimulatorExecutor().needs_transpile(circuit)  # the unknown gate hides two blocks deep

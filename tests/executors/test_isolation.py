@@ -12,6 +12,7 @@ from executors.circuits import parse_circuit
 from executors.local import LocalSimulatorExecutor
 from executors.runtime import RuntimeExecutor
 from tests.circuits import BELL, GHZ3
+from tests.stats import assert_counts_match, exact_probabilities
 
 # Per-shot simulation (mid-circuit measurement + reset) keeps Aer busy for a while.
 BUSY = (
@@ -32,13 +33,31 @@ def pool():
 async def test_isolated_results_and_per_circuit_callbacks(pool):
     seen = []
     request = ExecutionRequest(
-        circuits=[parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})], shots=500, on_circuit=seen.append
+        circuits=[parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})], shots=5000, on_circuit=seen.append
     )
     result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=False)).run(request)
     assert result.metadata["isolated"] is True
-    assert set(result.circuits[0].counts) <= {"00", "11"} and sum(result.circuits[0].counts.values()) == 500
+    assert set(result.circuits[0].counts) <= {"00", "11"} and sum(result.circuits[0].counts.values()) == 5000
     assert set(result.circuits[1].counts) <= {"000", "111"}
     assert [r.index for r in seen] == [0, 1]
+
+
+async def test_tiny_jobs_run_inline_and_others_in_a_child(pool):
+    executor = LocalSimulatorExecutor()
+    progress = []
+    bell = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=1024, on_progress=progress.append)
+    result = await executor.run(bell)
+    assert "isolated" not in result.metadata
+    assert set(result.circuits[0].counts) <= {"00", "11"} and sum(result.circuits[0].counts.values()) == 1024
+    assert progress == ["executing"]  # beside isolation, no separate "transpiling" step
+
+    busy = ExecutionRequest(circuits=[parse_circuit({"qasm": BUSY})], shots=100)  # measures mid-way
+    many_shots = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=5000)
+    estimator = ExecutionRequest(circuits=[parse_circuit({"qasm": GHZ3})], primitive="estimator", observables=["ZZZ"])
+    for request in (busy, many_shots, estimator):
+        assert not executor.runs_inline(request, request.shots or 1024)
+        assert isolation.wanted(executor, request, request.shots or 1024)
+    assert isolation.wanted(RuntimeExecutor(ExecutorSpec(kind="fake", backend="fake_manila")), bell, 1024)
 
 
 async def test_isolated_fake_backend(pool):
@@ -97,9 +116,87 @@ def test_children_exit_when_their_parent_is_killed(tmp_path):
 
 
 def _alive(pid: int) -> bool:
-
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_split_balances_work_and_keeps_every_index():
+    small, large = parse_circuit({"qasm": BELL}), parse_circuit({"qasm": BUSY})
+    request = ExecutionRequest(circuits=[large, large] + [small] * 14)
+    parts = isolation.split(request, list(range(16)), 2)
+    assert sorted(i for part in parts for i in part) == list(range(16))
+    assert len(parts) == 2 and {0, 1} not in [set(part) & {0, 1} for part in parts]  # the two big ones apart
+    assert isolation.split(request, list(range(16)), 1) == [list(range(16))]
+    assert isolation.split(request, list(range(16)), 2, seeded=True) == [list(range(16))]
+    assert isolation.split(request, list(range(4)), 2) == [[0, 1, 2, 3]]  # too small to split
+
+
+async def test_a_large_batch_is_split_across_processes_and_comes_back_in_order(pool):
+    bell, ghz = parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})
+    request = ExecutionRequest(circuits=[bell, ghz] * 10, shots=5000)
+    result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=True)).run(request)
+    assert [r.index for r in result.circuits] == list(range(20))
+    for r in result.circuits:
+        assert set(r.counts) <= ({"00", "11"} if r.index % 2 == 0 else {"000", "111"})
+        assert_counts_match(r.counts, exact_probabilities(BELL if r.index % 2 == 0 else GHZ3), 5000)
+    assert {r.metadata["pubs_in_call"] for r in result.circuits} == {10}  # two calls of 10, one per process
+
+
+async def test_split_estimator_keeps_each_circuits_observables(pool):
+    ghz = parse_circuit({"qasm": GHZ3})
+    request = ExecutionRequest(
+        circuits=[ghz] * 16, primitive="estimator", observables=[["XXX"], ["ZZI"], ["ZZZ"], ["IZZ"]] * 4, shots=10000
+    )
+    result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=True)).run(request)
+    expected = [1.0, 1.0, 0.0, 1.0] * 4
+    assert [r.index for r in result.circuits] == list(range(16))
+    for r in result.circuits:
+        assert abs(r.evs[0] - expected[r.index]) < 0.05, (r.index, r.evs)
+
+
+async def test_a_dead_child_costs_one_transient_failure_then_a_fresh_pool(pool):
+    import os
+    import signal
+
+    from executors.base import TransientError
+
+    request = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=5000)
+    executor = LocalSimulatorExecutor()
+    await executor.run(request)
+    broken = isolation._pool
+    for pid in list(broken._processes):
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+    with pytest.raises(TransientError):
+        await executor.run(request)
+    assert isolation._pool is not broken
+    result = await executor.run(request)
+    assert sum(result.circuits[0].counts.values()) == 5000
+
+
+async def test_registered_circuits_travel_as_text_and_run_the_same(pool):
+    import gc
+
+    bell, ghz = parse_circuit({"qasm": BELL, "name": "bell"}), parse_circuit({"qasm": GHZ3})
+    isolation.register_source(bell, BELL)
+    isolation.register_source(ghz, GHZ3)
+    unregistered = parse_circuit({"qasm": BELL})
+    request = ExecutionRequest(circuits=[bell, ghz, unregistered], shots=5000)
+
+    portable = isolation._portable(request)
+    assert [type(c).__name__ for c in portable.circuits] == ["_Source", "_Source", "QuantumCircuit"]
+    rebuilt = isolation._materialize(portable).circuits
+    assert rebuilt == request.circuits and rebuilt[0].name == "bell"
+
+    result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=True)).run(request)
+    assert result.metadata["isolated"] is True
+    for r, text in zip(result.circuits, (BELL, GHZ3, BELL), strict=True):
+        assert_counts_match(r.counts, exact_probabilities(text), 5000)
+
+    key = id(ghz)
+    del ghz, request, portable, result
+    gc.collect()
+    assert key not in isolation._sources  # the declaration ends with the circuit
