@@ -43,6 +43,9 @@ _STATES = {
 }
 
 
+LONG_POLL_SECONDS = 60.0  # the server's limit for ``?wait=``
+
+
 class PortalClient:
     """Blocking JSON client for ``{base_url}/api/v1`` authenticated with an API key."""
 
@@ -75,25 +78,31 @@ class PortalClient:
         body.update({key: value for key, value in optional.items() if value is not None})
         return self._request("POST", "/api/v1/jobs", body)
 
-    def job(self, job_id: str) -> dict[str, Any]:
+    def job(self, job_id: str, *, wait: float = 0) -> dict[str, Any]:
+        """The job's JSON; with ``wait`` (at most 60 s) the server answers once it has finished, or
+        when the wait is over (long-poll: one request, no polling delay)."""
+        if wait > 0:
+            wait = min(wait, LONG_POLL_SECONDS)
+            return self._request("GET", f"/api/v1/jobs/{job_id}?wait={wait:g}", timeout=self.timeout + wait)
         return self._request("GET", f"/api/v1/jobs/{job_id}")
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._request("POST", f"/api/v1/jobs/{job_id}/cancel", {})
 
-    def wait(self, job_id: str, *, timeout: float | None = None, interval: float = 0.2) -> dict[str, Any]:
-        """Poll until the job is done, failed or cancelled; returns its last JSON."""
+    def wait(self, job_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """Wait (long-polling the server) until the job is done, failed or cancelled; returns its last JSON."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            job = self.job(job_id)
+            remaining = LONG_POLL_SECONDS if deadline is None else deadline - time.monotonic()
+            job = self.job(job_id, wait=max(0.0, min(remaining, LONG_POLL_SECONDS)))
             if job.get("status") in TERMINAL:
                 return job
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"job {job_id} still {job.get('status')} after {timeout} s")
-            time.sleep(interval)
-            interval = min(interval * 1.5, 2.0)
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self._api_key}")
@@ -101,7 +110,7 @@ class PortalClient:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             message = _message(exc)
@@ -131,10 +140,10 @@ class PortalExecutor:
     """An :class:`~executors.base.Executor` that runs requests as jobs on a qportal server,
     under the team profile ``profile``.  Each request is one portal job."""
 
-    def __init__(self, base_url: str, api_key: str, profile: str, *, poll_interval: float = 0.2):
+    def __init__(self, base_url: str, api_key: str, profile: str, *, long_poll: float = 20.0):
         self.client = PortalClient(base_url, api_key)
         self.profile = profile
-        self.poll_interval = poll_interval
+        self.long_poll = long_poll  # seconds each status request may wait on the server
         self.name = f"portal:{profile}"
 
     def max_qubits(self) -> int | None:
@@ -169,9 +178,8 @@ class PortalExecutor:
 
     async def result(self, handle: JobHandle) -> ExecutionResult:
         job_id = handle.remote_ids[0]
-        interval = self.poll_interval
-        while True:
-            job = await asyncio.to_thread(self.client.job, job_id)
+        while True:  # long-poll: the server answers as soon as the job has finished
+            job = await asyncio.to_thread(self.client.job, job_id, wait=self.long_poll)
             status = job.get("status")
             if status == "done":
                 break
@@ -179,8 +187,6 @@ class PortalExecutor:
                 raise RemoteJobFailed(str(job.get("error") or f"portal job {job_id} failed"))
             if status == "cancelled":
                 raise JobCancelled(f"portal job {job_id} was cancelled")
-            await asyncio.sleep(interval)
-            interval = min(interval * 1.5, 2.0)
         started = handle.state if isinstance(handle.state, float) else time.perf_counter()
         circuits = [_circuit_result(item) for item in job.get("results") or []]
         return ExecutionResult(

@@ -37,7 +37,7 @@ def history(server, key: str, **params) -> dict:
 
 def test_portal_executor_run_lands_in_job_history(portal):
     server, key = portal
-    executor = PortalExecutor(server.base_url, key, "local", poll_interval=0.05)
+    executor = PortalExecutor(server.base_url, key, "local")
     request = ExecutionRequest(circuits=[qasm2.loads(GHZ3)], shots=3000, tags=["notebook"])
     result = asyncio.run(executor.run(request))
     assert_counts_match(result.circuits[0].counts, exact_probabilities(GHZ3))
@@ -59,7 +59,7 @@ def test_qelectron_through_the_portal_matches_the_plain_qnode(portal):
         return qml.probs(wires=range(2))
 
     exact = qml.set_shots(circuit, shots=None)([0.6, -1.57])
-    remote = qelectron(circuit, executors=[PortalExecutor(server.base_url, key, "local", poll_interval=0.05)])
+    remote = qelectron(circuit, executors=[PortalExecutor(server.base_url, key, "local")])
     results = [remote([0.6, -1.57])] + [
         f.result(timeout=120) for f in [remote.run_later([0.6, -1.57]) for _ in range(3)]
     ]

@@ -66,6 +66,7 @@ class FakePortal:
         if self.fail_next_status is not None:
             status, self.fail_next_status = self.fail_next_status, None
             return status, {"detail": "server exploded"}
+        path, _, query = path.partition("?")
         parts = path.strip("/").split("/")
         if method == "POST" and parts == ["api", "v1", "jobs"]:
             if body.get("profile") != "aer":
@@ -138,7 +139,7 @@ def test_submit_sends_the_documented_body_and_bearer_key(portal):
         "name": "bell",
         "tags": ["x"],
     }
-    finished = client.wait(job["id"], interval=0.01)
+    finished = client.wait(job["id"])
     assert finished["status"] == "done" and finished["results"][0]["counts"] == {"00": 6, "11": 4}
     assert KEY not in repr(client)
 
@@ -148,7 +149,7 @@ async def test_executor_polls_until_done_and_binds_parameters(portal):
     circuit = QuantumCircuit(1, 1)
     circuit.rx(theta, 0)
     circuit.measure(0, 0)
-    executor = PortalExecutor(portal.url, KEY, "aer", poll_interval=0.01)
+    executor = PortalExecutor(portal.url, KEY, "aer")
     result = await executor.run(
         ExecutionRequest([bell(), circuit], shots=10, parameter_values=[None, [0.25]], tags=["t"])
     )
@@ -158,10 +159,11 @@ async def test_executor_polls_until_done_and_binds_parameters(portal):
     assert "rx(0.25)" in body["circuits"][1]["qasm"] and body["tags"] == ["t"]
     gets = [r for r in portal.requests if r[0] == "GET"]
     assert len(gets) == portal.polls_before_done + 1
+    assert all(path.endswith("?wait=20") for _, path, _, _ in gets)  # long-polls, not bare polls
 
 
 async def test_failed_job_raises_remote_job_failed_with_message(portal):
-    executor = PortalExecutor(portal.url, KEY, "aer", poll_interval=0.01)
+    executor = PortalExecutor(portal.url, KEY, "aer")
     handle = await executor.submit(ExecutionRequest([bell()], shots=10))
     portal.jobs[handle.remote_ids[0]]["body"]["name"] = "doomed"
     with pytest.raises(RemoteJobFailed, match="1305"):
