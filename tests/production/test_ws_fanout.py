@@ -1,5 +1,5 @@
 """Live events across processes on the machine's real Redis: a runworker process publishes, sockets
-on two daphne processes receive every frame, in order, with its sequence number."""
+on two web processes (uvicorn, as production runs, and daphne) receive every frame, in order, with its sequence number."""
 
 from __future__ import annotations
 
@@ -102,10 +102,10 @@ def start_second_web(portal: Portal) -> int:
             return port
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.2)
-    raise RuntimeError("second daphne did not start")
+    raise RuntimeError("second web process (daphne) did not start")
 
 
-def test_worker_events_reach_sockets_on_two_daphne_processes(portal):
+def test_worker_events_reach_sockets_on_two_web_processes(portal):
     portal.start_web()
     second = start_second_web(portal)
     session = portal.manage("shell", "-c", SESSION).strip().splitlines()[-1]
@@ -132,7 +132,7 @@ def test_worker_events_reach_sockets_on_two_daphne_processes(portal):
     status, events = portal.request("GET", f"/jobs/{job_id}/events")
     assert status == 200
     want = [(e["seq"], e["kind"], e["status"]) for e in events]
-    assert want[0][1] == "queued" and want[-1][2] == "done" and len(want) >= 4
+    assert want[0][1] == "queued" and want[-1][2] == "done" and len(want) >= 3  # queued, claimed (running), done
     for frames in team_frames:  # both processes, every socket: the whole history in order
         assert [(f["seq"], f["kind"], f["status"]) for f in frames] == want
         assert {f["job"] for f in frames} == {job_id}
