@@ -249,6 +249,14 @@ class Hub:
             return
         self._redis().publish(self.channel, " ".join(groups) + "\n" + text)
 
+    def wake_workers(self, job_id: str) -> bool:
+        """Tell every worker listening on Redis that ``job_id`` is queued: one ``PUBLISH`` on this hub's
+        connection.  Returns False without Redis (the embedded default uses the channel layer)."""
+        if self.url is None:
+            return False
+        self._redis().publish(wake_channel(self.url), job_id)
+        return True
+
     def _redis(self):
         with self._lock:
             if self._publisher is None or self._publisher_pid != os.getpid():
@@ -257,6 +265,11 @@ class Hub:
                 self._publisher = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
                 self._publisher_pid = os.getpid()
             return self._publisher
+
+
+def wake_channel(url: str) -> str:
+    """The pub/sub channel of worker wake-ups, named after the Redis database like the events'."""
+    return f"qportal.wake.{_redis_db(url)}"
 
 
 def _redis_db(url: str) -> int:
