@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 
+from qportal import rawsql
 from qportal.accounts.models import Membership, Role, Team
 
 
@@ -25,10 +26,28 @@ def user_teams(user) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user).order_by("-personal", "name")
 
 
+_COLUMNS: tuple[rawsql.Columns, rawsql.Columns] | None = None
+
+
+def _columns() -> tuple[rawsql.Columns, rawsql.Columns]:
+    global _COLUMNS
+    if _COLUMNS is None:
+        _COLUMNS = rawsql.Columns(Membership, "m"), rawsql.Columns(Team, "t")
+    return _COLUMNS
+
+
 def membership(user, team_id: int) -> Membership:
-    found = Membership.objects.filter(user=user, team_id=team_id).select_related("team").first()
-    if found is None:
+    """The user's membership of ``team_id`` with its team (hand-written SQL: it runs on every submission)."""
+    memberships, teams = _columns()
+    rows = rawsql.fetch(
+        f"SELECT {memberships.select()}, {teams.select()} FROM {memberships.table()}"
+        f' INNER JOIN {teams.table()} ON "t"."id" = "m"."team_id" WHERE "m"."user_id" = %s AND "m"."team_id" = %s',
+        [user.pk, team_id],
+    )
+    if not rows:
         raise NotFound("team not found")
+    found = memberships.build(rows[0][: len(memberships)])
+    found.team = teams.build(rows[0][len(memberships) :])
     return found
 
 
@@ -41,9 +60,15 @@ def writable_membership(user, team_id: int) -> Membership:
 
 def personal_team(user) -> Team:
     """The user's personal team, created on first use (looked up without a transaction of its own)."""
-    found = Team.objects.filter(personal=True, memberships__user=user, memberships__role=Role.OWNER).first()
-    if found:
-        return found
+    _, teams = _columns()
+    rows = rawsql.fetch(  # hand-written SQL: it runs on every submission to a built-in profile
+        f"SELECT {teams.select()} FROM {teams.table()} INNER JOIN {Membership._meta.db_table} \"m\""
+        ' ON "m"."team_id" = "t"."id" WHERE "t"."personal" AND "m"."user_id" = %s AND "m"."role" = %s'
+        ' ORDER BY "t"."id" LIMIT 1',
+        [user.pk, Role.OWNER.value],
+    )
+    if rows:
+        return teams.build(rows[0])
     with transaction.atomic():
         team = Team.objects.create(name=f"{user.get_username()} (personal)", personal=True)
         Membership.objects.create(team=team, user=user, role=Role.OWNER)
