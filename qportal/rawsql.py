@@ -11,6 +11,9 @@ the ORM would have built.  Every value is a query parameter, never formatted int
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import AutoField, BigAutoField, SmallAutoField
+
+AUTO_FIELDS = (AutoField, BigAutoField, SmallAutoField)
 
 
 class Columns:
@@ -22,13 +25,18 @@ class Columns:
         self.fields = list(model._meta.concrete_fields)
         self.attnames = [f.attname for f in self.fields]
         self._converters: dict[str, list] = {}
+        self._select: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.fields)
 
     def select(self) -> str:
-        quote = connection.ops.quote_name
-        return ", ".join(f"{quote(self.alias)}.{quote(f.column)}" for f in self.fields)
+        found = self._select.get(connection.vendor)
+        if found is None:
+            quote = connection.ops.quote_name
+            found = ", ".join(f"{quote(self.alias)}.{quote(f.column)}" for f in self.fields)
+            self._select[connection.vendor] = found
+        return found
 
     def table(self) -> str:
         quote = connection.ops.quote_name
@@ -62,3 +70,34 @@ def fetch(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def insert(objs: list) -> list[tuple[str, list]]:
+    """Multi-row ``INSERT`` statements of new instances of one model, as ``bulk_create`` sends them.
+
+    Values go through each field's ``pre_save(add=True)`` (defaults, ``auto_now_add``) and
+    ``get_db_prep_save`` like the ORM's insert; an auto-increment primary key is left to the
+    database (and not read back: callers that need it use the ORM).  Rows are batched by the
+    backend's limit on query parameters.  The instances are marked saved.
+    """
+    meta = objs[0]._meta
+    fields = [f for f in meta.concrete_fields if not isinstance(f, AUTO_FIELDS)]
+    quote = connection.ops.quote_name
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    batch = max(1, connection.ops.bulk_batch_size(fields, objs))
+    statements = []
+    for start in range(0, len(objs), batch):
+        chunk = objs[start : start + batch]
+        params: list = []
+        for obj in chunk:
+            params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        statements.append((head + ", ".join([row] * len(chunk)), params))
+    return statements
+
+
+def execute(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

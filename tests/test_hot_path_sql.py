@@ -94,3 +94,20 @@ def test_submissions_land_in_the_right_team_or_nowhere(api_for, users):
     assert api_for("viola").post("/jobs", {**JOB, "team": lab}).status_code == 403
     assert api_for("charlie").post("/jobs", {**JOB, "team": lab}).status_code == 404
     assert Job.objects.count() == 2
+
+
+def test_submitted_rows_read_back_as_the_objects_submit_returned(users):
+    from qportal.jobs import services
+    from qportal.jobs.models import JobCircuit, JobEvent
+
+    sub = services.Submission(
+        profile="local", circuits=[{"qasm": BELL, "name": "a"}, {"qasm": BELL}], name="n", tags=["x", "y"], shots=7
+    )
+    job = services.submit_job(users["alice"], sub)
+    stored = Job.objects.get(id=job.id)
+    assert fields(job) == fields(stored) and not job._state.adding
+    assert (stored.tags, stored.tag_index, stored.last_seq, stored.status) == (["x", "y"], "|x|y|", 1, "queued")
+    circuits = list(JobCircuit.objects.filter(job=job).order_by("index").values_list("index", "name", "num_qubits"))
+    assert [(i, q) for i, _, q in circuits] == [(0, 2), (1, 2)] and circuits[0][1] == "a"
+    (event,) = JobEvent.objects.filter(job=job)
+    assert (event.seq, event.kind, event.data) == (1, "queued", {})
