@@ -153,6 +153,18 @@ async def test_wake_up_is_one_redis_publish_that_wakes_a_worker():
         await asyncio.wait_for(runner._wake.wait(), 5)
         # the message went over Redis, not the channel layer
         assert await asyncio.wait_for(_nothing_on(get_channel_layer()), 1) is None
+
+        # A new job's event and its wake-up go together (one pipeline): both arrive.
+        runner._wake.clear()
+        events_sub = admin.pubsub()
+        events_sub.subscribe(fanout.hub().channel)
+        assert (await asyncio.to_thread(events_sub.get_message, timeout=5))["type"] == "subscribe"
+        frame = {"job": "new-job", "seq": 1, "kind": "queued"}
+        await asyncio.to_thread(events.publish, frame, 7, wake=True)
+        await asyncio.wait_for(runner._wake.wait(), 5)
+        message = await asyncio.to_thread(events_sub.get_message, timeout=5)
+        assert message["type"] == "message" and message["data"].decode().startswith("job.new-job team.7\n")
+        events_sub.close()
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)

@@ -58,15 +58,21 @@ def append_event(
     return event
 
 
-def publish(frame: dict[str, Any], team_id: int) -> None:
+def publish(frame: dict[str, Any], team_id: int, *, wake: bool = False) -> None:
     """Fan an event out to the job's and the team's websocket groups (best effort).
 
     One message for every web process (``qportal.jobs.fanout``), the frame encoded to JSON once.
+    ``wake``: also wake the workers for this (new) job, in the same Redis round trip when there is one.
     """
+    woken = False
     try:
-        fanout.hub().publish([f"job.{frame['job']}", f"team.{team_id}"], json.dumps(frame))
+        woken = fanout.hub().publish(
+            [f"job.{frame['job']}", f"team.{team_id}"], json.dumps(frame), wake_job=frame["job"] if wake else None
+        )
     except Exception as exc:  # a lost frame is repaired by the client's refetch
         log.warning("could not publish event %s/%s: %s", frame["job"], frame["seq"], exc)
+    if wake and not woken:
+        wake_workers(frame["job"])
 
 
 def wake_workers(job_id) -> None:

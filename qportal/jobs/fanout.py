@@ -237,8 +237,12 @@ class Hub:
 
     # -- the publishers' side, any thread -------------------------------------------------------
 
-    def publish(self, groups: list[str], text: str) -> None:
-        """Send one frame text to ``groups`` in every web process (best effort, never blocks long)."""
+    def publish(self, groups: list[str], text: str, wake_job: str | None = None) -> bool:
+        """Send one frame text to ``groups`` in every web process (best effort, never blocks long).
+
+        With ``wake_job`` and Redis, the workers' wake-up (``wake_workers``) goes in the same round
+        trip (a pipeline of the two PUBLISHes).  Returns whether that wake-up was sent.
+        """
         if self.url is None:
             loop = self._loop
             if loop is not None and not loop.is_closed():
@@ -246,8 +250,16 @@ class Hub:
                     loop.call_soon_threadsafe(self.deliver, groups, text)
                 except RuntimeError:  # the loop closed in between
                     pass
-            return
-        self._redis().publish(self.channel, " ".join(groups) + "\n" + text)
+            return False
+        message = " ".join(groups) + "\n" + text
+        if wake_job is None:
+            self._redis().publish(self.channel, message)
+            return False
+        pipe = self._redis().pipeline(transaction=False)
+        pipe.publish(self.channel, message)
+        pipe.publish(wake_channel(self.url), wake_job)
+        pipe.execute()
+        return True
 
     def wake_workers(self, job_id: str) -> bool:
         """Tell every worker listening on Redis that ``job_id`` is queued: one ``PUBLISH`` on this hub's

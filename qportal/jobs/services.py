@@ -15,7 +15,7 @@ from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidReq
 from executors.circuits import parse_circuit, validate_request
 from qportal import rawsql
 from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
-from qportal.jobs.events import append_event, notify_cancel, publish, wake_workers
+from qportal.jobs.events import append_event, notify_cancel, publish
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.profiles.services import profile_max_qubits, resolve_profile
 
@@ -168,8 +168,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
     _write_all_or_nothing(job, rows, event)
     frame = event.as_frame()
     # Sent after commit (at once when no outer transaction is open).
-    transaction.on_commit(lambda: publish(frame, team.id))
-    transaction.on_commit(lambda: wake_workers(job.id))
+    transaction.on_commit(lambda: publish(frame, team.id, wake=True))
     return job
 
 
