@@ -43,7 +43,11 @@ class Columns:
         return f"{quote(self.model._meta.db_table)} {quote(self.alias)}"
 
     def converters(self) -> list:
-        """(position, converters, column) for each column that needs converting, per database vendor."""
+        """(position, converters, column) for each column that needs converting, per database vendor.
+
+        Built once with the first thread's connection: the backends' converters depend only on the
+        vendor and the settings (e.g. the time zone), and each call passes the current connection.
+        """
         found = self._converters.get(connection.vendor)
         if found is None:
             found = []
