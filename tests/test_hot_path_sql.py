@@ -111,3 +111,26 @@ def test_submitted_rows_read_back_as_the_objects_submit_returned(users):
     assert [(i, q) for i, _, q in circuits] == [(0, 2), (1, 2)] and circuits[0][1] == "a"
     (event,) = JobEvent.objects.filter(job=job)
     assert (event.seq, event.kind, event.data) == (1, "queued", {})
+
+
+def test_profile_query_also_brings_the_personal_team(users):
+    from qportal.profiles.services import resolve_profile_and_personal_team
+
+    alice, lab = users["alice"], users["lab"]
+    profile, personal = resolve_profile_and_personal_team(alice, "local")
+    assert profile.team_id is None and fields(personal) == fields(access.personal_team(alice))
+    assert resolve_profile_and_personal_team(alice, "local", lab.id)[1] is None  # not needed with a team
+    # Another user's personal team, or a team alice merely belongs to, is never hers.
+    Membership.objects.filter(user=alice, team__personal=True).delete()
+    Membership.objects.create(team=access.personal_team(users["bob"]), user=alice, role="member")
+    assert resolve_profile_and_personal_team(alice, "local")[1] is None
+    job = services_submit(alice)
+    created = access.personal_team(alice)
+    assert job.team_id == created.id and created.name == "alice (personal)"
+    assert created.id != access.personal_team(users["bob"]).id
+
+
+def services_submit(user):
+    from qportal.jobs import services
+
+    return services.submit_job(user, services.Submission(profile="local", circuits=[{"qasm": BELL}]))

@@ -58,15 +58,21 @@ def writable_membership(user, team_id: int) -> Membership:
     return found
 
 
+def personal_team_id_sql(user) -> tuple[str, list]:
+    """A subquery for the id of the user's personal team (the one they own), and its parameters."""
+    return (
+        f'SELECT "t2"."id" FROM {Team._meta.db_table} "t2" INNER JOIN {Membership._meta.db_table} "m2"'
+        ' ON "m2"."team_id" = "t2"."id" WHERE "t2"."personal" AND "m2"."user_id" = %s AND "m2"."role" = %s'
+        ' ORDER BY "t2"."id" LIMIT 1',
+        [user.pk, Role.OWNER.value],
+    )
+
+
 def personal_team(user) -> Team:
     """The user's personal team, created on first use (looked up without a transaction of its own)."""
     _, teams = _columns()
-    rows = rawsql.fetch(  # hand-written SQL: it runs on every submission to a built-in profile
-        f"SELECT {teams.select()} FROM {teams.table()} INNER JOIN {Membership._meta.db_table} \"m\""
-        ' ON "m"."team_id" = "t"."id" WHERE "t"."personal" AND "m"."user_id" = %s AND "m"."role" = %s'
-        ' ORDER BY "t"."id" LIMIT 1',
-        [user.pk, Role.OWNER.value],
-    )
+    subquery, params = personal_team_id_sql(user)
+    rows = rawsql.fetch(f'SELECT {teams.select()} FROM {teams.table()} WHERE "t"."id" = ({subquery})', params)
     if rows:
         return teams.build(rows[0])
     with transaction.atomic():

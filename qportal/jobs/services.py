@@ -17,7 +17,7 @@ from qportal import rawsql
 from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
 from qportal.jobs.events import append_event, notify_cancel, publish
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
-from qportal.profiles.services import profile_max_qubits, resolve_profile
+from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
@@ -109,13 +109,13 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
         )
     tags = _clean_tags(sub.tags)
 
-    profile = resolve_profile(user, sub.profile, sub.team)
+    profile, personal = resolve_profile_and_personal_team(user, sub.profile, sub.team)
     if sub.team is not None:
         team = writable_membership(user, sub.team).team
     elif profile.team_id is not None:
         team = writable_membership(user, profile.team_id).team
     else:
-        team = personal_team(user)
+        team = personal or personal_team(user)  # created on first use
 
     sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
     circuits = [parse_circuit(src, i) for i, src in enumerate(sub.circuits)]
