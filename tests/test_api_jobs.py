@@ -254,10 +254,19 @@ def test_submit_answer_is_the_stored_job_with_one_queued_event(api_for, users, d
 
 
 def test_a_failed_first_event_leaves_no_job_or_circuits(api_for, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("event insert failed")
+    """The database refuses the event row (NOT NULL), after the job and circuit rows: none stays."""
+    from django.db import IntegrityError
 
-    monkeypatch.setattr(JobEvent.objects, "create", broken)
-    with pytest.raises(RuntimeError, match="event insert failed"):
+    from qportal import rawsql
+
+    real_insert = rawsql.insert
+
+    def broken(objs):
+        if isinstance(objs[0], JobEvent):
+            objs[0].kind = None
+        return real_insert(objs)
+
+    monkeypatch.setattr(rawsql, "insert", broken)
+    with pytest.raises(IntegrityError):
         api_for("alice").post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}]})
-    assert Job.objects.count() == 0 and JobCircuit.objects.count() == 0
+    assert Job.objects.count() == 0 and JobCircuit.objects.count() == 0 and JobEvent.objects.count() == 0

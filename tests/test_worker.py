@@ -162,3 +162,68 @@ def test_remembered_circuits_are_bounded(monkeypatch):
     assert store._take_circuits("job-3", 1) is None  # a count that does not match is a miss
     store._take_circuits("job-2", 2)
     assert store._parsed_count == 0
+
+
+async def test_embedded_wake_up_goes_through_the_channel_layer():
+    from django.conf import settings
+
+    from qportal.jobs import events, fanout
+
+    old = fanout.use(fanout.Hub(None))
+    try:
+        layer = get_channel_layer()
+        await asyncio.to_thread(events.wake_workers, "some-job")
+        message = await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), 5)
+        assert message == {"type": "job.wake", "job": "some-job"}
+    finally:
+        fanout.use(old)
+
+
+@pytest.mark.production
+async def test_wake_up_is_one_redis_publish_that_wakes_a_worker():
+    """With Redis, ``wake_workers`` publishes on the wake-up channel and a listening worker wakes."""
+    import redis
+
+    from qportal.jobs import events, fanout
+
+    url = "redis://127.0.0.1:6379/10"
+    runner = JobRunner(worker_id="wake-test")
+    listener = asyncio.create_task(runner._listen_wakes(url))
+    old = fanout.use(fanout.Hub(url))
+    try:
+        await asyncio.wait_for(runner._wake.wait(), 5)  # the wake after subscribing
+        runner._wake.clear()
+        admin = redis.Redis.from_url(url)
+        deadline = asyncio.get_running_loop().time() + 5
+        while admin.pubsub_numsub(fanout.wake_channel(url))[0][1] < 1:
+            assert asyncio.get_running_loop().time() < deadline, "worker never subscribed"
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(events.wake_workers, "some-job")
+        await asyncio.wait_for(runner._wake.wait(), 5)
+        # the message went over Redis, not the channel layer
+        assert await asyncio.wait_for(_nothing_on(get_channel_layer()), 1) is None
+
+        # A new job's event and its wake-up go together (one pipeline): both arrive.
+        runner._wake.clear()
+        events_sub = admin.pubsub()
+        events_sub.subscribe(fanout.hub().channel)
+        assert (await asyncio.to_thread(events_sub.get_message, timeout=5))["type"] == "subscribe"
+        frame = {"job": "new-job", "seq": 1, "kind": "queued"}
+        await asyncio.to_thread(events.publish, frame, 7, wake=True)
+        await asyncio.wait_for(runner._wake.wait(), 5)
+        message = await asyncio.to_thread(events_sub.get_message, timeout=5)
+        assert message["type"] == "message" and message["data"].decode().startswith("job.new-job team.7\n")
+        events_sub.close()
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        fanout.use(old)
+
+
+async def _nothing_on(layer):
+    from django.conf import settings
+
+    try:
+        return await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), 0.2)
+    except TimeoutError:
+        return None

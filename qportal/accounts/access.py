@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 
+from qportal import rawsql
 from qportal.accounts.models import Membership, Role, Team
 
 
@@ -25,10 +26,28 @@ def user_teams(user) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user).order_by("-personal", "name")
 
 
+_COLUMNS: tuple[rawsql.Columns, rawsql.Columns] | None = None
+
+
+def _columns() -> tuple[rawsql.Columns, rawsql.Columns]:
+    global _COLUMNS
+    if _COLUMNS is None:
+        _COLUMNS = rawsql.Columns(Membership, "m"), rawsql.Columns(Team, "t")
+    return _COLUMNS
+
+
 def membership(user, team_id: int) -> Membership:
-    found = Membership.objects.filter(user=user, team_id=team_id).select_related("team").first()
-    if found is None:
+    """The user's membership of ``team_id`` with its team (hand-written SQL: it runs on every submission)."""
+    memberships, teams = _columns()
+    rows = rawsql.fetch(
+        f"SELECT {memberships.select()}, {teams.select()} FROM {memberships.table()}"
+        f' INNER JOIN {teams.table()} ON "t"."id" = "m"."team_id" WHERE "m"."user_id" = %s AND "m"."team_id" = %s',
+        [user.pk, team_id],
+    )
+    if not rows:
         raise NotFound("team not found")
+    found = memberships.build(rows[0][: len(memberships)])
+    found.team = teams.build(rows[0][len(memberships) :])
     return found
 
 
@@ -39,11 +58,23 @@ def writable_membership(user, team_id: int) -> Membership:
     return found
 
 
+def personal_team_id_sql(user) -> tuple[str, list]:
+    """A subquery for the id of the user's personal team (the one they own), and its parameters."""
+    return (
+        f'SELECT "t2"."id" FROM {Team._meta.db_table} "t2" INNER JOIN {Membership._meta.db_table} "m2"'
+        ' ON "m2"."team_id" = "t2"."id" WHERE "t2"."personal" AND "m2"."user_id" = %s AND "m2"."role" = %s'
+        ' ORDER BY "t2"."id" LIMIT 1',
+        [user.pk, Role.OWNER.value],
+    )
+
+
 def personal_team(user) -> Team:
     """The user's personal team, created on first use (looked up without a transaction of its own)."""
-    found = Team.objects.filter(personal=True, memberships__user=user, memberships__role=Role.OWNER).first()
-    if found:
-        return found
+    _, teams = _columns()
+    subquery, params = personal_team_id_sql(user)
+    rows = rawsql.fetch(f'SELECT {teams.select()} FROM {teams.table()} WHERE "t"."id" = ({subquery})', params)
+    if rows:
+        return teams.build(rows[0])
     with transaction.atomic():
         team = Team.objects.create(name=f"{user.get_username()} (personal)", personal=True)
         Membership.objects.create(team=team, user=user, role=Role.OWNER)

@@ -3,8 +3,9 @@
 Every state change is one conditional UPDATE of named Job fields plus one JobEvent row, in one
 transaction; the event's sequence number comes from ``Job.last_seq``.  Websocket frames and worker
 wake-ups are sent after commit and may be lost: the database stays the record of truth.  Frames
-go through the process-local fan-out (``qportal.jobs.fanout``); wake-ups and cancel notices
-through the channel layer.
+go through the process-local fan-out (``qportal.jobs.fanout``), and so do worker wake-ups in
+production (one Redis ``PUBLISH`` on its connection); cancel notices, and wake-ups in the embedded
+default, go through the channel layer.
 """
 
 from __future__ import annotations
@@ -57,22 +58,34 @@ def append_event(
     return event
 
 
-def publish(frame: dict[str, Any], team_id: int) -> None:
+def publish(frame: dict[str, Any], team_id: int, *, wake: bool = False) -> None:
     """Fan an event out to the job's and the team's websocket groups (best effort).
 
     One message for every web process (``qportal.jobs.fanout``), the frame encoded to JSON once.
+    ``wake``: also wake the workers for this (new) job, in the same Redis round trip when there is one.
     """
+    woken = False
     try:
-        fanout.hub().publish([f"job.{frame['job']}", f"team.{team_id}"], json.dumps(frame))
+        woken = fanout.hub().publish(
+            [f"job.{frame['job']}", f"team.{team_id}"], json.dumps(frame), wake_job=frame["job"] if wake else None
+        )
     except Exception as exc:  # a lost frame is repaired by the client's refetch
         log.warning("could not publish event %s/%s: %s", frame["job"], frame["seq"], exc)
+    if wake and not woken:
+        wake_workers(frame["job"])
 
 
 def wake_workers(job_id) -> None:
-    """Hint a worker that a job is waiting (best effort; the sweeper finds it anyway)."""
-    layer = get_channel_layer()
+    """Hint the workers that a job is waiting (best effort; the sweeper finds it anyway).
+
+    With Redis, one sync ``PUBLISH`` that every worker hears (``JobRunner`` subscribes to it): a
+    channel-layer send from a request thread cost an event loop hop and channels_redis's own
+    connection handling, several times the CPU of the PUBLISH.  Embedded: the in-memory layer.
+    """
     try:
-        async_to_sync(layer.send)(settings.JOB_CHANNEL, {"type": "job.wake", "job": str(job_id)})
+        if fanout.hub().wake_workers(str(job_id)):
+            return
+        async_to_sync(get_channel_layer().send)(settings.JOB_CHANNEL, {"type": "job.wake", "job": str(job_id)})
     except Exception as exc:
         log.debug("wake-up for %s not sent: %s", job_id, exc)
 

@@ -237,8 +237,12 @@ class Hub:
 
     # -- the publishers' side, any thread -------------------------------------------------------
 
-    def publish(self, groups: list[str], text: str) -> None:
-        """Send one frame text to ``groups`` in every web process (best effort, never blocks long)."""
+    def publish(self, groups: list[str], text: str, wake_job: str | None = None) -> bool:
+        """Send one frame text to ``groups`` in every web process (best effort, never blocks long).
+
+        With ``wake_job`` and Redis, the workers' wake-up (``wake_workers``) goes in the same round
+        trip (a pipeline of the two PUBLISHes).  Returns whether that wake-up was sent.
+        """
         if self.url is None:
             loop = self._loop
             if loop is not None and not loop.is_closed():
@@ -246,8 +250,24 @@ class Hub:
                     loop.call_soon_threadsafe(self.deliver, groups, text)
                 except RuntimeError:  # the loop closed in between
                     pass
-            return
-        self._redis().publish(self.channel, " ".join(groups) + "\n" + text)
+            return False
+        message = " ".join(groups) + "\n" + text
+        if wake_job is None:
+            self._redis().publish(self.channel, message)
+            return False
+        pipe = self._redis().pipeline(transaction=False)
+        pipe.publish(self.channel, message)
+        pipe.publish(wake_channel(self.url), wake_job)
+        pipe.execute()
+        return True
+
+    def wake_workers(self, job_id: str) -> bool:
+        """Tell every worker listening on Redis that ``job_id`` is queued: one ``PUBLISH`` on this hub's
+        connection.  Returns False without Redis (the embedded default uses the channel layer)."""
+        if self.url is None:
+            return False
+        self._redis().publish(wake_channel(self.url), job_id)
+        return True
 
     def _redis(self):
         with self._lock:
@@ -257,6 +277,11 @@ class Hub:
                 self._publisher = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
                 self._publisher_pid = os.getpid()
             return self._publisher
+
+
+def wake_channel(url: str) -> str:
+    """The pub/sub channel of worker wake-ups, named after the Redis database like the events'."""
+    return f"qportal.wake.{_redis_db(url)}"
 
 
 def _redis_db(url: str) -> int:

@@ -7,17 +7,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
 from executors.circuits import parse_circuit, validate_request
+from qportal import rawsql
 from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
-from qportal.jobs.events import append_event, notify_cancel, publish, wake_workers
+from qportal.jobs.events import append_event, notify_cancel, publish
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.jobs.store import remember_circuits
-from qportal.profiles.services import profile_max_qubits, resolve_profile
+from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
@@ -68,6 +69,26 @@ def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
     raise InvalidRequest(f'circuit {index}: give either "qasm" or "qpy"', index=index)
 
 
+def _write_all_or_nothing(job: Job, rows: list[JobCircuit], event: JobEvent) -> None:
+    """Insert the job, its circuits and its first event in one transaction, without the ORM's
+    per-query build (``qportal.rawsql.insert``: the values the ORM's insert would send).
+
+    PostgreSQL: one statement, the inserts chained as data-modifying CTEs, which PostgreSQL runs
+    as one transaction (all rows or none) in one round trip, without BEGIN and COMMIT round trips;
+    the circuits' and event's foreign keys are checked at the end of the statement.  Other
+    databases: the same inserts in ``transaction.atomic()``.
+    """
+    statements = rawsql.insert([job]) + rawsql.insert(rows) + rawsql.insert([event])
+    if connection.vendor == "postgresql":
+        *first, (last, _) = statements
+        sql = "WITH " + ", ".join(f"w{i} AS ({part})" for i, (part, _) in enumerate(first)) + " " + last
+        rawsql.execute(sql, [value for _, params in statements for value in params])
+        return
+    with transaction.atomic():
+        for sql, params in statements:
+            rawsql.execute(sql, params)
+
+
 def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
     """Validate everything, then write the job, its circuits and its first event in one transaction."""
     if not sub.circuits:
@@ -89,13 +110,13 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
         )
     tags = _clean_tags(sub.tags)
 
-    profile = resolve_profile(user, sub.profile, sub.team)
+    profile, personal = resolve_profile_and_personal_team(user, sub.profile, sub.team)
     if sub.team is not None:
         team = writable_membership(user, sub.team).team
     elif profile.team_id is not None:
         team = writable_membership(user, profile.team_id).team
     else:
-        team = personal_team(user)
+        team = personal or personal_team(user)  # created on first use
 
     sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
     circuits = [parse_circuit(src, i) for i, src in enumerate(sub.circuits)]
@@ -110,46 +131,46 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
     )
     validate_request(request, profile_max_qubits(profile), profile.backend or profile.name)
 
-    with transaction.atomic():
-        # The job is written with its first event's sequence number; the instance returned keeps the
-        # team, profile and user objects, so answering the request needs no further query.
-        job = Job.objects.create(
-            team=team,
-            created_by=user,
-            profile=profile,
-            name=sub.name[:200],
-            tags=tags,
-            tag_index="".join(f"|{t}" for t in tags) + "|" if tags else "",
-            primitive=sub.primitive,
-            shots=shots,
-            num_circuits=len(circuits),
-            rerun_of=rerun_of,
-            last_seq=1,
-        )
-        JobCircuit.objects.bulk_create(
-            JobCircuit(
-                job=job,
-                index=i,
-                name=(sub.circuits[i].get("name") or circuit.name or "")[:200],
-                source_format=fmt,
-                source=text,
-                num_qubits=circuit.num_qubits,
-                observables=sub.observables[i] if sub.observables else None,
-                parameter_values=sub.parameter_values[i] if sub.parameter_values else None,
-            )
-            for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits, strict=True))
-        )
-        remember_circuits(job.id, circuits)  # spares an embedded worker parsing them again
-        event = JobEvent.objects.create(
+    # The job is written with its first event's sequence number; the instance returned keeps the
+    # team, profile and user objects, so answering the request needs no further query.
+    job = Job(
+        team=team,
+        created_by=user,
+        profile=profile,
+        name=sub.name[:200],
+        tags=tags,
+        tag_index="".join(f"|{t}" for t in tags) + "|" if tags else "",
+        primitive=sub.primitive,
+        shots=shots,
+        num_circuits=len(circuits),
+        rerun_of=rerun_of,
+        last_seq=1,
+    )
+    rows = [
+        JobCircuit(
             job=job,
-            seq=1,
-            kind="queued",
-            status=job.status,
-            message=f"queued on {profile.name} with {len(circuits)} circuit(s)",
+            index=i,
+            name=(sub.circuits[i].get("name") or circuit.name or "")[:200],
+            source_format=fmt,
+            source=text,
+            num_qubits=circuit.num_qubits,
+            observables=sub.observables[i] if sub.observables else None,
+            parameter_values=sub.parameter_values[i] if sub.parameter_values else None,
         )
-        frame = event.as_frame()
-        transaction.on_commit(lambda: publish(frame, team.id))
-        transaction.on_commit(lambda: wake_workers(job.id))
+        for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits, strict=True))
+    ]
+    event = JobEvent(
+        job=job,
+        seq=1,
+        kind="queued",
+        status=job.status,
+        message=f"queued on {profile.name} with {len(circuits)} circuit(s)",
+    )
+    _write_all_or_nothing(job, rows, event)
+    remember_circuits(job.id, circuits)  # spares an embedded worker parsing them again
+    frame = event.as_frame()
+    # Sent after commit (at once when no outer transaction is open).
+    transaction.on_commit(lambda: publish(frame, team.id, wake=True))
     return job
 
 

@@ -1,7 +1,8 @@
 """The job manager: claims jobs from the database and drives them through the executor core.
 
-One ``JobRunner`` per process.  It wakes on channel-layer hints (``job.wake`` on
-``settings.JOB_CHANNEL``) and also sweeps the database every few seconds, so a lost hint only costs
+One ``JobRunner`` per process.  It wakes on hints (with Redis, messages on the pub/sub channel
+``fanout.wake_channel``; ``job.wake`` on ``settings.JOB_CHANNEL`` of the channel layer, which the
+embedded default uses) and also sweeps the database every few seconds, so a lost hint only costs
 latency.  Each job runs as its own task under a semaphore; a heartbeat task renews the lease and
 notices cancel requests.  Losing the lease (another worker took over) stops the job silently.
 """
@@ -32,7 +33,7 @@ from executors.base import (
 )
 from executors.registry import build_executor
 from qportal.accounts import checks
-from qportal.jobs import store
+from qportal.jobs import fanout, store
 from qportal.jobs.events import worker_group
 from qportal.jobs.models import JobStatus
 
@@ -96,6 +97,8 @@ class JobRunner:
             own = await channel_layer.new_channel()
             await channel_layer.group_add(worker_group(self.worker_id), own)
             listeners = [asyncio.create_task(self._listen(channel_layer, name)) for name in (settings.JOB_CHANNEL, own)]
+        if getattr(settings, "REDIS_URL", None):
+            listeners.append(asyncio.create_task(self._listen_wakes(settings.REDIS_URL)))
         log.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         try:
             timer = True
@@ -137,6 +140,36 @@ class JobRunner:
                 self.wake()
             elif message.get("type") == "job.cancel":
                 self.check_now(message.get("job"))
+
+    async def _listen_wakes(self, url: str) -> None:
+        """Wake on every message of the Redis wake-up channel (published by ``events.wake_workers``).
+
+        Pub/sub reaches every worker; a busy one just sweeps once more.  After a (re)subscription
+        the worker sweeps at once, since wake-ups sent in the gap are lost.
+        """
+        import redis.asyncio as aioredis
+
+        channel = fanout.wake_channel(url)
+        while True:
+            client = aioredis.Redis.from_url(url, health_check_interval=10)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel)
+                self.wake()
+                while True:
+                    if await pubsub.get_message(timeout=5) is not None:
+                        self.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("wake-up subscription failed (%s); the sweeper keeps going", exc)
+            finally:
+                try:
+                    await pubsub.aclose()
+                    await client.aclose()
+                except Exception:
+                    pass
+            await asyncio.sleep(1)
 
     def check_now(self, job_id) -> None:
         """Run the heartbeat of ``job_id`` at once (it notices a cancel request)."""

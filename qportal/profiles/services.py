@@ -6,8 +6,9 @@ from django.db.models import Q, QuerySet
 
 from executors.base import ExecutorError
 from executors.registry import backend_max_qubits
-from qportal.accounts.access import NotFound
-from qportal.accounts.models import Membership
+from qportal import rawsql
+from qportal.accounts.access import NotFound, personal_team_id_sql
+from qportal.accounts.models import Membership, Team
 from qportal.profiles.models import ExecutorProfile, ProfileKind
 
 
@@ -21,12 +22,59 @@ def visible_profiles(user) -> QuerySet[ExecutorProfile]:
     return ExecutorProfile.objects.filter(Q(team__isnull=True) | Q(team_id__in=teams)).select_related("team")
 
 
+_COLUMNS: tuple[rawsql.Columns, rawsql.Columns] | None = None
+
+
+def _visible_named(user, name: str, *, with_personal_team: bool = False) -> tuple[list[ExecutorProfile], Team | None]:
+    """``visible_profiles(user).filter(name=name)`` with the team joined, as hand-written SQL, and with
+    ``with_personal_team`` the user's personal team (as ``personal_team`` finds it) in the same query.
+
+    It runs on every submission; building the ORM query cost several times what running it costs
+    (``qportal.rawsql``).  Visibility is the same: built-in (no team) or a team the user is a member of.
+    """
+    global _COLUMNS
+    if _COLUMNS is None:
+        _COLUMNS = rawsql.Columns(ExecutorProfile, "p"), rawsql.Columns(Team, "t")
+    profiles, teams = _COLUMNS
+    select, join, params = f"{profiles.select()}, {teams.select()}", "", []
+    if with_personal_team:
+        subquery, params = personal_team_id_sql(user)
+        select += ", " + teams.select().replace('"t".', '"pt".')
+        join = f' LEFT OUTER JOIN {Team._meta.db_table} "pt" ON "pt"."id" = ({subquery})'
+    rows = rawsql.fetch(
+        f"SELECT {select} FROM {profiles.table()}"
+        f' LEFT OUTER JOIN {teams.table()} ON "t"."id" = "p"."team_id"{join}'
+        f' WHERE "p"."name" = %s AND ("p"."team_id" IS NULL OR "p"."team_id" IN'
+        f' (SELECT "m"."team_id" FROM {Membership._meta.db_table} "m" WHERE "m"."user_id" = %s))',
+        [*params, name, user.pk],
+    )
+    found, personal = [], None
+    n, t = len(profiles), len(teams)
+    for row in rows:
+        profile = profiles.build(row[:n])
+        profile.team = teams.build(row[n : n + t]) if profile.team_id is not None else None
+        found.append(profile)
+        if with_personal_team and personal is None and row[n + t] is not None:
+            personal = teams.build(row[n + t :])
+    return found, personal
+
+
 def resolve_profile(user, name: str, team_id: int | None = None) -> ExecutorProfile:
     """The profile ``name`` as seen from ``team_id`` (or from any of the user's teams).
 
     A team's own profile shadows a built-in one of the same name.
     """
-    candidates = list(visible_profiles(user).filter(name=name).order_by())  # same name: no ORDER BY needed
+    return _resolve(user, name, team_id)[0]
+
+
+def resolve_profile_and_personal_team(user, name: str, team_id: int | None = None):
+    """``resolve_profile`` plus, when ``team_id`` is None, the user's personal team from the same query
+    (None if they have none yet, or ``team_id`` was given): one query fewer per submission."""
+    return _resolve(user, name, team_id, with_personal_team=team_id is None)
+
+
+def _resolve(user, name: str, team_id: int | None, *, with_personal_team: bool = False):
+    candidates, personal = _visible_named(user, name, with_personal_team=with_personal_team)
     if team_id is not None:
         candidates = [p for p in candidates if p.team_id in (team_id, None)]
     if not candidates:
@@ -35,7 +83,7 @@ def resolve_profile(user, name: str, team_id: int | None = None) -> ExecutorProf
     if len(owned) > 1:
         teams = ", ".join(sorted(p.team.name for p in owned))
         raise ProfileInvalid(f'profile {name!r} exists in several of your teams ({teams}); say which with "team"')
-    return owned[0] if owned else candidates[0]
+    return (owned[0] if owned else candidates[0]), personal
 
 
 def member_resolver(profile: ExecutorProfile):

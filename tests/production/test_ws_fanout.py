@@ -1,5 +1,6 @@
 """Live events across processes on the machine's real Redis: a runworker process publishes, sockets
-on two web processes (uvicorn, as production runs, and daphne) receive every frame, in order, with its sequence number."""
+on two web processes (uvicorn, as production runs, and daphne) receive every frame, in order, with
+its sequence number."""
 
 from __future__ import annotations
 

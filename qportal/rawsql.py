@@ -1,0 +1,107 @@
+"""Hand-written, parameterised SQL for the few lookups on every API request.
+
+Building and compiling an ORM query costs a request more CPU than PostgreSQL spends running it
+(bench/bench_submit_throughput.py); the lookups that authenticate a key and resolve a submission's
+profile and team are fixed, so they are written once here.  ``Columns`` lists a model's concrete
+columns for a SELECT and turns them back into a model instance with the same database converters
+the ORM applies (datetimes and booleans on SQLite, JSON on PostgreSQL), so the objects are the ones
+the ORM would have built.  Every value is a query parameter, never formatted into the SQL.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import AutoField, BigAutoField, SmallAutoField
+
+AUTO_FIELDS = (AutoField, BigAutoField, SmallAutoField)
+
+
+class Columns:
+    """The concrete columns of ``model`` under table alias ``alias``."""
+
+    def __init__(self, model, alias: str):
+        self.model = model
+        self.alias = alias
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [f.attname for f in self.fields]
+        self._converters: dict[str, list] = {}
+        self._select: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def select(self) -> str:
+        found = self._select.get(connection.vendor)
+        if found is None:
+            quote = connection.ops.quote_name
+            found = ", ".join(f"{quote(self.alias)}.{quote(f.column)}" for f in self.fields)
+            self._select[connection.vendor] = found
+        return found
+
+    def table(self) -> str:
+        quote = connection.ops.quote_name
+        return f"{quote(self.model._meta.db_table)} {quote(self.alias)}"
+
+    def converters(self) -> list:
+        """(position, converters, column) for each column that needs converting, per database vendor.
+
+        Built once with the first thread's connection: the backends' converters depend only on the
+        vendor and the settings (e.g. the time zone), and each call passes the current connection.
+        """
+        found = self._converters.get(connection.vendor)
+        if found is None:
+            found = []
+            for pos, field in enumerate(self.fields):
+                col = field.get_col(self.alias)
+                convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+                if convs:
+                    found.append((pos, convs, col))
+            self._converters[connection.vendor] = found
+        return found
+
+    def build(self, values):
+        """A model instance from this model's slice of a row, as the ORM would build it."""
+        values = list(values)
+        for pos, convs, col in self.converters():
+            value = values[pos]
+            for convert in convs:
+                value = convert(value, col, connection)
+            values[pos] = value
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+
+def fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def insert(objs: list) -> list[tuple[str, list]]:
+    """Multi-row ``INSERT`` statements of new instances of one model, as ``bulk_create`` sends them.
+
+    Values go through each field's ``pre_save(add=True)`` (defaults, ``auto_now_add``) and
+    ``get_db_prep_save`` like the ORM's insert; an auto-increment primary key is left to the
+    database (and not read back: callers that need it use the ORM).  Rows are batched by the
+    backend's limit on query parameters.  The instances are marked saved.
+    """
+    meta = objs[0]._meta
+    fields = [f for f in meta.concrete_fields if not isinstance(f, AUTO_FIELDS)]
+    quote = connection.ops.quote_name
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    batch = max(1, connection.ops.bulk_batch_size(fields, objs))
+    statements = []
+    for start in range(0, len(objs), batch):
+        chunk = objs[start : start + batch]
+        params: list = []
+        for obj in chunk:
+            params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        statements.append((head + ", ".join([row] * len(chunk)), params))
+    return statements
+
+
+def execute(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
