@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.utils import timezone
 
 from executors import isolation
@@ -175,6 +176,26 @@ async def test_embedded_wake_up_goes_through_the_channel_layer():
         await asyncio.to_thread(events.wake_workers, "some-job")
         message = await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), 5)
         assert message == {"type": "job.wake", "job": "some-job"}
+    finally:
+        fanout.use(old)
+
+
+async def test_embedded_wake_up_reaches_a_local_worker_directly():
+    """A worker serving in this process (the embedded default) is woken on its loop, not via the layer."""
+    from qportal.jobs import events, fanout
+
+    old = fanout.use(fanout.Hub(None))
+    try:
+        runner = JobRunner(worker_id="local")
+        remove = fanout.hub().add_local_worker(runner.wake)
+        await asyncio.to_thread(events.wake_workers, "some-job")
+        await asyncio.wait_for(runner._wake.wait(), 5)
+        assert await _nothing_on(get_channel_layer()) is None
+        remove()
+        runner._wake.clear()
+        await asyncio.to_thread(events.wake_workers, "other-job")  # no local worker left: the layer again
+        message = await asyncio.wait_for(get_channel_layer().receive(settings.JOB_CHANNEL), 5)
+        assert message == {"type": "job.wake", "job": "other-job"} and not runner._wake.is_set()
     finally:
         fanout.use(old)
 

@@ -125,6 +125,7 @@ class Hub:
         self._publisher = None
         self._publisher_pid = 0
         self._lock = threading.Lock()
+        self._wakers: dict[int, tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = {}
 
     # -- the sockets' side, on the event loop --------------------------------------------------
 
@@ -262,12 +263,25 @@ class Hub:
         return True
 
     def wake_workers(self, job_id: str) -> bool:
-        """Tell every worker listening on Redis that ``job_id`` is queued: one ``PUBLISH`` on this hub's
-        connection.  Returns False without Redis (the embedded default uses the channel layer)."""
+        """Tell the workers that ``job_id`` is queued: with Redis, one ``PUBLISH`` on this hub's
+        connection that every worker hears; without, a call on the loop of each worker of this
+        process (``add_local_worker``).  Returns False when neither reaches a worker."""
         if self.url is None:
-            return False
+            for loop, wake in list(self._wakers.values()):
+                try:
+                    loop.call_soon_threadsafe(wake)
+                except RuntimeError:  # its loop has closed
+                    pass
+            return bool(self._wakers)
         self._redis().publish(wake_channel(self.url), job_id)
         return True
+
+    def add_local_worker(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Embedded default: wake this worker (on the running loop) directly for new jobs of this
+        process, skipping the channel layer's hop.  Returns the function that removes it."""
+        key = id(wake)
+        self._wakers[key] = (asyncio.get_running_loop(), wake)
+        return lambda: self._wakers.pop(key, None)
 
     def _redis(self):
         with self._lock:

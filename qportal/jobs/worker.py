@@ -97,8 +97,12 @@ class JobRunner:
             own = await channel_layer.new_channel()
             await channel_layer.group_add(worker_group(self.worker_id), own)
             listeners = [asyncio.create_task(self._listen(channel_layer, name)) for name in (settings.JOB_CHANNEL, own)]
-        if getattr(settings, "REDIS_URL", None):
-            listeners.append(asyncio.create_task(self._listen_wakes(settings.REDIS_URL)))
+        hub = fanout.hub()
+        remove_local = None
+        if hub.url is not None:
+            listeners.append(asyncio.create_task(self._listen_wakes(hub.url)))
+        else:  # one process: new jobs of this process wake this worker directly
+            remove_local = hub.add_local_worker(self.wake)
         log.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         try:
             timer = True
@@ -116,6 +120,8 @@ class JobRunner:
                     timer = True
                 self._wake.clear()
         finally:
+            if remove_local is not None:
+                remove_local()
             for listener in listeners:
                 listener.cancel()
 
