@@ -50,6 +50,21 @@ def test_the_claim_starts_local_jobs_and_other_kinds_go_through_submitting(users
     assert fake_kinds.count("running") == 1 and fake_kinds[-1] == "done"
 
 
+def test_a_job_that_cannot_be_loaded_fails_with_the_reason_and_others_still_run(users, run_jobs):
+    from qportal.jobs.models import JobCircuit
+
+    broken, fine = submit(users["alice"]), submit(users["alice"])
+    store._take_circuits(broken.id, 1)  # no parsed copy: the worker reads the stored source
+    JobCircuit.objects.filter(job=broken).update(source="OPENQASM 2.0;\nqreg q[2];\nfrobnicate q;\n")
+    run_jobs()
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert broken.status == JobStatus.FAILED and broken.error.startswith("cannot prepare job: ")
+    assert "frobnicate" in broken.error or "line 3" in broken.error, broken.error
+    assert list(broken.events.values_list("kind", flat=True))[-1] == "failed"
+    assert fine.status == JobStatus.DONE
+
+
 def test_expired_lease_is_recovered_and_the_old_worker_cannot_write(users, run_jobs):
     job = submit(users["alice"], shots=300)
     (stale,) = store.claim_jobs("dead-worker", 10, 30)
@@ -173,6 +188,7 @@ async def test_embedded_wake_up_goes_through_the_channel_layer():
     old = fanout.use(fanout.Hub(None))
     try:
         layer = get_channel_layer()
+        await _drain(layer)
         await asyncio.to_thread(events.wake_workers, "some-job")
         message = await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), 5)
         assert message == {"type": "job.wake", "job": "some-job"}
@@ -187,6 +203,7 @@ async def test_embedded_wake_up_reaches_a_local_worker_directly():
     old = fanout.use(fanout.Hub(None))
     try:
         runner = JobRunner(worker_id="local")
+        await _drain(get_channel_layer())
         remove = fanout.hub().add_local_worker(runner.wake)
         await asyncio.to_thread(events.wake_workers, "some-job")
         await asyncio.wait_for(runner._wake.wait(), 5)
@@ -209,6 +226,7 @@ async def test_wake_up_is_one_redis_publish_that_wakes_a_worker():
 
     url = "redis://127.0.0.1:6379/10"
     runner = JobRunner(worker_id="wake-test")
+    await _drain(get_channel_layer())
     listener = asyncio.create_task(runner._listen_wakes(url))
     old = fanout.use(fanout.Hub(url))
     try:
@@ -241,10 +259,16 @@ async def test_wake_up_is_one_redis_publish_that_wakes_a_worker():
         fanout.use(old)
 
 
-async def _nothing_on(layer):
+async def _drain(layer) -> None:
+    """Drop wake-ups earlier tests left on the in-memory layer's job channel (no worker read them)."""
+    while await _nothing_on(layer, 0.01) is not None:
+        pass
+
+
+async def _nothing_on(layer, timeout: float = 0.2):
     from django.conf import settings
 
     try:
-        return await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), 0.2)
+        return await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), timeout)
     except TimeoutError:
         return None

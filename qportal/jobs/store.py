@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from qiskit import qpy
@@ -148,6 +148,24 @@ def _parse_rows(rows: list[JobCircuit]) -> list:
         else:
             circuits.append(parse_circuit({"qasm": row.source}, row.index))
     return circuits
+
+
+Loaded = WorkItem | None | Exception
+
+
+def claim_and_load(worker_id: str, limit: int, lease_seconds: int) -> list[tuple[Claim, Loaded]]:
+    """``claim_jobs``, then each claimed job's ``load_work``, in one call (one trip to the worker's
+    database thread).  A job that cannot be loaded comes back with the exception instead of its item."""
+    loaded: list[tuple[Claim, Loaded]] = []
+    for claim in claim_jobs(worker_id, limit, lease_seconds):
+        try:
+            loaded.append((claim, load_work(claim)))
+        except (OperationalError, InterfaceError) as exc:  # a broken connection: the next call opens one
+            connection.close()
+            loaded.append((claim, exc))
+        except Exception as exc:
+            loaded.append((claim, exc))
+    return loaded
 
 
 def load_work(claim: Claim) -> WorkItem | None:

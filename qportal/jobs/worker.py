@@ -185,9 +185,9 @@ class JobRunner:
 
     async def sweep(self) -> int:
         free = self.concurrency - len(self.tasks)
-        claims = await db(store.claim_jobs)(self.worker_id, free, self.lease_seconds)
-        for claim in claims:
-            task = asyncio.create_task(self._run(claim))
+        claims = await db(store.claim_and_load)(self.worker_id, free, self.lease_seconds)
+        for claim, loaded in claims:
+            task = asyncio.create_task(self._run(claim, loaded))
             self.tasks[claim.job_id] = task
             task.add_done_callback(lambda _t, job_id=claim.job_id: self._finished(job_id))
         return len(claims)
@@ -218,15 +218,15 @@ class JobRunner:
 
         await asyncio.wait_for(loop(), timeout)
 
-    async def _run(self, claim: store.Claim) -> None:
-        try:
-            item = await db(store.load_work)(claim)
-        except ExecutorError as exc:
-            await db(store.finish_failed)(claim, f"cannot prepare job: {exc}")
+    async def _run(self, claim: store.Claim, loaded: store.Loaded) -> None:
+        """Run one claimed job; ``loaded`` is its work item as ``store.claim_and_load`` read it."""
+        item = loaded
+        if isinstance(loaded, ExecutorError):
+            await db(store.finish_failed)(claim, f"cannot prepare job: {loaded}")
             return
-        except Exception as exc:
-            log.exception("cannot load job %s", claim.job_id)
-            await db(store.finish_failed)(claim, f"cannot prepare job: {type(exc).__name__}")
+        if isinstance(loaded, Exception):
+            log.error("cannot load job %s", claim.job_id, exc_info=loaded)
+            await db(store.finish_failed)(claim, f"cannot prepare job: {type(loaded).__name__}")
             return
         if item is None:
             return
