@@ -270,3 +270,16 @@ def test_a_failed_first_event_leaves_no_job_or_circuits(api_for, monkeypatch):
     with pytest.raises(IntegrityError):
         api_for("alice").post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}]})
     assert Job.objects.count() == 0 and JobCircuit.objects.count() == 0 and JobEvent.objects.count() == 0
+
+
+def test_circuit_names_are_the_given_ones_never_qiskits_made_up_counter(api_for):
+    named_qasm = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[1] q;\nbit[1] c;\nh q[0];\nc[0] = measure q[0];\n"
+    body = {
+        "profile": "local",
+        "circuits": [{"qasm": BELL, "name": "bell pair"}, {"qasm": BELL}, {"qasm": named_qasm}],
+    }
+    resp = api_for("alice").post("/jobs", body)
+    assert resp.status_code == 201, resp.content
+    names = list(JobCircuit.objects.filter(job_id=resp.json()["id"]).order_by("index").values_list("name", flat=True))
+    assert names[0] == "bell pair"
+    assert names[1] == "" and names[2] == "", names  # not "circuit-41"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,11 @@ def _clean_tags(tags: list[str]) -> list[str]:
         if tag not in cleaned:
             cleaned.append(tag)
     return cleaned
+
+
+def _own_name(circuit) -> str:
+    """The circuit's name unless Qiskit made it up (``circuit-41``: a process-wide counter)."""
+    return "" if re.fullmatch(r"circuit-\d+", circuit.name or "") else circuit.name
 
 
 def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
@@ -150,7 +156,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
         JobCircuit(
             job=job,
             index=i,
-            name=(sub.circuits[i].get("name") or circuit.name or "")[:200],
+            name=(sub.circuits[i].get("name") or _own_name(circuit) or "")[:200],
             source_format=fmt,
             source=text,
             num_qubits=circuit.num_qubits,
