@@ -41,6 +41,36 @@ def postgres_database():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def running_portal(log_dir: Path, redis_db: int, **extra_env: str):
+    """A set-up portal (migrated, alice's API key) on a throwaway database; afterwards its processes
+    are stopped and its Redis db flushed.  ``portal.db_name`` names the database."""
+    with postgres_database() as (url, name):
+        portal = Portal(url, redis_db=redis_db, log_dir=log_dir, **extra_env)
+        portal.db_name = name
+        portal.setup()
+        try:
+            yield portal
+        finally:
+            portal.stop()
+            import redis
+
+            redis.Redis.from_url(portal.env["REDIS_URL"]).flushdb()
+
+
+SESSION_SCRIPT = """
+from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+u = get_user_model().objects.get(username={username!r})
+s = SessionStore()
+s[SESSION_KEY] = str(u.pk)
+s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+s[HASH_SESSION_KEY] = u.get_session_auth_hash()
+s.create()
+print(s.session_key)
+"""
+
+
 class Portal:
     """A production-mode portal: ``start_web()``, ``start_worker(id)``, HTTP helpers, SQL helpers."""
 
@@ -76,6 +106,10 @@ class Portal:
         redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
         self.manage("migrate", "--noinput")
         self.key = self.manage("create_api_key", username).strip().splitlines()[-1]
+
+    def session_cookie(self, username: str = "alice") -> str:
+        """A logged-in session for ``username`` (for websockets), written straight into the session store."""
+        return self.manage("shell", "-c", SESSION_SCRIPT.format(username=username)).strip().splitlines()[-1]
 
     def _spawn(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "w")

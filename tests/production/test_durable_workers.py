@@ -7,7 +7,7 @@ import collections
 import pytest
 
 from tests.circuits import BELL
-from tests.production.harness import Portal, postgres_database
+from tests.production.harness import running_portal
 
 pytestmark = pytest.mark.production
 
@@ -23,13 +23,8 @@ SLOW_SHOTS = 6000
 
 @pytest.fixture
 def portal(tmp_path):
-    with postgres_database() as (url, _name):
-        portal = Portal(url, redis_db=9, log_dir=tmp_path)
-        portal.setup()
-        try:
-            yield portal
-        finally:
-            portal.stop()
+    with running_portal(tmp_path, redis_db=9) as portal:
+        yield portal
 
 
 def test_two_workers_run_each_job_once_and_survive_kill_9(portal):

@@ -10,40 +10,22 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.circuits import BELL
-from tests.production.harness import Portal, postgres_database
+from tests.production.harness import running_portal
 
 pytestmark = pytest.mark.production
-
-SESSION = """
-from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
-u = get_user_model().objects.get(username="alice")
-s = SessionStore()
-s[SESSION_KEY] = str(u.pk)
-s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-s[HASH_SESSION_KEY] = u.get_session_auth_hash()
-s.create()
-print(s.session_key)
-"""
 
 
 @pytest.fixture
 def portal(tmp_path):
-    with postgres_database() as (url, name):
-        portal = Portal(url, redis_db=9, log_dir=tmp_path)
-        portal.db_name = name
-        portal.setup()
-        try:
-            yield portal
-        finally:
-            portal.stop()
+    with running_portal(tmp_path, redis_db=9) as portal:
+        yield portal
 
 
 def test_two_web_processes_share_a_small_pool_and_stream_events(portal):
     # 2 processes x 2 pooled connections serve 48 requests, 16 at a time, from 8 threads each: a
     # request that kept its connection would leave the others waiting for the pool until they fail.
     portal.start_web(workers=2, env={"QPORTAL_DB_POOL_SIZE": "2", "QPORTAL_WEB_THREADS": "8"})
-    session = portal.manage("shell", "-c", SESSION).strip().splitlines()[-1]
+    session = portal.session_cookie()
     origin = f"http://127.0.0.1:{portal.port}"
     with connect(
         f"ws://127.0.0.1:{portal.port}/ws/jobs/", origin=origin, additional_headers={"Cookie": f"sessionid={session}"}

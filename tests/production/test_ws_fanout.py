@@ -18,21 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.circuits import GHZ3
-from tests.production.harness import Portal, free_port, postgres_database
+from tests.production.harness import Portal, free_port, running_portal
 
 pytestmark = pytest.mark.production
-
-SESSION = """
-from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
-u = get_user_model().objects.get(username="alice")
-s = SessionStore()
-s[SESSION_KEY] = str(u.pk)
-s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-s[HASH_SESSION_KEY] = u.get_session_auth_hash()
-s.create()
-print(s.session_key)
-"""
 
 
 class Socket:
@@ -80,16 +68,8 @@ class Socket:
 
 @pytest.fixture
 def portal(tmp_path):
-    with postgres_database() as (url, _name):
-        portal = Portal(url, redis_db=10, log_dir=tmp_path)
-        portal.setup()
-        try:
-            yield portal
-        finally:
-            portal.stop()
-            import redis
-
-            redis.Redis.from_url(portal.env["REDIS_URL"]).flushdb()
+    with running_portal(tmp_path, redis_db=10) as portal:
+        yield portal
 
 
 def start_second_web(portal: Portal) -> int:
@@ -109,7 +89,7 @@ def start_second_web(portal: Portal) -> int:
 def test_worker_events_reach_sockets_on_two_web_processes(portal):
     portal.start_web()
     second = start_second_web(portal)
-    session = portal.manage("shell", "-c", SESSION).strip().splitlines()[-1]
+    session = portal.session_cookie()
 
     async def scenario() -> tuple[str, list[list[dict]], list[dict]]:
         team = [await Socket.open(port, "/ws/jobs/", session) for port in (portal.port, second) for _ in range(3)]
