@@ -10,6 +10,8 @@ the ORM would have built.  Every value is a query parameter, never formatted int
 
 from __future__ import annotations
 
+import functools
+
 from django.db import connection
 from django.db.models import AutoField, BigAutoField, SmallAutoField
 
@@ -68,6 +70,12 @@ class Columns:
                 value = convert(value, col, connection)
             values[pos] = value
         return self.model.from_db(connection.alias, self.attnames, values)
+
+
+@functools.cache
+def columns(model, alias: str) -> Columns:
+    """The one ``Columns`` of ``model`` under ``alias`` (built on first use, when the app registry is ready)."""
+    return Columns(model, alias)
 
 
 def fetch(sql: str, params: list) -> list[tuple]:

@@ -26,19 +26,9 @@ def user_teams(user) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user).order_by("-personal", "name")
 
 
-_COLUMNS: tuple[rawsql.Columns, rawsql.Columns] | None = None
-
-
-def _columns() -> tuple[rawsql.Columns, rawsql.Columns]:
-    global _COLUMNS
-    if _COLUMNS is None:
-        _COLUMNS = rawsql.Columns(Membership, "m"), rawsql.Columns(Team, "t")
-    return _COLUMNS
-
-
 def membership(user, team_id: int) -> Membership:
     """The user's membership of ``team_id`` with its team (hand-written SQL: it runs on every submission)."""
-    memberships, teams = _columns()
+    memberships, teams = rawsql.columns(Membership, "m"), rawsql.columns(Team, "t")
     rows = rawsql.fetch(
         f"SELECT {memberships.select()}, {teams.select()} FROM {memberships.table()}"
         f' INNER JOIN {teams.table()} ON "t"."id" = "m"."team_id" WHERE "m"."user_id" = %s AND "m"."team_id" = %s',
@@ -70,7 +60,7 @@ def personal_team_id_sql(user) -> tuple[str, list]:
 
 def personal_team(user) -> Team:
     """The user's personal team, created on first use (looked up without a transaction of its own)."""
-    _, teams = _columns()
+    teams = rawsql.columns(Team, "t")
     subquery, params = personal_team_id_sql(user)
     rows = rawsql.fetch(f'SELECT {teams.select()} FROM {teams.table()} WHERE "t"."id" = ({subquery})', params)
     if rows:

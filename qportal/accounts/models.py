@@ -72,7 +72,7 @@ class ApiKey(models.Model):
             return None
         # The key and its user in one hand-written query (``qportal.rawsql``): this runs on every API
         # request, and building the equivalent ORM query cost more CPU than running it.
-        keys, users = _key_columns()
+        keys, users = rawsql.columns(ApiKey, "k"), rawsql.columns(get_user_model(), "u")
         rows = rawsql.fetch(
             f"SELECT {keys.select()}, {users.select()} FROM {keys.table()} INNER JOIN {users.table()}"
             f' ON "u"."{users.model._meta.pk.column}" = "k"."user_id" WHERE "k"."lookup" = %s',
@@ -90,16 +90,6 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{API_KEY_PREFIX}{self.lookup}_… ({self.name})"
-
-
-_KEY_COLUMNS: tuple[rawsql.Columns, rawsql.Columns] | None = None
-
-
-def _key_columns() -> tuple[rawsql.Columns, rawsql.Columns]:
-    global _KEY_COLUMNS
-    if _KEY_COLUMNS is None:
-        _KEY_COLUMNS = rawsql.Columns(ApiKey, "k"), rawsql.Columns(get_user_model(), "u")
-    return _KEY_COLUMNS
 
 
 class CredentialStatus(models.TextChoices):

@@ -22,9 +22,6 @@ def visible_profiles(user) -> QuerySet[ExecutorProfile]:
     return ExecutorProfile.objects.filter(Q(team__isnull=True) | Q(team_id__in=teams)).select_related("team")
 
 
-_COLUMNS: tuple[rawsql.Columns, rawsql.Columns] | None = None
-
-
 def _visible_named(user, name: str, *, with_personal_team: bool = False) -> tuple[list[ExecutorProfile], Team | None]:
     """``visible_profiles(user).filter(name=name)`` with the team joined, as hand-written SQL, and with
     ``with_personal_team`` the user's personal team (as ``personal_team`` finds it) in the same query.
@@ -32,15 +29,16 @@ def _visible_named(user, name: str, *, with_personal_team: bool = False) -> tupl
     It runs on every submission; building the ORM query cost several times what running it costs
     (``qportal.rawsql``).  Visibility is the same: built-in (no team) or a team the user is a member of.
     """
-    global _COLUMNS
-    if _COLUMNS is None:
-        _COLUMNS = rawsql.Columns(ExecutorProfile, "p"), rawsql.Columns(Team, "t")
-    profiles, teams = _COLUMNS
+    profiles, teams, personal_teams = (
+        rawsql.columns(ExecutorProfile, "p"),
+        rawsql.columns(Team, "t"),
+        rawsql.columns(Team, "pt"),
+    )
     select, join, params = f"{profiles.select()}, {teams.select()}", "", []
     if with_personal_team:
         subquery, params = personal_team_id_sql(user)
-        select += ", " + teams.select().replace('"t".', '"pt".')
-        join = f' LEFT OUTER JOIN {Team._meta.db_table} "pt" ON "pt"."id" = ({subquery})'
+        select += ", " + personal_teams.select()
+        join = f' LEFT OUTER JOIN {personal_teams.table()} ON "pt"."id" = ({subquery})'
     rows = rawsql.fetch(
         f"SELECT {select} FROM {profiles.table()}"
         f' LEFT OUTER JOIN {teams.table()} ON "t"."id" = "p"."team_id"{join}'
@@ -55,7 +53,7 @@ def _visible_named(user, name: str, *, with_personal_team: bool = False) -> tupl
         profile.team = teams.build(row[n : n + t]) if profile.team_id is not None else None
         found.append(profile)
         if with_personal_team and personal is None and row[n + t] is not None:
-            personal = teams.build(row[n + t :])
+            personal = personal_teams.build(row[n + t :])
     return found, personal
 
 
