@@ -3,9 +3,9 @@
 Every state change is one conditional UPDATE of named Job fields plus one JobEvent row, in one
 transaction; the event's sequence number comes from ``Job.last_seq``.  Websocket frames and worker
 wake-ups are sent after commit and may be lost: the database stays the record of truth.  Frames
-go through the process-local fan-out (``qportal.jobs.fanout``), and so do worker wake-ups in
-production (one Redis ``PUBLISH`` on its connection); cancel notices, and wake-ups in the embedded
-default, go through the channel layer.
+go through the process-local fan-out (``qportal.jobs.fanout``), and so do worker wake-ups (in
+production one Redis ``PUBLISH`` on its connection, in the embedded default a call on the
+in-process worker's loop); cancel notices go through the channel layer.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def wake_workers(job_id) -> None:
 
     With Redis, one sync ``PUBLISH`` that every worker hears (``JobRunner`` subscribes to it): a
     channel-layer send from a request thread cost an event loop hop and channels_redis's own
-    connection handling, several times the CPU of the PUBLISH.  Embedded: the in-memory layer.
+    connection handling, several times the CPU of the PUBLISH.  Embedded: the worker serving in this
+    process is woken on its loop; the channel layer only when no worker has registered there.
     """
     try:
         if fanout.hub().wake_workers(str(job_id)):

@@ -1,10 +1,11 @@
 """The job manager: claims jobs from the database and drives them through the executor core.
 
 One ``JobRunner`` per process.  It wakes on hints (with Redis, messages on the pub/sub channel
-``fanout.wake_channel``; ``job.wake`` on ``settings.JOB_CHANNEL`` of the channel layer, which the
-embedded default uses) and also sweeps the database every few seconds, so a lost hint only costs
-latency.  Each job runs as its own task under a semaphore; a heartbeat task renews the lease and
-notices cancel requests.  Losing the lease (another worker took over) stops the job silently.
+``fanout.wake_channel``; in the embedded default, direct calls from the fan-out hub of its process,
+or ``job.wake`` on ``settings.JOB_CHANNEL`` of the channel layer) and also sweeps the database
+every few seconds, so a lost hint only costs latency.  Each job runs as its own task under a
+semaphore; a heartbeat task renews the lease and notices cancel requests.  Losing the lease
+(another worker took over) stops the job silently.
 """
 
 from __future__ import annotations
