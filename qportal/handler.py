@@ -7,9 +7,11 @@ loop to a thread and back, in a thread created for that request, and the request
 loop, then runs the whole request (signals, the sync middleware chain, the view, closing the
 response) as one call in a fixed pool of threads, and sends the answer from the event loop.
 
-Long-poll requests (``?wait=`` with a non-zero value, ``qportal.jobs.waiting``) take Django's own
-async path instead: their views are async, so the wait holds no request thread and hears the job's
-events on the process's fan-out, which lives on the event loop.
+A view may answer with a response that is finished later (``FinishedLater``, the long-poll
+``?wait=`` of ``qportal.jobs.waiting``): the request thread is released, the handler awaits the
+response's completion on the event loop (where the process's event fan-out lives), and the body is
+rendered in a request thread once more.  So a waiting request holds no thread, and costs two hops.
+Requests carry ``finished_later_ok`` so that ``finish_later_middleware`` leaves that to the handler.
 
 Database connections are per thread in Django: the request-finished signal, sent in the same thread
 as the view, gives the request's connection back (to the pool with ``QPORTAL_DB_POOL_SIZE``).
@@ -17,29 +19,78 @@ as the view, gives the request's connection back (to the pool with ``QPORTAL_DB_
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qs
+from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections
+from django.http import HttpResponse
 from django.urls import set_script_prefix
+from django.utils.decorators import sync_and_async_middleware
+
+RunSync = Callable[..., Awaitable[Any]]
+
+
+class FinishedLater:
+    """Mixin for a response whose body is completed after the view returned, on the event loop.
+
+    ``finish(run_sync)`` completes it, where ``run_sync(fn, *args)`` runs a sync function in a
+    thread.  The one-hop handler awaits it on its loop with its request threads; under Django's
+    own handlers (the test clients, plain ASGI or WSGI) ``finish_later_middleware`` does.
+    """
+
+    async def finish(self, run_sync: RunSync) -> None:
+        raise NotImplementedError
+
+
+async def in_sync_thread(fn, *args):
+    """``run_sync`` for Django's own handlers: asgiref's thread-sensitive thread, as for a sync view."""
+    return await sync_to_async(fn)(*args)
+
+
+@sync_and_async_middleware
+def finish_later_middleware(get_response):
+    """Completes ``FinishedLater`` responses that the one-hop handler will not (first in MIDDLEWARE)."""
+    if iscoroutinefunction(get_response):
+
+        async def finish_on_loop(request):
+            response = await get_response(request)
+            if isinstance(response, FinishedLater):
+                await response.finish(in_sync_thread)
+            return response
+
+        return finish_on_loop
+
+    def finish_here(request):
+        response = get_response(request)
+        if isinstance(response, FinishedLater) and not getattr(request, "finished_later_ok", False):
+            async_to_sync(response.finish)(in_sync_thread)  # Django's sync handler: this thread waits
+        return response
+
+    return finish_here
+
+
+def set_body(response: HttpResponse, content: bytes) -> None:
+    """Replace a finished response's body (middleware may have set Content-Length for the old one)."""
+    response.content = content
+    if response.has_header("Content-Length"):
+        response.headers["Content-Length"] = str(len(response.content))
 
 
 class OneHopASGIHandler(ASGIHandler):
     def __init__(self, threads: int | None = None):
         self.load_middleware(is_async=False)
         self.executor = ThreadPoolExecutor(threads or settings.WEB_THREADS, thread_name_prefix="request")
-        self.on_loop = ASGIHandler()  # Django's async path, for requests that wait
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        if _waits(scope):
-            return await self.on_loop(scope, receive, send)
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -49,6 +100,8 @@ class OneHopASGIHandler(ASGIHandler):
             response = await sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)(
                 scope, body_file
             )
+            if isinstance(response, FinishedLater) and not await self._finish_unless_gone(response, receive):
+                return
             await self.send_response(response, send)
             if response.streaming:
                 await sync_to_async(response.close, thread_sensitive=False, executor=self.executor)()
@@ -60,6 +113,7 @@ class OneHopASGIHandler(ASGIHandler):
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, response = self.create_request(scope, body_file)
         if request is not None:
+            request.finished_later_ok = True
             response = self.get_response(request)
         response._handler_class = self.__class__
         if response.streaming:
@@ -69,11 +123,35 @@ class OneHopASGIHandler(ASGIHandler):
             response.close()  # sends request_finished here, in the thread that holds the connection
         return response
 
+    async def _finish_unless_gone(self, response: FinishedLater, receive) -> bool:
+        """Await the response's completion; False (and the completion cancelled) if the client leaves first."""
+        finishing = asyncio.ensure_future(response.finish(self.run_sync))
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait((finishing, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not finishing.done():
+            finishing.cancel()
+            await asyncio.gather(finishing, return_exceptions=True)
+            return False
+        finishing.result()  # its failure is the request's
+        return True
 
-def _waits(scope) -> bool:
-    """The request asks to wait (any ``wait`` value but zero; the view validates it)."""
-    query = scope.get("query_string") or b""
-    if b"wait=" not in query:
-        return False
-    values = parse_qs(query.decode("latin-1")).get("wait", [])
-    return any(value.strip() not in ("", "0", "0.0") for value in values)
+    async def run_sync(self, fn, *args):
+        """``fn(*args)`` in a request thread, its database connection given back as a request's is."""
+
+        def call():
+            close_old_connections()
+            try:
+                return fn(*args)
+            finally:
+                close_old_connections()
+
+        return await sync_to_async(call, thread_sensitive=False, executor=self.executor)()
+
+
+async def _disconnected(receive) -> None:
+    """Return when the client has gone (the request body was read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

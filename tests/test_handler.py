@@ -122,6 +122,40 @@ async def test_a_waiting_request_holds_no_request_thread(users):
     assert waited["status"] == 200 and json.loads(waited["body"])["status"] == "queued"
 
 
+async def test_a_waiting_request_ends_when_its_client_leaves(users):
+    """The wait is given up (and its event subscription dropped) when the client disconnects."""
+    from qportal.handler import OneHopASGIHandler
+    from qportal.jobs import fanout
+
+    handler = OneHopASGIHandler(threads=1)
+    _, key = await sync_to_async(ApiKey.issue)(users["alice"])
+    auth = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
+    body = json.dumps({"profile": "local", "circuits": [{"qasm": BELL}]}).encode()
+    job = json.loads((await call(handler, "POST", "/api/v1/jobs", body, auth))["body"])  # no worker: stays queued
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "path": f"/api/v1/jobs/{job['id']}",
+        "query_string": b"wait=30",
+        "headers": [(b"host", b"testserver"), *auth],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    comm = ApplicationCommunicator(handler, scope)
+    await comm.send_input({"type": "http.request", "body": b""})
+    group = f"job.{job['id']}"
+    for _ in range(100):  # the wait has begun once its subscription is there
+        if fanout.hub().groups.get(group):
+            break
+        await asyncio.sleep(0.02)
+    assert fanout.hub().groups.get(group), "the request never started waiting"
+    await comm.send_input({"type": "http.disconnect"})
+    await comm.wait(5)  # well before the 30 s wait is over
+    assert await comm.receive_nothing(0.1), "an answer was sent to a client that had left"
+    assert not fanout.hub().groups.get(group)
+
+
 async def test_login_form_with_csrf_and_session_cookies(app, users):
     form = await call(app, "GET", "/login/")
     assert form["status"] == 200

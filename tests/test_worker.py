@@ -149,6 +149,44 @@ def test_cancel_stops_a_running_job(users):
     assert "cancel_requested" in kinds and kinds[-1] == "cancelled" and "done" not in kinds
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_full_worker_sweeps_when_a_slot_frees_and_an_idle_one_does_not(users, monkeypatch):
+    """Timed sweeps are 120 s apart here: with one slot, the second queued job starts as soon as the
+    first ends; with free slots left, a finished job triggers no extra sweep (a new job wakes the
+    worker itself)."""
+    sweeps = []
+    claim_and_load = store.claim_and_load
+    monkeypatch.setattr(store, "claim_and_load", lambda *args: sweeps.append(args[1]) or claim_and_load(*args))
+    first, second = submit(users["alice"]), submit(users["alice"])
+
+    async def until_done(*jobs):
+        for _ in range(400):
+            statuses = await sync_to_async(
+                lambda: set(Job.objects.filter(id__in=[j.id for j in jobs]).values_list("status", flat=True))
+            )()
+            if statuses == {JobStatus.DONE}:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"jobs not done: {statuses}")
+
+    async def scenario(concurrency: int, *jobs):
+        runner = JobRunner(worker_id=f"w{concurrency}", concurrency=concurrency, sweep_seconds=120)
+        serving = asyncio.create_task(runner.serve())
+        try:
+            await until_done(*jobs)
+            await asyncio.sleep(0.3)  # time for a sweep that should not happen
+        finally:
+            serving.cancel()
+            isolation.disable()  # serve() turned it on for this process
+
+    async_to_sync(scenario)(1, first, second)
+    assert sweeps[:2] == [1, 1] and len(sweeps) == 3  # both jobs, then one sweep that finds nothing
+    sweeps.clear()
+    third = submit(users["alice"])
+    async_to_sync(scenario)(4, third)
+    assert sweeps == [4]
+
+
 def test_load_work_takes_the_circuits_parsed_at_submission(users, monkeypatch):
     from executors.circuits import parse_circuit
 

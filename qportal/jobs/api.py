@@ -2,7 +2,6 @@
 
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 from ninja import Query, Router
 from ninja.pagination import PageNumberPagination, paginate
@@ -12,7 +11,7 @@ from executors.base import InvalidRequest
 from qportal.jobs import services
 from qportal.jobs.models import TERMINAL, JobStatus
 from qportal.jobs.schemas import EventOut, JobDetailOut, JobFilters, JobIn, JobOut
-from qportal.jobs.waiting import MAX_WAIT_SECONDS, wait_until_finished
+from qportal.jobs.waiting import MAX_WAIT_SECONDS, LongPoll
 
 router = Router(tags=["jobs"])
 
@@ -28,19 +27,8 @@ def _check_wait(wait: float) -> None:
         raise InvalidRequest(f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds, got {wait}")
 
 
-# The async views below serialise in the sync thread (schemas read related rows) and answer with
-# the rendered body, so nothing touches the database on the event loop.
 def _detail(user, job_id) -> dict:
     return JobDetailOut.from_orm(services.get_job(user, job_id)).model_dump()
-
-
-def _answer(status: int, body: dict) -> JsonResponse:
-    return JsonResponse(body, status=status, encoder=NinjaJSONEncoder)
-
-
-async def _detail_when_finished(request, job_id, wait: float, status: int):
-    await wait_until_finished(job_id, wait)
-    return _answer(status, await sync_to_async(_detail)(request.user, job_id))
 
 
 @router.post(
@@ -50,7 +38,7 @@ async def _detail_when_finished(request, job_id, wait: float, status: int):
     description="With `wait`, the answer is the whole job (events and results, as from GET) once it has "
     "finished or the wait is over.",
 )
-async def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP)):
+def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP)):
     _check_wait(wait)
     sub = services.Submission(
         profile=payload.profile,
@@ -63,14 +51,10 @@ async def submit(request, payload: JobIn, wait: float = Query(0, description=WAI
         tags=payload.tags,
         team=payload.team,
     )
-
-    def create() -> dict:
-        return JobOut.from_orm(services.submit_job(request.user, sub)).model_dump()
-
-    job = await sync_to_async(create)()
+    job = services.submit_job(request.user, sub)
     if wait:
-        return await _detail_when_finished(request, job["id"], wait, 201)
-    return _answer(201, job)
+        return LongPoll(job.id, wait, lambda: _detail(request.user, job.id), 201)
+    return JsonResponse(JobOut.from_orm(job).model_dump(), status=201, encoder=NinjaJSONEncoder)
 
 
 @router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")
@@ -97,12 +81,12 @@ def list_jobs(request, filters: Query[JobFilters]):
 
 
 @router.get("/jobs/{job_id}", response=JobDetailOut, summary="A job with its events and per-circuit results")
-async def get_job(request, job_id: UUID, wait: float = Query(0, description=WAIT_HELP)):
+def get_job(request, job_id: UUID, wait: float = Query(0, description=WAIT_HELP)):
     _check_wait(wait)
-    job = await sync_to_async(_detail)(request.user, job_id)
-    if wait and job["status"] not in TERMINAL:
-        return await _detail_when_finished(request, job_id, wait, 200)
-    return _answer(200, job)
+    job = services.get_job(request.user, job_id)
+    if wait and job.status not in TERMINAL:
+        return LongPoll(job_id, wait, lambda: _detail(request.user, job_id), 200)
+    return job
 
 
 @router.get("/jobs/{job_id}/events", response=list[EventOut], summary="Events after a sequence number")

@@ -4,6 +4,10 @@ A request that asks to wait registers with this process's event fan-out (``qport
 the job's ``job.<id>`` group, as its websocket stream does) before it looks at the database, so an
 event committed after the look still wakes it.  Frames can be lost, so the database is read again
 every ``RECHECK_SECONDS`` as well: a lost frame costs at most that much latency, never a wrong answer.
+
+A view answers with ``LongPoll``, a response finished later (``qportal.handler.FinishedLater``):
+the request thread is released, the wait happens on the event loop, and the job is read once more
+when it ends.
 """
 
 from __future__ import annotations
@@ -11,9 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 
-from asgiref.sync import sync_to_async
+from django.db import connection
+from django.http import JsonResponse
+from ninja.responses import NinjaJSONEncoder
 
+from qportal import rawsql
+from qportal.handler import FinishedLater, RunSync, in_sync_thread, set_body
 from qportal.jobs import fanout
 from qportal.jobs.models import TERMINAL, Job
 
@@ -21,15 +30,21 @@ log = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 60
 RECHECK_SECONDS = 1.0
-_TERMINAL = frozenset(str(status) for status in TERMINAL)
+_TERMINAL = tuple(sorted(str(status) for status in TERMINAL))
 
 
 def _finished(job_id) -> bool:
-    return Job.objects.filter(id=job_id, status__in=list(TERMINAL)).exists()
+    table = rawsql.columns(Job, "j").table()
+    marks = ", ".join(["%s"] * len(_TERMINAL))
+    job = Job._meta.pk.get_db_prep_value(job_id, connection)
+    return bool(rawsql.fetch(f"SELECT 1 FROM {table} WHERE j.id = %s AND j.status IN ({marks})", [job, *_TERMINAL]))
 
 
-async def wait_until_finished(job_id, timeout: float) -> bool:
-    """Return True once the job is done, failed or cancelled; False when ``timeout`` seconds pass first."""
+async def wait_until_finished(job_id, timeout: float, run_sync: RunSync = in_sync_thread) -> bool:
+    """Return True once the job is done, failed or cancelled; False when ``timeout`` seconds pass first.
+
+    ``run_sync(fn, *args)`` runs the database check in a thread (the caller's choice of thread).
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     terminal_seen = asyncio.Event()
@@ -52,7 +67,7 @@ async def wait_until_finished(job_id, timeout: float) -> bool:
         subscription = None
     try:
         while True:
-            if await sync_to_async(_finished)(job_id):
+            if await run_sync(_finished, job_id):
                 return True
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -65,3 +80,19 @@ async def wait_until_finished(job_id, timeout: float) -> bool:
     finally:
         if subscription is not None:
             subscription.close()
+
+
+class LongPoll(FinishedLater, JsonResponse):
+    """The answer to a ``?wait=`` request: ``read_body()`` (the job) once it has finished or the wait is
+    over, completed on the event loop (``FinishedLater``).  Not ``render``: Django calls that itself."""
+
+    def __init__(self, job_id, wait: float, read_body: Callable[[], dict], status: int):
+        super().__init__({}, status=status, encoder=NinjaJSONEncoder)
+        self.job_id, self.wait, self.read_body = job_id, wait, read_body
+
+    async def finish(self, run_sync: RunSync) -> None:
+        await wait_until_finished(self.job_id, self.wait, run_sync)
+        set_body(self, await run_sync(self.encoded))
+
+    def encoded(self) -> bytes:
+        return json.dumps(self.read_body(), cls=NinjaJSONEncoder).encode()

@@ -79,6 +79,7 @@ class JobRunner:
         self._background: set[asyncio.Task] = set()
         self._executors: dict[tuple, object] = {}
         self._pokes: dict[str, asyncio.Event] = {}
+        self._full = False  # the last sweep took every free slot: more jobs may be waiting
 
     def wake(self) -> None:
         self._wake.set()
@@ -187,6 +188,7 @@ class JobRunner:
     async def sweep(self) -> int:
         free = self.concurrency - len(self.tasks)
         claims = await db(store.claim_and_load)(self.worker_id, free, self.lease_seconds)
+        self._full = len(claims) >= free
         for claim, loaded in claims:
             task = asyncio.create_task(self._run(claim, loaded))
             self.tasks[claim.job_id] = task
@@ -202,7 +204,8 @@ class JobRunner:
 
     def _finished(self, job_id) -> None:
         self.tasks.pop(job_id, None)
-        self.wake()  # a free slot: look for more work at once
+        if self._full:  # a slot is free and jobs may be waiting for one: look at once
+            self.wake()
 
     async def run_until_idle(self, timeout: float = 60) -> None:
         """Process jobs until none is queued or active (tests and one-shot use)."""
