@@ -110,6 +110,23 @@ def insert(objs: list) -> list[tuple[str, list]]:
     return statements
 
 
-def execute(sql: str, params: list) -> None:
+def execute(sql: str, params: list) -> int:
+    """Run one statement; returns the number of rows it changed."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def execute_many(sql: str, param_rows: list[list]) -> None:
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, param_rows)
+
+
+def returning_supported() -> bool:
+    """``UPDATE ... RETURNING``: PostgreSQL, and SQLite from 3.35 (the same test as Django's for INSERT)."""
+    return connection.features.can_return_columns_from_insert
+
+
+def db_value(model, name: str, value):
+    """``value`` as the database stores field ``name`` of ``model`` (what the ORM would send)."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)

@@ -9,15 +9,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
 from executors.circuits import parse_circuit, validate_request
 from qportal import rawsql
 from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
-from qportal.jobs.events import append_event, notify_cancel, publish
-from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
+from qportal.jobs.events import Where, append_event, notify_cancel, publish, status_in
+from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.jobs.store import remember_circuits
 from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
 
@@ -202,7 +201,7 @@ def cancel_job(user, job: Job) -> Job:
         job.id,
         "cancelled",
         message="cancelled before it started",
-        where=Q(status=JobStatus.QUEUED),
+        where=Where("status = %s", (JobStatus.QUEUED.value,)),
         fields={
             "status": JobStatus.CANCELLED,
             "cancel_requested": True,
@@ -214,7 +213,7 @@ def cancel_job(user, job: Job) -> Job:
             job.id,
             "cancel_requested",
             message="cancel requested; stopping the running job",
-            where=Q(status__in=[JobStatus.SUBMITTING, JobStatus.RUNNING], cancel_requested=False),
+            where=status_in(ACTIVE) & Where("cancel_requested = %s", (False,)),
             fields={"cancel_requested": True},
         )
         worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]

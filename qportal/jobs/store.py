@@ -17,17 +17,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from qiskit import qpy
 
 from executors import isolation
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
+from qportal import rawsql
 from qportal.accounts.models import CredentialStatus, IBMCredential
-from qportal.jobs.events import append_event
+from qportal.jobs.events import Computed, Where, append_event, status_in
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
-from qportal.profiles.models import ProfileKind
+from qportal.profiles.models import ExecutorProfile, ProfileKind
 from qportal.profiles.services import member_resolver
 
 
@@ -53,10 +53,15 @@ class WorkItem:
     cancel_requested: bool
 
 
-def _claimable(now) -> Q:
-    waiting = Q(status=JobStatus.QUEUED) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
-    abandoned = Q(status__in=list(ACTIVE), lease_until__lt=now)
-    return waiting | abandoned
+def _claimable(now, alias: str = "") -> Where:
+    """Queued and due, or active with an expired lease (columns of the job table, under ``alias``)."""
+    col = f"{alias}." if alias else ""
+    when = connection.ops.adapt_datetimefield_value(now)
+    return Where(
+        f"({col}status = %s AND ({col}not_before IS NULL OR {col}not_before <= %s))"
+        f" OR ({col}status IN (%s, %s) AND {col}lease_until < %s)",
+        (JobStatus.QUEUED.value, when, JobStatus.SUBMITTING.value, JobStatus.RUNNING.value, when),
+    )
 
 
 # Jobs of these profile kinds run inside the worker: there is no remote submission to make safe,
@@ -75,12 +80,17 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
         return []
     now = timezone.now()
     claims: list[Claim] = []
+    claimable = _claimable(now, "j")
+    lock = " FOR UPDATE OF j SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic():
-        candidates = Job.objects.filter(_claimable(now)).order_by("created")
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        rows = list(candidates.values_list("id", "status", "attempt", "profile__kind")[:limit])
+        rows = rawsql.fetch(
+            f"SELECT j.id, j.status, j.attempt, p.kind FROM {Job._meta.db_table} j"
+            f" INNER JOIN {ExecutorProfile._meta.db_table} p ON p.id = j.profile_id"
+            f" WHERE {claimable.sql} ORDER BY j.created LIMIT %s{lock}",
+            [*claimable.params, limit],
+        )
         for job_id, status, attempt, kind in rows:
+            job_id = Job._meta.pk.to_python(job_id)
             recovered = status != JobStatus.QUEUED
             fields: dict[str, Any] = {
                 "attempt": attempt + 1,
@@ -101,7 +111,7 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
                 "recovered" if recovered else "claimed",
                 message=message,
                 data={"attempt": attempt + 1, "worker": worker_id},
-                where=Q(attempt=attempt, status=status) & _claimable(now),
+                where=Where("attempt = %s AND status = %s", (attempt, status)) & _claimable(now),
                 fields=fields,
             )
             if event is not None:
@@ -169,14 +179,19 @@ def claim_and_load(worker_id: str, limit: int, lease_seconds: int) -> list[tuple
 
 
 def load_work(claim: Claim) -> WorkItem | None:
-    job = (
-        Job.objects.select_related("profile", "profile__credential")
-        .filter(id=claim.job_id, attempt=claim.attempt)
-        .first()
-    )
+    """The claimed job with its profile (and credential) and circuits: two hand-written queries."""
+    job = _load_job(claim)
     if job is None:
         return None
-    rows = list(job.circuits.all())
+    circuits_columns = rawsql.columns(JobCircuit, "c")
+    rows = [
+        circuits_columns.build(row)
+        for row in rawsql.fetch(
+            f"SELECT {circuits_columns.select()} FROM {circuits_columns.table()}"
+            f' WHERE "c"."job_id" = %s ORDER BY "c"."index"',
+            [rawsql.db_value(Job, "id", job.id)],
+        )
+    ]
     circuits = _take_circuits(job.id, len(rows)) or _parse_rows(rows)
     for row, circuit in zip(rows, circuits, strict=True):
         if row.source_format != "qpy":
@@ -208,9 +223,32 @@ def load_work(claim: Claim) -> WorkItem | None:
     )
 
 
-def _mine(item_or_claim) -> Q:
+def _load_job(claim: Claim) -> Job | None:
+    """The job if this attempt still holds it, its profile and the profile's credential attached."""
+    jobs = rawsql.columns(Job, "j")
+    profiles = rawsql.columns(ExecutorProfile, "p")
+    credentials = rawsql.columns(IBMCredential, "k")
+    found = rawsql.fetch(
+        f"SELECT {jobs.select()}, {profiles.select()}, {credentials.select()} FROM {jobs.table()}"
+        f' INNER JOIN {profiles.table()} ON "p"."id" = "j"."profile_id"'
+        f' LEFT OUTER JOIN {credentials.table()} ON "k"."id" = "p"."credential_id"'
+        f' WHERE "j"."id" = %s AND "j"."attempt" = %s',
+        [rawsql.db_value(Job, "id", claim.job_id), claim.attempt],
+    )
+    if not found:
+        return None
+    row, n, p = found[0], len(jobs), len(profiles)
+    job, profile = jobs.build(row[:n]), profiles.build(row[n : n + p])
+    ExecutorProfile.credential.field.set_cached_value(
+        profile, credentials.build(row[n + p :]) if profile.credential_id is not None else None
+    )
+    Job.profile.field.set_cached_value(job, profile)
+    return job
+
+
+def _mine(item_or_claim) -> Where:
     """The job is still active and still held by this attempt (no other worker took it over)."""
-    return Q(attempt=item_or_claim.attempt, status__in=list(ACTIVE))
+    return Where("attempt = %s", (item_or_claim.attempt,)) & status_in(ACTIVE)
 
 
 def _owned(job_id, attempt: int):
@@ -252,40 +290,47 @@ def set_sub_status(item: WorkItem, text: str) -> None:
     """Record a new sub-status; repeating the current one writes nothing."""
     text = text[:100]
     append_event(
-        item.job_id, "progress", message=text, where=_mine(item) & ~Q(sub_status=text), fields={"sub_status": text}
+        item.job_id,
+        "progress",
+        message=text,
+        where=_mine(item) & Where("sub_status <> %s", (text,)),
+        fields={"sub_status": text},
     )
 
 
 def save_circuit_result(item: WorkItem, result: CircuitResult, total: int) -> None:
     """Store one circuit's result as it finishes and announce it (batch progress)."""
     with transaction.atomic():
-        if not _owned(item.job_id, item.attempt).exists():
-            return
-        updated = JobCircuit.objects.filter(job_id=item.job_id, index=result.index, done=False).update(
-            **_result_fields(result)
-        )
-        if not updated:
-            return
-        append_event(
+        # The event's conditional update proves the job is still ours; the result joins its transaction.
+        event = append_event(
             item.job_id,
             "circuit",
             message=f"circuit {result.index + 1} of {total} done",
             data={"index": result.index, "counts": result.counts, "evs": result.evs, "stds": result.stds},
             where=_mine(item),
-            fields={"circuits_done": F("circuits_done") + 1},
+            fields={"circuits_done": Computed("circuits_done + 1")},
         )
+        if event is not None and not _save_results(item.job_id, [result], only_new=True):
+            transaction.set_rollback(True)  # stored already (a repeated callback): neither counts
 
 
-def _result_fields(result: CircuitResult) -> dict[str, Any]:
-    return {
-        "done": True,
-        "counts": result.counts,
-        "register_counts": result.register_counts,
-        "probabilities": result.probabilities,
-        "evs": result.evs,
-        "stds": result.stds,
-        "metadata": result.metadata,
-    }
+_RESULT_FIELDS = ("counts", "register_counts", "probabilities", "evs", "stds", "metadata")
+
+
+def _save_results(job_id, results: list[CircuitResult], *, only_new: bool = False) -> int:
+    """Write the circuits' results (``only_new``: unless already stored); returns the rows changed."""
+    columns = ", ".join(f"{JobCircuit._meta.get_field(name).column} = %s" for name in ("done", *_RESULT_FIELDS))
+    sql = f'UPDATE {JobCircuit._meta.db_table} SET {columns} WHERE job_id = %s AND "index" = %s'
+    if only_new:
+        sql += " AND done = %s"
+    job = rawsql.db_value(Job, "id", job_id)
+    changed = 0
+    for result in results:
+        values = [rawsql.db_value(JobCircuit, "done", True)]
+        values += [rawsql.db_value(JobCircuit, name, getattr(result, name)) for name in _RESULT_FIELDS]
+        values += [job, result.index] + ([rawsql.db_value(JobCircuit, "done", False)] if only_new else [])
+        changed += rawsql.execute(sql, values)
+    return changed
 
 
 def finish_done(
@@ -305,15 +350,14 @@ def finish_done(
                 "sub_status": "",
                 "circuits_done": len(circuits),
                 "execution_time": execution_time,
-                "remote_ids": remote_ids or F("remote_ids"),
+                **({"remote_ids": remote_ids} if remote_ids else {}),
                 "finished_at": timezone.now(),
                 "lease_until": None,
             },
         )
         if event is None:
             return False
-        for result in circuits:
-            JobCircuit.objects.filter(job_id=item.job_id, index=result.index).update(**_result_fields(result))
+        _save_results(item.job_id, circuits)
         return True
 
 
