@@ -86,6 +86,7 @@ def test_database_urls(tmp_path):
     assert pooled["CONN_MAX_AGE"] == 0  # Django refuses persistent connections together with a pool
     lite = parse_database_url("sqlite:///data/q.sqlite3", base_dir="/srv")
     assert lite["NAME"] == "/srv/data/q.sqlite3" and "journal_mode=WAL" in lite["OPTIONS"]["init_command"]
+    assert lite["CONN_MAX_AGE"] is None  # persistent: a request does not pay for opening one
     assert "synchronous=NORMAL" in lite["OPTIONS"]["init_command"]
     durable = parse_database_url("sqlite:///q.sqlite3", base_dir="/srv", sqlite_synchronous="FULL")
     assert "synchronous=FULL" in durable["OPTIONS"]["init_command"]

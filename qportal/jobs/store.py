@@ -1,6 +1,8 @@
 """The worker's database operations. Every write is conditional on (id, attempt) and names its fields.
 
-These are plain sync functions; the worker calls them through ``sync_to_async``.
+These are plain sync functions; the worker calls them through ``sync_to_async``.  The ones on every
+job's path (claim, load, finish) are hand-written SQL (``qportal.rawsql``, ``events.Where``): the
+ORM's query building cost several times the queries themselves (bench/README.md, benchmark 2).
 """
 
 from __future__ import annotations
