@@ -9,6 +9,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
 from qportal.jobs import services
+from qportal.jobs.detail import job_detail
 from qportal.jobs.models import TERMINAL, JobStatus
 from qportal.jobs.schemas import EventOut, JobDetailOut, JobFilters, JobIn, JobOut
 from qportal.jobs.waiting import MAX_WAIT_SECONDS, LongPoll
@@ -25,10 +26,6 @@ WAIT_HELP = (
 def _check_wait(wait: float) -> None:
     if not 0 <= wait <= MAX_WAIT_SECONDS:
         raise InvalidRequest(f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds, got {wait}")
-
-
-def _detail(user, job_id) -> dict:
-    return JobDetailOut.from_orm(services.get_job(user, job_id)).model_dump()
 
 
 @router.post(
@@ -53,7 +50,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
     )
     job = services.submit_job(request.user, sub)
     if wait:
-        return LongPoll(job.id, wait, lambda: _detail(request.user, job.id), 201)
+        return LongPoll(job.id, wait, lambda: job_detail(request.user, job.id), 201)
     return JsonResponse(JobOut.from_orm(job).model_dump(), status=201, encoder=NinjaJSONEncoder)
 
 
@@ -83,10 +80,10 @@ def list_jobs(request, filters: Query[JobFilters]):
 @router.get("/jobs/{job_id}", response=JobDetailOut, summary="A job with its events and per-circuit results")
 def get_job(request, job_id: UUID, wait: float = Query(0, description=WAIT_HELP)):
     _check_wait(wait)
-    job = services.get_job(request.user, job_id)
-    if wait and job.status not in TERMINAL:
-        return LongPoll(job_id, wait, lambda: _detail(request.user, job_id), 200)
-    return job
+    detail = job_detail(request.user, job_id)
+    if wait and detail["status"] not in TERMINAL:
+        return LongPoll(job_id, wait, lambda: job_detail(request.user, job_id), 200)
+    return JsonResponse(detail, encoder=NinjaJSONEncoder)
 
 
 @router.get("/jobs/{job_id}/events", response=list[EventOut], summary="Events after a sequence number")
