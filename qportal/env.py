@@ -66,9 +66,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def parse_database_url(url: str, *, base_dir: str, pool_size: int = 0, sqlite_synchronous: str = "NORMAL") -> dict:
     """``sqlite:///relative/or/absolute.sqlite3`` or ``postgres://user:pass@host:port/name``.
 
-    SQLite connections stay open (per thread) and run in WAL mode with ``PRAGMA synchronous=<sqlite_synchronous>``: NORMAL syncs the WAL
-    at checkpoints rather than at every commit (a crashed process loses nothing; a power loss or OS
-    crash may lose the last commits, never corrupting the file); FULL syncs every commit.
+    SQLite connections stay open (per thread) and run in WAL mode with ``PRAGMA
+    synchronous=<sqlite_synchronous>``: NORMAL syncs the WAL at checkpoints rather than at every
+    commit (a crashed process loses nothing; a power loss or OS crash may lose the last commits,
+    never corrupting the file); FULL syncs every commit.
 
     With ``pool_size`` > 0, PostgreSQL connections come from a psycopg pool of at most that many per
     process: a request borrows one and returns it when it ends, instead of connecting (a new server

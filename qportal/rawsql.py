@@ -12,10 +12,17 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import AutoField, BigAutoField, SmallAutoField
 
 AUTO_FIELDS = (AutoField, BigAutoField, SmallAutoField)
+
+
+def current():
+    """This thread's database connection, looked up once per call: every attribute read through
+    ``django.db.connection`` (a proxy) repeats the lookup, and the fields read it dozens of times
+    per row."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 class Columns:
@@ -33,6 +40,7 @@ class Columns:
         return len(self.fields)
 
     def select(self) -> str:
+        connection = current()
         found = self._select.get(connection.vendor)
         if found is None:
             quote = connection.ops.quote_name
@@ -41,10 +49,10 @@ class Columns:
         return found
 
     def table(self) -> str:
-        quote = connection.ops.quote_name
+        quote = current().ops.quote_name
         return f"{quote(self.model._meta.db_table)} {quote(self.alias)}"
 
-    def converters(self) -> list:
+    def converters(self, connection) -> list:
         """(position, converters, column) for each column that needs converting, per database vendor.
 
         Built once with the first thread's connection: the backends' converters depend only on the
@@ -63,8 +71,9 @@ class Columns:
 
     def build(self, values):
         """A model instance from this model's slice of a row, as the ORM would build it."""
+        connection = current()
         values = list(values)
-        for pos, convs, col in self.converters():
+        for pos, convs, col in self.converters(connection):
             value = values[pos]
             for convert in convs:
                 value = convert(value, col, connection)
@@ -79,7 +88,7 @@ def columns(model, alias: str) -> Columns:
 
 
 def fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with current().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -92,6 +101,7 @@ def insert(objs: list) -> list[tuple[str, list]]:
     database (and not read back: callers that need it use the ORM).  Rows are batched by the
     backend's limit on query parameters.  The instances are marked saved.
     """
+    connection = current()
     meta = objs[0]._meta
     fields = [f for f in meta.concrete_fields if not isinstance(f, AUTO_FIELDS)]
     quote = connection.ops.quote_name
@@ -112,21 +122,16 @@ def insert(objs: list) -> list[tuple[str, list]]:
 
 def execute(sql: str, params: list) -> int:
     """Run one statement; returns the number of rows it changed."""
-    with connection.cursor() as cursor:
+    with current().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
-def execute_many(sql: str, param_rows: list[list]) -> None:
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, param_rows)
-
-
 def returning_supported() -> bool:
     """``UPDATE ... RETURNING``: PostgreSQL, and SQLite from 3.35 (the same test as Django's for INSERT)."""
-    return connection.features.can_return_columns_from_insert
+    return current().features.can_return_columns_from_insert
 
 
 def db_value(model, name: str, value):
     """``value`` as the database stores field ``name`` of ``model`` (what the ORM would send)."""
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
+    return model._meta.get_field(name).get_db_prep_save(value, current())
