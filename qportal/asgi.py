@@ -26,3 +26,7 @@ application = EmbeddedWorkerApp(
         }
     )
 )
+
+from qportal.startup import freeze_loaded_objects  # noqa: E402
+
+freeze_loaded_objects()  # last: everything imported above lives as long as the process

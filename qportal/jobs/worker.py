@@ -37,6 +37,7 @@ from qportal.accounts import checks
 from qportal.jobs import fanout, store
 from qportal.jobs.events import worker_group
 from qportal.jobs.models import JobStatus
+from qportal.startup import freeze_loaded_objects
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class JobRunner:
         """
         isolation.enable(settings.WORKER_SIM_PROCESSES)
         await asyncio.to_thread(isolation.warm_up)
+        freeze_loaded_objects()  # the simulators' imports and pools, loaded by the warm-up
         listeners = []
         if channel_layer is not None:
             # A shared channel for wake-ups (any worker may take a job) and this worker's own

@@ -177,6 +177,21 @@ async def test_cancel_single_job_before_it_ends():
     assert await local.status(handle) == RemoteState.CANCELLED
 
 
+@pytest.mark.parametrize("single_job", [True, False])
+async def test_progress_steps_and_circuit_callbacks_in_order(single_job):
+    """Without process isolation: "transpiling", then "executing", then one callback per circuit in
+    order (one batch is prepared and executed in one thread hop; per-circuit jobs take a hop each)."""
+    progress, seen = [], []
+    request = ExecutionRequest(
+        circuits=[bell(), ghz(3)], shots=500, on_progress=progress.append, on_circuit=lambda r: seen.append(r.index)
+    )
+    result = await executor(single_job=single_job).run(request)
+    assert progress == ["transpiling", "executing"]
+    assert seen == [0, 1] and [r.index for r in result.circuits] == [0, 1]
+    assert result.metadata["single_job"] is single_job and result.metadata["transpiled"] == []
+    assert set(result.circuits[1].counts) <= {"000", "111"} and sum(result.circuits[1].counts.values()) == 500
+
+
 async def test_seed_makes_runs_reproducible_and_default_shots_apply():
     first = await executor(default_shots=321).run(ExecutionRequest(circuits=[skewed()]))
     second = await executor(default_shots=321).run(ExecutionRequest(circuits=[skewed()]))
