@@ -115,3 +115,27 @@ def test_wait_out_of_range_is_rejected(api_for, wait):
 def test_wait_on_another_teams_job_is_404(api_for):
     job = api_for("alice").post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}]}).json()
     assert api_for("charlie").get(f"/jobs/{job['id']}", wait=1).status_code == 404
+
+
+async def test_a_job_that_finished_before_the_wait_began_is_known_without_the_database(monkeypatch):
+    """The hub remembers jobs whose finishing frame it delivered; other jobs wait for frames, and the
+    database is read only at the recheck (here past the waits)."""
+    from qportal.jobs import events, fanout
+
+    monkeypatch.setattr(waiting, "RECHECK_SECONDS", 120)
+    reads = []
+    monkeypatch.setattr(waiting, "_finished", lambda job_id: reads.append(job_id) or False)
+    old = fanout.use(fanout.Hub(None))
+    try:
+        (await fanout.hub().subscribe(["team.1"], lambda message: asyncio.sleep(0))).start()  # binds the hub
+        frame = {"job": "finished-job", "seq": 3, "kind": "done", "status": "done"}
+        await asyncio.to_thread(events.publish, frame, 1)
+        await asyncio.to_thread(
+            events.publish, {**frame, "job": "running-job", "kind": "claimed", "status": "running"}, 1
+        )
+        await asyncio.sleep(0.05)  # delivered on this loop
+        assert await asyncio.wait_for(waiting.wait_until_finished("finished-job", 30), 5) is True
+        assert await waiting.wait_until_finished("running-job", 0.2) is False
+        assert reads == ["running-job"]  # once, when the wait ran out
+    finally:
+        fanout.use(old)

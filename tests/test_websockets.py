@@ -294,6 +294,7 @@ async def test_events_reach_sockets_in_every_process_over_redis(app, users, redi
     assert await frames_until(single, "done") == want
     assert await frames_until(team, "done") == want
     assert elsewhere == want
+    assert hub.finished(job.id) and other.finished(job.id)  # the done frame's mark, for long-polls
 
     # A publisher in another OS process reaches both hubs.
     frame = {**want[-1], "seq": want[-1]["seq"] + 1, "kind": "note"}

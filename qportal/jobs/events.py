@@ -24,9 +24,10 @@ from django.db import transaction
 
 from qportal import rawsql
 from qportal.jobs import fanout
-from qportal.jobs.models import Job, JobEvent
+from qportal.jobs.models import TERMINAL, Job, JobEvent
 
 log = logging.getLogger(__name__)
+_TERMINAL = frozenset(str(status) for status in TERMINAL)
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,11 @@ def publish(frame: dict[str, Any], team_id: int, *, wake: bool = False) -> None:
     ``wake``: also wake the workers for this (new) job, in the same Redis round trip when there is one.
     """
     woken = False
+    groups = [f"job.{frame['job']}", f"team.{team_id}"]
+    if frame["status"] in _TERMINAL:
+        groups.append(fanout.FINISHED_PREFIX + frame["job"])
     try:
-        woken = fanout.hub().publish(
-            [f"job.{frame['job']}", f"team.{team_id}"], json.dumps(frame), wake_job=frame["job"] if wake else None
-        )
+        woken = fanout.hub().publish(groups, json.dumps(frame), wake_job=frame["job"] if wake else None)
     except Exception as exc:  # a lost frame is repaired by the client's refetch
         log.warning("could not publish event %s/%s: %s", frame["job"], frame["seq"], exc)
     if wake and not woken:

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -36,6 +37,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 CLOSE_LAGGING = 1013  # "try again later": the client did not read its frames fast enough
 CLOSE_RESTART = 1012  # "service restart": the process lost its event subscription
 QUEUE_FRAMES = 256
+# A frame whose job has finished also names the group ``finished.<job id>``, which no socket joins:
+# the hub remembers the last FINISHED_KEEP such jobs, so a long-poll that subscribes just after its
+# job finished still learns it without reading the database (``Hub.finished``).
+FINISHED_PREFIX = "finished."
+FINISHED_KEEP = 4096
 READY_SECONDS = 5.0
 CLIENT_NAME = "qportal-fanout"  # the subscription's name in Redis CLIENT LIST
 
@@ -126,6 +132,7 @@ class Hub:
         self._publisher_pid = 0
         self._lock = threading.Lock()
         self._wakers: dict[int, tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
 
     # -- the sockets' side, on the event loop --------------------------------------------------
 
@@ -161,9 +168,21 @@ class Hub:
         """Queue ``text`` once for each local socket in any of ``groups`` (on the hub's loop)."""
         targets: dict[Subscription, None] = {}
         for group in groups:
+            if group.startswith(FINISHED_PREFIX):
+                self._remember_finished(group[len(FINISHED_PREFIX) :])
             targets.update(self.groups.get(group, ()))
         for sub in targets:
             sub.offer(text)
+
+    def _remember_finished(self, job_id: str) -> None:
+        self._finished[job_id] = None
+        if len(self._finished) > FINISHED_KEEP:
+            self._finished.popitem(last=False)
+
+    def finished(self, job_id) -> bool:
+        """True if a frame saying ``job_id`` finished reached this process lately (on the hub's loop).
+        False proves nothing: the frame may not have come yet, or may have been lost."""
+        return str(job_id) in self._finished
 
     def kick_all(self, code: int) -> None:
         for members in list(self.groups.values()):

@@ -1,9 +1,10 @@
 """Long-poll: wait until a job is finished, woken by its live events, bounded by a timeout.
 
 A request that asks to wait registers with this process's event fan-out (``qportal.jobs.fanout``,
-the job's ``job.<id>`` group, as its websocket stream does) before it looks at the database, so an
-event committed after the look still wakes it.  Frames can be lost, so the database is read again
-every ``RECHECK_SECONDS`` as well: a lost frame costs at most that much latency, never a wrong answer.
+the job's ``job.<id>`` group, as its websocket stream does); a job whose finishing frame came
+before that is known to the hub (``Hub.finished``).  Frames can be lost, so the database is read
+every ``RECHECK_SECONDS`` as well (at once when there is no live fan-out): a lost frame costs at
+most that much latency, never a wrong answer.
 
 A view answers with ``LongPoll``, a response finished later (``qportal.handler.FinishedLater``):
 the request thread is released, the wait happens on the event loop, and the job is read once more
@@ -58,17 +59,23 @@ async def wait_until_finished(job_id, timeout: float, run_sync: RunSync = in_syn
         except (ValueError, KeyError, AttributeError):
             pass
 
-    subscription = None
+    hub, subscription = fanout.hub(), None
     try:
-        subscription = await fanout.hub().subscribe([f"job.{job_id}"], on_frame)
+        subscription = await hub.subscribe([f"job.{job_id}"], on_frame)
         subscription.start()
     except Exception as exc:  # no live fan-out: the periodic database check below still answers
         log.debug("long-poll for %s without live events: %s", job_id, exc)
         subscription = None
+    # Subscribed, with the frames that came before remembered by the hub: the first database read
+    # can wait for the recheck (a lost frame costs that much, as everywhere here).
+    read_now = subscription is None
     try:
         while True:
-            if await run_sync(_finished, job_id):
+            if subscription is not None and hub.finished(job_id):
                 return True
+            if read_now and await run_sync(_finished, job_id):
+                return True
+            read_now = True
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
