@@ -56,7 +56,10 @@ def convert_sampler_pub(pub_result: Any, index: int, metadata: Mapping[str, Any]
     """One sampler ``SamplerPubResult`` (a single parameter binding) as a :class:`CircuitResult`."""
     registers = {name: bits for name, bits in pub_result.data.items() if isinstance(bits, BitArray)}
     register_counts = {name: count_bits(bits) for name, bits in registers.items()}
-    counts = count_bits(pub_result.join_data(list(registers))) if registers else {}
+    if len(registers) == 1:  # joining one register changes nothing: count it once
+        counts = dict(next(iter(register_counts.values())))
+    else:
+        counts = count_bits(pub_result.join_data(list(registers))) if registers else {}
     shots = next(iter(registers.values())).num_shots if registers else 0
     probabilities = {key: value / shots for key, value in counts.items()} if shots else {}
     return CircuitResult(

@@ -113,7 +113,7 @@ def publish(frame: dict[str, Any], team_id: int, *, wake: bool = False) -> None:
     """
     woken = False
     groups = [f"job.{frame['job']}", f"team.{team_id}"]
-    if frame["status"] in _TERMINAL:
+    if frame.get("status") in _TERMINAL:
         groups.append(fanout.FINISHED_PREFIX + frame["job"])
     try:
         woken = fanout.hub().publish(groups, json.dumps(frame), wake_job=frame["job"] if wake else None)
