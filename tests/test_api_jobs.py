@@ -283,3 +283,24 @@ def test_circuit_names_are_the_given_ones_never_qiskits_made_up_counter(api_for)
     names = list(JobCircuit.objects.filter(job_id=resp.json()["id"]).order_by("index").values_list("name", flat=True))
     assert names[0] == "bell pair"
     assert names[1] == "" and names[2] == "", names  # not "circuit-41"
+
+
+def test_a_repeated_source_is_parsed_once_and_each_circuit_is_its_own(api_for, run_jobs, monkeypatch):
+    from qportal.jobs import services
+
+    parsed = []
+    parse = services.parse_circuit
+    monkeypatch.setattr(services, "parse_circuit", lambda source, index: parsed.append(index) or parse(source, index))
+    x_on_q1 = BELL.replace("h q[0];\ncx q[0],q[1];", "x q[1];")
+    sources = [{"qasm": BELL}, {"qasm": x_on_q1}, {"qasm": BELL}, {"qasm": BELL, "name": "again"}, {"qasm": x_on_q1}]
+    circuits = services._parse_all(sources)
+    assert parsed == [0, 1, 3]  # the name makes index 3 a source of its own
+    assert circuits[2] == circuits[0] and circuits[2] is not circuits[0] and circuits[4] is not circuits[1]
+    assert circuits[3].name == "again" and circuits[0].name != "again"
+
+    job = submit_and_run(api_for("alice"), run_jobs, {"profile": "local", "circuits": sources, "shots": 400})
+    counts = [r["counts"] for r in job["results"]]
+    assert counts[1] == counts[4] == {"10": 400}
+    for index in (0, 2, 3):
+        assert_counts_match(counts[index], exact_probabilities(BELL), 400)
+    assert [r["name"] for r in job["results"]] == ["", "", "", "again", ""]
