@@ -210,12 +210,16 @@ def _materialize(request: Any) -> Any:
         return request
     from executors.circuits import parse_circuit
 
-    circuits = []
+    circuits, parsed = [], {}
     for index, circuit in enumerate(request.circuits):
         if isinstance(circuit, _Source):
-            parsed = parse_circuit({"qasm": circuit.qasm}, index)
-            parsed.name = circuit.name
-            circuit = parsed
+            first = parsed.get(circuit.qasm)
+            if first is None:  # a text repeated in the job is parsed once, then copied
+                first = parsed[circuit.qasm] = parse_circuit({"qasm": circuit.qasm}, index)
+                first.name, circuit = circuit.name, first
+            else:
+                name, circuit = circuit.name, first.copy()
+                circuit.name = name  # copy(name="") would keep first's name
         circuits.append(circuit)
     return dataclasses.replace(request, circuits=circuits)
 

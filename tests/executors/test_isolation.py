@@ -200,3 +200,24 @@ async def test_registered_circuits_travel_as_text_and_run_the_same(pool):
     del ghz, request, portable, result
     gc.collect()
     assert key not in isolation._sources  # the declaration ends with the circuit
+
+
+def test_a_text_repeated_in_a_job_is_parsed_once_in_the_child(monkeypatch):
+    import executors.circuits
+
+    texts = []
+    parse = executors.circuits.parse_circuit
+    monkeypatch.setattr(
+        executors.circuits, "parse_circuit", lambda source, index=0: texts.append(index) or parse(source, index)
+    )
+    sent = [
+        isolation._Source(BELL, "a"),
+        isolation._Source(GHZ3, ""),
+        isolation._Source(BELL, "b"),
+        isolation._Source(BELL, ""),
+    ]
+    rebuilt = isolation._materialize(ExecutionRequest(circuits=sent)).circuits
+    assert texts == [0, 1]
+    assert [c.name for c in rebuilt] == ["a", "", "b", ""]
+    assert rebuilt[0] == rebuilt[2] == rebuilt[3] and len({id(c) for c in rebuilt}) == 4
+    assert rebuilt[1] == parse({"qasm": GHZ3})
