@@ -98,25 +98,27 @@ def insert(objs: list) -> list[tuple[str, list]]:
 
     Values go through each field's ``pre_save(add=True)`` (defaults, ``auto_now_add``) and
     ``get_db_prep_save`` like the ORM's insert; an auto-increment primary key is left to the
-    database (and not read back: callers that need it use the ORM).  Rows are batched by the
-    backend's limit on query parameters.  The instances are marked saved.
+    database (and not read back: callers that need it use the ORM).  A NULL is written into the
+    SQL rather than sent as a parameter: a new job's statement then stays under psycopg's limit of
+    50 parameters for its cache of parsed statements (it has 51 fields, a third of them empty).
+    Rows are batched by the backend's limit on query parameters.  The instances are marked saved.
     """
     connection = current()
     meta = objs[0]._meta
     fields = [f for f in meta.concrete_fields if not isinstance(f, AUTO_FIELDS)]
     quote = connection.ops.quote_name
     head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     batch = max(1, connection.ops.bulk_batch_size(fields, objs))
     statements = []
     for start in range(0, len(objs), batch):
-        chunk = objs[start : start + batch]
-        params: list = []
-        for obj in chunk:
-            params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)
+        rows, params = [], []
+        for obj in objs[start : start + batch]:
+            values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+            rows.append("(" + ", ".join("NULL" if value is None else "%s" for value in values) + ")")
+            params.extend(value for value in values if value is not None)
             obj._state.adding = False
             obj._state.db = connection.alias
-        statements.append((head + ", ".join([row] * len(chunk)), params))
+        statements.append((head + ", ".join(rows), params))
     return statements
 
 

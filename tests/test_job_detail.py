@@ -123,3 +123,16 @@ def test_the_api_answers_the_detail_and_404s_the_rest(api_for, users, jobs):
         for params in ({}, {"wait": 1}):
             resp = charlie.get(path, **params)
             assert (resp.status_code, resp.json()) == (404, {"detail": "job not found"}), (path, params)
+
+
+def test_the_submit_answer_is_what_the_schema_answers(users, django_assert_num_queries):
+    from qportal.jobs.detail import job_summary
+    from qportal.jobs.schemas import JobOut
+
+    job = submit(users["bob"], team=users["lab"].id, tags=["x"], name="mine")
+    rerun = services.rerun_job(users["alice"], job)
+    for made in (job, rerun):
+        with django_assert_num_queries(0):
+            summary = job_summary(made)
+        assert typed(summary) == typed(JobOut.from_orm(made).model_dump())
+    assert (summary["submitted_by"], summary["rerun_of"], summary["team_name"]) == ("alice", job.id, "lab")

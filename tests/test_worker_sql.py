@@ -156,3 +156,24 @@ def test_sub_status_repeats_write_nothing_and_cancel_conditions_hold(users, retu
     queued.refresh_from_db()
     assert queued.status == JobStatus.CANCELLED and queued.finished_at is not None
     assert store.claim_jobs("w", 1, 30) == []
+
+
+def test_job_tables_keep_the_indexes_queries_use_and_no_others(db):
+    """Every index costs each submission's inserts: the claim's (status, lease, created order), the
+    team's job list (team, created) and lookups by job (the unique (job, n) constraints) are kept; a
+    foreign key's own index that one of those repeats, and tag_index's (searched with LIKE '%..%',
+    which no B-tree serves) are not."""
+    from django.db import connection
+
+    def indexed(table):
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, table).values()
+        return {tuple(c["columns"]): c for c in found if c["index"] or c["unique"]}
+
+    jobs = indexed("jobs_job")
+    for columns in (("status",), ("lease_until",), ("created",), ("team_id", "created"), ("profile_id",)):
+        assert columns in jobs, columns
+    assert ("tag_index",) not in jobs and ("team_id",) not in jobs
+    for table, number in (("jobs_jobcircuit", "index"), ("jobs_jobevent", "seq")):
+        found = indexed(table)
+        assert found[("job_id", number)]["unique"] and ("job_id",) not in found

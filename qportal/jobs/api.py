@@ -9,7 +9,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
 from qportal.jobs import services
-from qportal.jobs.detail import job_detail
+from qportal.jobs.detail import job_detail, job_summary
 from qportal.jobs.models import TERMINAL, JobStatus
 from qportal.jobs.schemas import EventOut, JobDetailOut, JobFilters, JobIn, JobOut
 from qportal.jobs.waiting import MAX_WAIT_SECONDS, LongPoll
@@ -51,7 +51,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
     job = services.submit_job(request.user, sub)
     if wait:
         return LongPoll(job.id, wait, lambda: job_detail(request.user, job.id), 201)
-    return JsonResponse(JobOut.from_orm(job).model_dump(), status=201, encoder=NinjaJSONEncoder)
+    return JsonResponse(job_summary(job), status=201, encoder=NinjaJSONEncoder)
 
 
 @router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")

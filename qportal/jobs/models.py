@@ -23,19 +23,21 @@ ACTIVE = frozenset({JobStatus.SUBMITTING, JobStatus.RUNNING})
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="jobs")
+    # Indexed by (team, -created) below; the foreign key's own index would only repeat it.
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="jobs", db_index=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="jobs")
     profile = models.ForeignKey("profiles.ExecutorProfile", on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=200, blank=True)
     tags = models.JSONField(default=list, blank=True)
-    tag_index = models.CharField(max_length=1200, blank=True, db_index=True, help_text="|tag1|tag2| for filtering")
+    # Searched with LIKE '%|tag|%', which no B-tree index serves: none is kept (it cost every insert).
+    tag_index = models.CharField(max_length=1200, blank=True, help_text="|tag1|tag2| for filtering")
     primitive = models.CharField(max_length=10, default="sampler")
     shots = models.PositiveIntegerField()
     num_circuits = models.PositiveIntegerField(default=0)
     circuits_done = models.PositiveIntegerField(default=0)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
 
-    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     sub_status = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
@@ -56,7 +58,8 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["team", "-created"])]
+        # status: a plain index (db_index=True adds a second, LIKE-prefix one on PostgreSQL, never used).
+        indexes = [models.Index(fields=["team", "-created"]), models.Index(fields=["status"], name="jobs_job_status")]
 
     @property
     def is_terminal(self) -> bool:
@@ -67,7 +70,7 @@ class Job(models.Model):
 
 
 class JobCircuit(models.Model):
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="circuits")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="circuits", db_index=False)  # see Meta
     index = models.PositiveIntegerField()
     name = models.CharField(max_length=200, blank=True)
     source_format = models.CharField(max_length=10)
@@ -86,11 +89,12 @@ class JobCircuit(models.Model):
 
     class Meta:
         ordering = ["index"]
+        # Its index, led by job, serves every lookup by job: the foreign key has none of its own.
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_circuit_index")]
 
 
 class JobEvent(models.Model):
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events", db_index=False)  # see Meta
     seq = models.PositiveIntegerField()
     kind = models.CharField(max_length=30)
     status = models.CharField(max_length=12)
@@ -101,6 +105,7 @@ class JobEvent(models.Model):
 
     class Meta:
         ordering = ["job", "seq"]
+        # Its index, led by job, serves every lookup by job: the foreign key has none of its own.
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_event_seq")]
 
     def as_frame(self) -> dict:
