@@ -106,6 +106,31 @@ class InProcessExecutor:
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
         return await self.result(await self.submit(request))
 
+    def run_inline(self, request: ExecutionRequest) -> ExecutionResult | None:
+        """Run the job now, in the calling thread, if it is one batch and the executor declares it tiny
+        (``runs_inline``: a few milliseconds of simulation); None (and nothing run) otherwise.
+
+        For a caller already in a worker thread (the job manager's database thread): it skips the
+        event loop round trips of ``submit``/``result``, which cost as much as such a simulation.
+        Callbacks are not called; the caller stores the whole result.
+        """
+        shots = request.shots or self.default_shots()
+        runs_inline = getattr(self, "runs_inline", None)
+        one_batch = self.single_job or len(request.circuits) == 1
+        if runs_inline is None or not one_batch or not runs_inline(request, shots):
+            return None
+        self.validate(request)
+        started = time.perf_counter()
+        quiet = dataclasses.replace(request, on_circuit=None, on_progress=None)
+        try:
+            results, details = self._prepare_and_execute(quiet, shots)
+        except ExecutorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any simulator fault is this job's failure
+            raise RemoteJobFailed(f"{type(exc).__name__}: {exc}") from exc
+        metadata = {"executor": self.name, "single_job": self.single_job, **details}
+        return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
+
     async def _run_job(self, request: ExecutionRequest, job: LocalJob) -> ExecutionResult:
         started = time.perf_counter()
         job.started = True

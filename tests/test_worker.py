@@ -149,15 +149,16 @@ def test_cancel_stops_a_running_job(users):
     assert "cancel_requested" in kinds and kinds[-1] == "cancelled" and "done" not in kinds
 
 
+@pytest.mark.parametrize("shots", [1000, 5000], ids=["run inline", "run as tasks"])
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_full_worker_sweeps_when_a_slot_frees_and_an_idle_one_does_not(users, monkeypatch):
+def test_a_full_worker_sweeps_when_a_slot_frees_and_an_idle_one_does_not(users, monkeypatch, shots):
     """Timed sweeps are 120 s apart here: with one slot, the second queued job starts as soon as the
     first ends; with free slots left, a finished job triggers no extra sweep (a new job wakes the
     worker itself)."""
     sweeps = []
     claim_and_load = store.claim_and_load
     monkeypatch.setattr(store, "claim_and_load", lambda *args: sweeps.append(args[1]) or claim_and_load(*args))
-    first, second = submit(users["alice"]), submit(users["alice"])
+    first, second = submit(users["alice"], shots=shots), submit(users["alice"], shots=shots)
 
     async def until_done(*jobs):
         for _ in range(400):
@@ -182,7 +183,7 @@ def test_a_full_worker_sweeps_when_a_slot_frees_and_an_idle_one_does_not(users, 
     async_to_sync(scenario)(1, first, second)
     assert sweeps[:2] == [1, 1] and len(sweeps) == 3  # both jobs, then one sweep that finds nothing
     sweeps.clear()
-    third = submit(users["alice"])
+    third = submit(users["alice"], shots=shots)
     async_to_sync(scenario)(4, third)
     assert sweeps == [4]
 
@@ -310,3 +311,30 @@ async def _nothing_on(layer, timeout: float = 0.2):
         return await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), timeout)
     except TimeoutError:
         return None
+
+
+def test_a_tiny_local_job_runs_and_finishes_in_the_sweep_and_its_failure_is_recorded(users, run_jobs, monkeypatch):
+    from executors.base import RemoteJobFailed
+    from executors.local import LocalSimulatorExecutor
+    from tests.stats import assert_counts_match, exact_probabilities
+
+    tasks = []
+    run = JobRunner._run
+    monkeypatch.setattr(JobRunner, "_run", lambda self, *args: tasks.append(args[0].job_id) or run(self, *args))
+    tiny, larger = submit(users["alice"], shots=2000), submit(users["alice"], shots=5000)
+    run_jobs()
+    for job in (tiny, larger):
+        job.refresh_from_db()
+        assert job.status == JobStatus.DONE
+    assert tasks == [larger.id]  # the tiny one never became a task
+    assert list(tiny.events.values_list("kind", flat=True)) == ["queued", "claimed", "done"]
+    assert_counts_match(tiny.circuits.get().counts, exact_probabilities(BELL), 2000)
+
+    def broken(self, request):
+        raise RemoteJobFailed("simulator said no")
+
+    monkeypatch.setattr(LocalSimulatorExecutor, "run_inline", broken)
+    doomed = submit(users["alice"])
+    run_jobs()
+    doomed.refresh_from_db()
+    assert (doomed.status, doomed.error) == (JobStatus.FAILED, "simulator said no")

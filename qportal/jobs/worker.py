@@ -189,13 +189,50 @@ class JobRunner:
 
     async def sweep(self) -> int:
         free = self.concurrency - len(self.tasks)
-        claims = await db(store.claim_and_load)(self.worker_id, free, self.lease_seconds)
-        self._full = len(claims) >= free
-        for claim, loaded in claims:
-            task = asyncio.create_task(self._run(claim, loaded))
+        claimed, pending = await db(self._claim_and_run_tiny)(free)
+        self._full = claimed >= free
+        if self._full and len(pending) < claimed:
+            self.wake()  # jobs finished inline left their slots free, and more may be waiting
+        for claim, loaded, failure in pending:
+            task = asyncio.create_task(self._run(claim, loaded, failure))
             self.tasks[claim.job_id] = task
             task.add_done_callback(lambda _t, job_id=claim.job_id: self._finished(job_id))
-        return len(claims)
+        return claimed
+
+    def _claim_and_run_tiny(self, limit: int) -> tuple[int, list[tuple[store.Claim, store.Loaded, Exception | None]]]:
+        """``store.claim_and_load``; then, still in the database thread, each tiny in-process job is
+        run and finished there (``InProcessExecutor.run_inline``: a Bell circuit simulates in about
+        the time of the event loop round trips it would otherwise take).  Returns how many jobs were
+        claimed, and the rest to run as tasks, with the failure of an inline run to record.
+        """
+        claims = store.claim_and_load(self.worker_id, limit, self.lease_seconds)
+        pending = []
+        for claim, loaded in claims:
+            if not self._may_run_inline(loaded):
+                pending.append((claim, loaded, None))
+                continue
+            try:
+                result = self._executor_for(loaded).run_inline(loaded.request)
+                if result is None:
+                    pending.append((claim, loaded, None))
+                    continue
+                store.finish_done(loaded, result.circuits, result.execution_time, result.remote_ids, result.metadata)
+            except (OperationalError, InterfaceError) as exc:  # a broken connection: the next call opens one
+                connection.close()
+                pending.append((claim, loaded, exc))
+            except Exception as exc:  # recorded by _run, as a failure of the job's execution
+                pending.append((claim, loaded, exc))
+        return len(claims), pending
+
+    def _may_run_inline(self, loaded: store.Loaded) -> bool:
+        """A job the claim started (in-process kinds), not to be cancelled, whose executor can run it
+        in this thread.  (``_executor_for`` may race the loop's: at worst one executor is built twice.)"""
+        if not isinstance(loaded, store.WorkItem) or loaded.cancel_requested or loaded.status != JobStatus.RUNNING:
+            return False
+        try:
+            return hasattr(self._executor_for(loaded), "run_inline")
+        except Exception:  # an executor that cannot be built: _run records why
+            return False
 
     async def check_credentials(self) -> None:
         """Validate newly saved IBM credentials in the background (building a service is slow)."""
@@ -224,8 +261,9 @@ class JobRunner:
 
         await asyncio.wait_for(loop(), timeout)
 
-    async def _run(self, claim: store.Claim, loaded: store.Loaded) -> None:
-        """Run one claimed job; ``loaded`` is its work item as ``store.claim_and_load`` read it."""
+    async def _run(self, claim: store.Claim, loaded: store.Loaded, failure: Exception | None = None) -> None:
+        """Run one claimed job; ``loaded`` is its work item as ``store.claim_and_load`` read it, and
+        ``failure`` what ended its inline run (``_claim_and_run_tiny``), recorded as any execution's."""
         item = loaded
         if isinstance(loaded, ExecutorError):
             await db(store.finish_failed)(claim, f"cannot prepare job: {loaded}")
@@ -246,6 +284,8 @@ class JobRunner:
         cancel_flag = {"requested": False}
         heartbeat = asyncio.create_task(self._heartbeat(item, main, cancel_flag))
         try:
+            if failure is not None:
+                raise failure
             executor = self._executor_for(item)
             await self._execute(item, executor, handle_box)
         except asyncio.CancelledError:

@@ -218,3 +218,19 @@ def test_vectorised_counts_equal_qiskits(width):
     rng = np.random.default_rng(width)
     bits = BitArray.from_bool_array(rng.random((3000, width)) < 0.3)
     assert count_bits(bits) == bits.get_counts()
+
+
+def test_run_inline_runs_only_tiny_one_batch_jobs():
+    from tests.circuits import BELL
+    from tests.stats import exact_probabilities
+
+    local = executor()
+    result = local.run_inline(ExecutionRequest(circuits=[bell()], shots=3000))
+    assert_counts_match(result.circuits[0].counts, exact_probabilities(BELL), 3000)
+    assert result.metadata["executor"] == "aer_simulator" and result.execution_time > 0
+    assert local.run_inline(ExecutionRequest(circuits=[bell()], shots=5000)) is None  # past the inline bound
+    estimator = ExecutionRequest(circuits=[ghz(2)], primitive="estimator", observables=["ZZ"])
+    assert local.run_inline(estimator) is None
+    per_circuit = executor(single_job=False)
+    assert per_circuit.run_inline(ExecutionRequest(circuits=[bell(), bell()], shots=100)) is None
+    assert per_circuit.run_inline(ExecutionRequest(circuits=[bell()], shots=100)) is not None
