@@ -144,7 +144,9 @@ async def test_reconnect_and_refetch_converge_after_frames_were_dropped(app, use
     """A client that follows the page's rule (apply seq n+1; on a gap or hello, GET events?after=)
     ends with exactly the database's history although the layer dropped frames and the socket
     was down for a while."""
-    job = await submit(users["alice"], users["lab"], GHZ3, shots=300)
+    # 5000 shots: too many to run inline, so the job has progress events between claimed and done
+    # and a dropped frame in the middle is one the client can notice.
+    job = await submit(users["alice"], users["lab"], GHZ3, shots=5000)
     rest = Client()
     await sync_to_async(rest.force_login)(users["alice"])
 
