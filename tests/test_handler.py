@@ -33,11 +33,8 @@ def app(settings):
     return application
 
 
-async def call(
-    app, method: str, path: str, body: bytes = b"", headers: list | None = None, query: bytes = b""
-) -> dict:
-    """One HTTP request; the answer's status, headers and whole body (streamed ones too)."""
-    scope = {
+def http_scope(method: str, path: str, headers: list | None = None, query: bytes = b"") -> dict:
+    return {
         "type": "http",
         "http_version": "1.1",
         "method": method,
@@ -47,7 +44,11 @@ async def call(
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-    comm = ApplicationCommunicator(app, scope)
+
+
+async def call(app, method: str, path: str, body: bytes = b"", headers: list | None = None, query: bytes = b"") -> dict:
+    """One HTTP request; the answer's status, headers and whole body (streamed ones too)."""
+    comm = ApplicationCommunicator(app, http_scope(method, path, headers, query))
     await comm.send_input({"type": "http.request", "body": body})
     start = await comm.receive_output(30)
     chunks, more = [], True
@@ -104,15 +105,21 @@ async def test_a_waiting_submit_is_woken_by_the_jobs_done_event(app, users, monk
     assert_counts_match(result["counts"], exact_probabilities(BELL), 2000)
 
 
-async def test_a_waiting_request_holds_no_request_thread(users):
-    """With one request thread, a plain GET is answered while another request waits on a job."""
+async def one_thread_handler_and_a_queued_job(user):
+    """A one-hop handler with one request thread, an API key's headers, and a job no worker runs."""
     from qportal.handler import OneHopASGIHandler
 
     handler = OneHopASGIHandler(threads=1)
-    _, key = await sync_to_async(ApiKey.issue)(users["alice"])
+    _, key = await sync_to_async(ApiKey.issue)(user)
     auth = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
     body = json.dumps({"profile": "local", "circuits": [{"qasm": BELL}]}).encode()
-    job = json.loads((await call(handler, "POST", "/api/v1/jobs", body, auth))["body"])  # no worker: stays queued
+    job = json.loads((await call(handler, "POST", "/api/v1/jobs", body, auth))["body"])
+    return handler, auth, job
+
+
+async def test_a_waiting_request_holds_no_request_thread(users):
+    """With one request thread, a plain GET is answered while another request waits on a job."""
+    handler, auth, job = await one_thread_handler_and_a_queued_job(users["alice"])
     waiting_call = asyncio.create_task(call(handler, "GET", f"/api/v1/jobs/{job['id']}", headers=auth, query=b"wait=3"))
     await asyncio.sleep(0.2)  # let the waiting request start
     plain = await call(handler, "GET", "/api/v1/jobs", headers=auth)
@@ -124,24 +131,10 @@ async def test_a_waiting_request_holds_no_request_thread(users):
 
 async def test_a_waiting_request_ends_when_its_client_leaves(users):
     """The wait is given up (and its event subscription dropped) when the client disconnects."""
-    from qportal.handler import OneHopASGIHandler
     from qportal.jobs import fanout
 
-    handler = OneHopASGIHandler(threads=1)
-    _, key = await sync_to_async(ApiKey.issue)(users["alice"])
-    auth = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
-    body = json.dumps({"profile": "local", "circuits": [{"qasm": BELL}]}).encode()
-    job = json.loads((await call(handler, "POST", "/api/v1/jobs", body, auth))["body"])  # no worker: stays queued
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "GET",
-        "path": f"/api/v1/jobs/{job['id']}",
-        "query_string": b"wait=30",
-        "headers": [(b"host", b"testserver"), *auth],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    handler, auth, job = await one_thread_handler_and_a_queued_job(users["alice"])
+    scope = http_scope("GET", f"/api/v1/jobs/{job['id']}", auth, b"wait=30")
     comm = ApplicationCommunicator(handler, scope)
     await comm.send_input({"type": "http.request", "body": b""})
     group = f"job.{job['id']}"
