@@ -13,6 +13,8 @@ import dataclasses
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,18 +118,13 @@ class InProcessExecutor:
         """
         shots = request.shots or self.default_shots()
         runs_inline = getattr(self, "runs_inline", None)
-        one_batch = self.single_job or len(request.circuits) == 1
-        if runs_inline is None or not one_batch or not runs_inline(request, shots):
+        if runs_inline is None or not self._one_batch(request) or not runs_inline(request, shots):
             return None
         self.validate(request)
         started = time.perf_counter()
         quiet = dataclasses.replace(request, on_circuit=None, on_progress=None)
-        try:
+        with _simulator_faults():
             results, details = self._prepare_and_execute(quiet, shots)
-        except ExecutorError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any simulator fault is this job's failure
-            raise RemoteJobFailed(f"{type(exc).__name__}: {exc}") from exc
         metadata = {"executor": self.name, "single_job": self.single_job, **details}
         return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
 
@@ -152,7 +149,7 @@ class InProcessExecutor:
         else:
             if not isolation.enabled():  # a tiny job run beside isolation skips the step: one event less
                 _progress(request, "transpiling")
-            if self.single_job or len(request.circuits) == 1:  # one batch
+            if self._one_batch(request):
                 if job.stop.is_set():
                     raise JobCancelled("the job was cancelled")
                 results, details = await self._in_thread(self._prepare_and_execute, request, shots)
@@ -172,6 +169,10 @@ class InProcessExecutor:
                 details = self._metadata(request, prepared)
             metadata = {"executor": self.name, "single_job": self.single_job, **details}
         return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
+
+    def _one_batch(self, request: ExecutionRequest) -> bool:
+        """All the job's circuits go in one simulator call."""
+        return self.single_job or len(request.circuits) == 1
 
     def _prepare_and_execute(self, request: ExecutionRequest, shots: int) -> tuple[list, dict[str, Any]]:
         """Every circuit as one batch, prepared and executed in the calling thread: one hop from the
@@ -203,18 +204,25 @@ class InProcessExecutor:
 
     @staticmethod
     async def _isolated(call: Any) -> Any:
-        try:
+        with _simulator_faults():
             return await call
-        except ExecutorError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any simulator fault is this job's failure
-            raise RemoteJobFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _job(handle: JobHandle) -> LocalJob:
     if not isinstance(handle.state, LocalJob) or handle.state.task is None:
         raise ValueError("this handle was not created by an in-process executor in this process")
     return handle.state
+
+
+@contextmanager
+def _simulator_faults() -> Iterator[None]:
+    """Any simulator fault is this job's failure (:class:`RemoteJobFailed`); executor errors pass."""
+    try:
+        yield
+    except ExecutorError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any simulator fault is this job's failure
+        raise RemoteJobFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _report(request: ExecutionRequest, results: list) -> None:

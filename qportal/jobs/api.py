@@ -50,7 +50,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
     )
     job = services.submit_job(request.user, sub)
     if wait:
-        return LongPoll(job.id, wait, lambda: job_detail(request.user, job.id), 201)
+        return LongPoll(request.user, job.id, wait, 201)
     return JsonResponse(job_summary(job), status=201, encoder=NinjaJSONEncoder)
 
 
@@ -82,7 +82,7 @@ def get_job(request, job_id: UUID, wait: float = Query(0, description=WAIT_HELP)
     _check_wait(wait)
     detail = job_detail(request.user, job_id)
     if wait and detail["status"] not in TERMINAL:
-        return LongPoll(job_id, wait, lambda: job_detail(request.user, job_id), 200)
+        return LongPoll(request.user, job_id, wait, 200)
     return JsonResponse(detail, encoder=NinjaJSONEncoder)
 
 

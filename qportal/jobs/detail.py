@@ -57,8 +57,7 @@ def job_detail(user, job_id) -> dict:
     if not rows:
         raise NotFound("job not found")
     job = jobs.build(rows[0][: len(jobs)])
-    joined = dict(zip(JOINED, rows[0][len(jobs) :], strict=True))
-    detail = {name: joined[name] if name in joined else getattr(job, attr) for name, attr in JOB_FIELDS}
+    detail = _job_out(job, dict(zip(JOINED, rows[0][len(jobs) :], strict=True)))
     detail["events"] = [
         {name: getattr(event, name) for name in EVENT_FIELDS} for event in _of_job(JobEvent, "e", key, "seq")
     ]
@@ -72,8 +71,12 @@ def job_summary(job: Job) -> dict:
     """``JobOut.from_orm(job).model_dump()`` of a job whose team, profile and creator are loaded
     (``services.submit_job``'s answer): no query, and a tenth of ninja's cost."""
     creator = job.created_by.get_username() if job.created_by_id is not None else None
-    joined = {"team_name": job.team.name, "profile": job.profile.name, "backend": job.profile.backend}
-    joined["submitted_by"] = creator
+    names = (job.team.name, job.profile.name, job.profile.backend, creator)
+    return _job_out(job, dict(zip(JOINED, names, strict=True)))
+
+
+def _job_out(job: Job, joined: dict) -> dict:
+    """JobOut's fields: the ``JOINED`` names given, the rest read off the job."""
     return {name: joined[name] if name in joined else _plain(getattr(job, attr)) for name, attr in JOB_FIELDS}
 
 

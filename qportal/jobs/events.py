@@ -27,7 +27,6 @@ from qportal.jobs import fanout
 from qportal.jobs.models import TERMINAL, Job, JobEvent
 
 log = logging.getLogger(__name__)
-_TERMINAL = frozenset(str(status) for status in TERMINAL)
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,13 @@ class Where:
     def __and__(self, other: Where) -> Where:
         return Where(f"({self.sql}) AND ({other.sql})", self.params + other.params)
 
+    def __or__(self, other: Where) -> Where:
+        return Where(f"({self.sql}) OR ({other.sql})", self.params + other.params)
 
-def status_in(statuses) -> Where:
+
+def status_in(statuses, column: str = "status") -> Where:
     statuses = [str(s) for s in statuses]
-    return Where(f"status IN ({', '.join(['%s'] * len(statuses))})", tuple(statuses))
+    return Where(f"{column} IN ({', '.join(['%s'] * len(statuses))})", tuple(statuses))
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def publish(frame: dict[str, Any], team_id: int, *, wake: bool = False) -> None:
     """
     woken = False
     groups = [f"job.{frame['job']}", f"team.{team_id}"]
-    if frame.get("status") in _TERMINAL:
+    if frame.get("status") in TERMINAL:
         groups.append(fanout.FINISHED_PREFIX + frame["job"])
     try:
         woken = fanout.hub().publish(groups, json.dumps(frame), wake_job=frame["job"] if wake else None)

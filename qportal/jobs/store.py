@@ -59,11 +59,11 @@ def _claimable(now, alias: str = "") -> Where:
     """Queued and due, or active with an expired lease (columns of the job table, under ``alias``)."""
     col = f"{alias}." if alias else ""
     when = connection.ops.adapt_datetimefield_value(now)
-    return Where(
-        f"({col}status = %s AND ({col}not_before IS NULL OR {col}not_before <= %s))"
-        f" OR ({col}status IN (%s, %s) AND {col}lease_until < %s)",
-        (JobStatus.QUEUED.value, when, JobStatus.SUBMITTING.value, JobStatus.RUNNING.value, when),
+    waiting = Where(
+        f"{col}status = %s AND ({col}not_before IS NULL OR {col}not_before <= %s)", (JobStatus.QUEUED.value, when)
     )
+    abandoned = status_in(ACTIVE, f"{col}status") & Where(f"{col}lease_until < %s", (when,))
+    return waiting | abandoned
 
 
 # Jobs of these profile kinds run inside the worker: there is no remote submission to make safe,

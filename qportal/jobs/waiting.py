@@ -16,29 +16,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 
-from django.db import connection
 from django.http import JsonResponse
 from ninja.responses import NinjaJSONEncoder
 
 from qportal import rawsql
 from qportal.handler import FinishedLater, RunSync, in_sync_thread, set_body
 from qportal.jobs import fanout
+from qportal.jobs.detail import job_detail
+from qportal.jobs.events import status_in
 from qportal.jobs.models import TERMINAL, Job
 
 log = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 60
 RECHECK_SECONDS = 1.0
-_TERMINAL = tuple(sorted(str(status) for status in TERMINAL))
 
 
 def _finished(job_id) -> bool:
-    table = rawsql.columns(Job, "j").table()
-    marks = ", ".join(["%s"] * len(_TERMINAL))
-    job = Job._meta.pk.get_db_prep_value(job_id, connection)
-    return bool(rawsql.fetch(f"SELECT 1 FROM {table} WHERE j.id = %s AND j.status IN ({marks})", [job, *_TERMINAL]))
+    done = status_in(TERMINAL)
+    sql = f"SELECT 1 FROM {Job._meta.db_table} WHERE id = %s AND {done.sql}"
+    return bool(rawsql.fetch(sql, [rawsql.db_value(Job, "id", job_id), *done.params]))
 
 
 async def wait_until_finished(job_id, timeout: float, run_sync: RunSync = in_sync_thread) -> bool:
@@ -54,7 +52,7 @@ async def wait_until_finished(job_id, timeout: float, run_sync: RunSync = in_syn
         if message.get("type") != "websocket.send":
             return  # the hub closing a lagging or cut-off subscriber: the database check still answers
         try:
-            if json.loads(message["text"]).get("status") in _TERMINAL:
+            if json.loads(message["text"]).get("status") in TERMINAL:
                 terminal_seen.set()
         except (ValueError, KeyError, AttributeError):
             pass
@@ -90,16 +88,16 @@ async def wait_until_finished(job_id, timeout: float, run_sync: RunSync = in_syn
 
 
 class LongPoll(FinishedLater, JsonResponse):
-    """The answer to a ``?wait=`` request: ``read_body()`` (the job) once it has finished or the wait is
-    over, completed on the event loop (``FinishedLater``).  Not ``render``: Django calls that itself."""
+    """The answer to a ``?wait=`` request: the job as ``user`` sees it (``detail.job_detail``) once it
+    has finished or the wait is over, completed on the event loop (``FinishedLater``)."""
 
-    def __init__(self, job_id, wait: float, read_body: Callable[[], dict], status: int):
+    def __init__(self, user, job_id, wait: float, status: int):
         super().__init__({}, status=status, encoder=NinjaJSONEncoder)
-        self.job_id, self.wait, self.read_body = job_id, wait, read_body
+        self.user, self.job_id, self.wait = user, job_id, wait
 
     async def finish(self, run_sync: RunSync) -> None:
         await wait_until_finished(self.job_id, self.wait, run_sync)
         set_body(self, await run_sync(self.encoded))
 
     def encoded(self) -> bytes:
-        return json.dumps(self.read_body(), cls=NinjaJSONEncoder).encode()
+        return json.dumps(job_detail(self.user, self.job_id), cls=NinjaJSONEncoder).encode()

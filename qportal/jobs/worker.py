@@ -208,11 +208,12 @@ class JobRunner:
         claims = store.claim_and_load(self.worker_id, limit, self.lease_seconds)
         pending = []
         for claim, loaded in claims:
-            if not self._may_run_inline(loaded):
+            executor = self._inline_executor(loaded)
+            if executor is None:
                 pending.append((claim, loaded, None))
                 continue
             try:
-                result = self._executor_for(loaded).run_inline(loaded.request)
+                result = executor.run_inline(loaded.request)
                 if result is None:
                     pending.append((claim, loaded, None))
                     continue
@@ -224,15 +225,17 @@ class JobRunner:
                 pending.append((claim, loaded, exc))
         return len(claims), pending
 
-    def _may_run_inline(self, loaded: store.Loaded) -> bool:
-        """A job the claim started (in-process kinds), not to be cancelled, whose executor can run it
-        in this thread.  (``_executor_for`` may race the loop's: at worst one executor is built twice.)"""
+    def _inline_executor(self, loaded: store.Loaded):
+        """The executor of a job the claim started (in-process kinds), not to be cancelled, if it can
+        run jobs in this thread; else None.  (``_executor_for`` may race the loop's: at worst one
+        executor is built twice.)"""
         if not isinstance(loaded, store.WorkItem) or loaded.cancel_requested or loaded.status != JobStatus.RUNNING:
-            return False
+            return None
         try:
-            return hasattr(self._executor_for(loaded), "run_inline")
+            executor = self._executor_for(loaded)
         except Exception:  # an executor that cannot be built: _run records why
-            return False
+            return None
+        return executor if hasattr(executor, "run_inline") else None
 
     async def check_credentials(self) -> None:
         """Validate newly saved IBM credentials in the background (building a service is slow)."""
