@@ -15,6 +15,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from qiskit import QuantumCircuit
 
+from executors.endpoints import EndpointPolicy
+
 Primitive = Literal["sampler", "estimator"]
 
 MAX_SHOTS = 100_000
@@ -190,6 +192,8 @@ class IBMCredential:
     url: str | None = None
     proxies: dict[str, Any] | None = None
     verify: bool = True
+    # Where the token may go; checked before any request carries it (IBM's hosts unless widened).
+    endpoints: EndpointPolicy = field(default_factory=EndpointPolicy)
 
     def __repr__(self) -> str:  # keep the token out of tracebacks and logs
         return f"IBMCredential(channel={self.channel!r}, instance={self.instance!r}, token=****{self.token[-4:]})"

@@ -186,7 +186,12 @@ def _build_service(credential: IBMCredential) -> QiskitRuntimeService:
 
 
 def get_service(credential: IBMCredential, *, fresh: bool = False) -> QiskitRuntimeService:
-    """The cached ``QiskitRuntimeService`` for ``credential`` (blocking: call it in a thread)."""
+    """The cached ``QiskitRuntimeService`` for ``credential`` (blocking: call it in a thread).
+
+    Raises :class:`~executors.endpoints.EndpointRefused` (an InvalidRequest once classified) when the
+    credential's url or proxies are outside its endpoint policy; nothing is sent then.
+    """
+    credential.endpoints.check(credential)  # before the token can reach any host
     key = credential_key(credential)
     with _services_lock:
         if not fresh and key in _services:

@@ -24,6 +24,11 @@ if not SECRET_KEY:
 # Comma-separated Fernet keys, newest first; older keys still decrypt (manage.py rotate_keys).
 FERNET_KEYS = env_list("QPORTAL_FERNET_KEYS", [])
 
+# Where an IBM token may be sent (executors.endpoints): the credential's url host, its proxies, http.
+IBM_HOSTS = env_list("QPORTAL_IBM_HOSTS", ["cloud.ibm.com", "*.cloud.ibm.com", "quantum.ibm.com", "*.quantum.ibm.com"])
+IBM_PROXY_HOSTS = env_list("QPORTAL_IBM_PROXY_HOSTS", [])
+IBM_ALLOW_HTTP = env_bool("QPORTAL_IBM_ALLOW_HTTP", False)
+
 ALLOWED_HOSTS = env_list("QPORTAL_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("QPORTAL_CSRF_TRUSTED_ORIGINS", [])
 

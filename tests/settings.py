@@ -18,6 +18,10 @@ if "QPORTAL_DATA_DIR" not in os.environ:  # the process that makes the dir also 
     os.environ["QPORTAL_DATA_DIR"] = tempfile.mkdtemp(prefix="qportal-test-")
     atexit.register(shutil.rmtree, os.environ["QPORTAL_DATA_DIR"], ignore_errors=True)
 os.environ.setdefault("QPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# The stand-in IBM API (tests/ibm_standin) is http://<name>.test reached through a loopback proxy.
+os.environ.setdefault("QPORTAL_IBM_HOSTS", "cloud.ibm.com,*.cloud.ibm.com,quantum.ibm.com,*.quantum.ibm.com,*.test")
+os.environ.setdefault("QPORTAL_IBM_PROXY_HOSTS", "127.0.0.1")
+os.environ.setdefault("QPORTAL_IBM_ALLOW_HTTP", "True")
 
 from qportal.settings import *  # noqa: E402,F403
 

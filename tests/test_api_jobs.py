@@ -273,7 +273,7 @@ def test_a_failed_first_event_leaves_no_job_or_circuits(api_for, monkeypatch):
 
 
 def test_circuit_names_are_the_given_ones_never_qiskits_made_up_counter(api_for):
-    named_qasm = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[1] q;\nbit[1] c;\nh q[0];\nc[0] = measure q[0];\n"
+    named_qasm = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\nbit[1] c;\nh q[0];\nc[0] = measure q[0];\n'
     body = {
         "profile": "local",
         "circuits": [{"qasm": BELL, "name": "bell pair"}, {"qasm": BELL}, {"qasm": named_qasm}],

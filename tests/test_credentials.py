@@ -112,8 +112,9 @@ def test_put_replaces_token_and_resets_status(api_for, users):
     no_token(replaced.content, token=new_token)
     assert IBMCredential.objects.get(id=cred["id"]).decrypt_token() == new_token
 
-    moved = api.put(f"/credentials/{cred['id']}", {"name": "renamed", "instance": "crn:v1:other::"})
-    assert moved.json()["instance"] == "crn:v1:other::"
+    # Moving the credential needs its token again (tests/hostile/test_credential_pinning.py).
+    moved = api.put(f"/credentials/{cred['id']}", {"name": "renamed", "token": new_token, "instance": "crn:v1:other::"})
+    assert moved.json()["instance"] == "crn:v1:other::" and moved.json()["status"] == "unchecked"
 
 
 def test_delete_refuses_while_a_profile_uses_it(api_for, users):
@@ -226,8 +227,9 @@ def test_import_from_environment(users, monkeypatch, capsys, no_save_account):
     assert IBMCredential.objects.get(name="from-env").token_last4 == "qrst"
 
 
-def test_import_from_saved_account_file(users, tmp_path, monkeypatch, capsys, no_save_account):
+def test_import_from_saved_account_file(users, tmp_path, monkeypatch, capsys, no_save_account, settings):
     monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    settings.IBM_PROXY_HOSTS = ["proxy.example"]  # the lab's proxy, listed by its administrator
     path = tmp_path / "qiskit-ibm.json"
     path.write_text(
         json.dumps(

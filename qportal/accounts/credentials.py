@@ -12,7 +12,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from executors.endpoints import EndpointRefused
 from qportal.accounts.access import NotFound, team_ids, writable_membership
+from qportal.accounts.endpoints import endpoint_policy
 from qportal.accounts.models import CredentialStatus, IBMCredential
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$")
@@ -59,7 +61,7 @@ def clean(fields: Fields, *, token_required: bool) -> Fields:
         raise CredentialInvalid("instance must be at most 300 characters")
     url = (fields.url or "").strip()
     if url and (len(url) > 300 or not re.match(r"^https?://[^\s/]+", url)):
-        raise CredentialInvalid("url must be an http(s) URL of at most 300 characters")
+        raise CredentialInvalid("url must be an https URL of at most 300 characters")
     proxies = fields.proxies or None
     if proxies is not None:
         unknown = set(proxies) - PROXY_KEYS
@@ -70,6 +72,12 @@ def clean(fields: Fields, *, token_required: bool) -> Fields:
         urls = proxies.get("urls", {})
         if not isinstance(urls, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in urls.items()):
             raise CredentialInvalid("proxies.urls must map schemes to proxy URLs")
+    try:
+        policy = endpoint_policy()
+        policy.check_url(url)
+        policy.check_proxies(proxies)
+    except EndpointRefused as exc:
+        raise CredentialInvalid(str(exc)) from None
     return Fields(
         name=name,
         token=token,
@@ -122,18 +130,35 @@ def create(user, team_id: int, fields: Fields) -> IBMCredential:
 
 
 def update(cred: IBMCredential, fields: Fields) -> IBMCredential:
-    """Replace the fields; a new token (or a changed endpoint) resets the status to unchecked."""
+    """Replace the fields; a new token (or a changed endpoint) resets the status to unchecked.
+
+    Where the token is sent (channel, instance, url, proxies, verify) changes only together with
+    the token itself, whoever asks: otherwise anyone who may edit could send the team's token to a
+    host of their choosing and read it there.
+    """
     fields = clean(fields, token_required=False)
+    if fields.token is None and _reach(cred) != _reach(fields):
+        changed = [name for name, old, new in zip(REACH, _reach(cred), _reach(fields), strict=True) if old != new]
+        raise CredentialInvalid(
+            f"changing {', '.join(changed)} changes where the token is sent: enter the token again with the change"
+        )
     _apply(cred, fields)
     return _save(cred)
 
 
+REACH = ("channel", "instance", "url", "proxies", "verify")
+
+
+def _reach(item: IBMCredential | Fields) -> tuple:
+    return (item.channel, item.instance or "", item.url or "", item.proxies or None, bool(item.verify))
+
+
 def _apply(cred: IBMCredential, fields: Fields) -> None:
-    reach = (cred.channel, cred.instance, cred.url, cred.proxies or None, cred.verify)
+    reach = _reach(cred)
     cred.name = fields.name
     cred.channel, cred.instance, cred.url = fields.channel, fields.instance, fields.url
     cred.proxies, cred.verify = fields.proxies, fields.verify
-    changed = reach != (cred.channel, cred.instance, cred.url, cred.proxies or None, cred.verify)
+    changed = reach != _reach(cred)
     if fields.token is not None:
         cred.set_token(fields.token)
         changed = True

@@ -135,6 +135,7 @@ class IBMCredential(models.Model):
     def to_spec(self):
         """The decrypted credential for the executor core. Worker-side only."""
         from executors.base import IBMCredential as CredentialSpec
+        from qportal.accounts.endpoints import endpoint_policy
 
         return CredentialSpec(
             token=self.decrypt_token(),
@@ -143,6 +144,7 @@ class IBMCredential(models.Model):
             url=self.url or None,
             proxies=self.proxies or None,
             verify=self.verify,
+            endpoints=endpoint_policy(),
         )
 
     @property

@@ -25,7 +25,7 @@ from executors.base import (
     TransientError,
 )
 from executors.ibm_cloud import IBMCloudExecutor, least_busy, list_backends, validate_credential
-from tests.ibm_standin.server import RemoteStandIn, StandIn
+from tests.ibm_standin.server import STANDIN_ENDPOINTS, RemoteStandIn, StandIn
 
 pytestmark = pytest.mark.asyncio
 JOBS = r"/jobs$"
@@ -40,7 +40,13 @@ def bell() -> QuantumCircuit:
 
 
 def credential(server: StandIn, token: str | None = None) -> IBMCredential:
-    return IBMCredential(token=token or server.token, url=server.url, instance=server.crn, proxies=server.proxies)
+    return IBMCredential(
+        token=token or server.token,
+        url=server.url,
+        instance=server.crn,
+        proxies=server.proxies,
+        endpoints=STANDIN_ENDPOINTS,
+    )
 
 
 def executor(server: StandIn, **spec: object) -> IBMCloudExecutor:
@@ -245,7 +251,13 @@ async def test_standin_as_a_separate_process(monkeypatch: pytest.MonkeyPatch) ->
             monkeypatch.setenv(key, value)
         remote = RemoteStandIn(info["port"])
         remote.inject(JOBS, 429, times=2, method="POST")
-        cred = IBMCredential(token=info["token"], url=info["url"], instance=info["crn"], proxies=info["proxies"])
+        cred = IBMCredential(
+            token=info["token"],
+            url=info["url"],
+            instance=info["crn"],
+            proxies=info["proxies"],
+            endpoints=STANDIN_ENDPOINTS,
+        )
         ex = IBMCloudExecutor(
             ExecutorSpec(kind="ibm_cloud", backend="ibm_manila", credential=cred), base=0.05, poll=0.02
         )

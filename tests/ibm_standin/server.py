@@ -50,10 +50,13 @@ from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeLimaV2, FakeManilaV2, FakeQuitoV2
 from qiskit_ibm_runtime.utils import RuntimeDecoder, RuntimeEncoder
 
+from executors.endpoints import EndpointPolicy
 from tests.ibm_standin.tls import make_tls
 
 DEFAULT_BACKENDS = {"ibm_manila": FakeManilaV2, "ibm_lima": FakeLimaV2, "ibm_quito": FakeQuitoV2}
 FINAL = ("Completed", "Failed", "Cancelled")
+# The endpoint policy a credential needs to reach the stand-in: http ``*.test`` through a loopback proxy.
+STANDIN_ENDPOINTS = EndpointPolicy(hosts=("*.test",), proxy_hosts=("127.0.0.1",), allow_http=True)
 IAM_HOSTS = ["iam.cloud.ibm.com", "private.iam.cloud.ibm.com", "iam.test.cloud.ibm.com"]
 RAN_TOO_LONG = 1305
 
