@@ -21,11 +21,11 @@ from qiskit.circuit.controlflow import CONTROL_FLOW_OP_NAMES
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
+from executors.preflight import strip_comments
 
 MAX_SOURCE_CHARS = 5_000_000
 MAX_NAME_CHARS = 200
 
-_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _VERSION = re.compile(r"^\s*OPENQASM\s+([0-9]+)", re.M)
 # qiskit.qasm2 and qiskit.qasm3 report "<input>:4,0: ..." / "4,0: ...";
 # the openqasm3 reference parser reports "L4:C0: ...".
@@ -35,7 +35,7 @@ _POSITION_L = re.compile(r"^L(\d+):C(\d+):\s*(.*)$", re.S)
 
 def qasm_version(text: str) -> int:
     """Major OpenQASM version declared by the header; 2 when there is no header."""
-    match = _VERSION.search(_COMMENTS.sub("", text))
+    match = _VERSION.search(strip_comments(text))
     return int(match.group(1)) if match else 2
 
 

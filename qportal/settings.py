@@ -29,6 +29,11 @@ IBM_HOSTS = env_list("QPORTAL_IBM_HOSTS", ["cloud.ibm.com", "*.cloud.ibm.com", "
 IBM_PROXY_HOSTS = env_list("QPORTAL_IBM_PROXY_HOSTS", [])
 IBM_ALLOW_HTTP = env_bool("QPORTAL_IBM_ALLOW_HTTP", False)
 
+# Sizes a job may declare, checked before any circuit is built (executors.preflight).
+MAX_CIRCUIT_OPERATIONS = env_int("QPORTAL_MAX_CIRCUIT_OPERATIONS", 100_000, minimum=1)
+MAX_JOB_OPERATIONS = env_int("QPORTAL_MAX_JOB_OPERATIONS", 2_000_000, minimum=1)
+MAX_JOB_QASM3_CHARS = env_int("QPORTAL_MAX_JOB_QASM3_CHARS", 50_000, minimum=1)
+
 ALLOWED_HOSTS = env_list("QPORTAL_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("QPORTAL_CSRF_TRUSTED_ORIGINS", [])
 

@@ -7,12 +7,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
-from executors.circuits import parse_circuit, validate_request
+from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
+from executors.preflight import SourceLimits, check_built, check_job_sources
 from qportal import rawsql
 from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
 from qportal.jobs.events import Where, append_event, notify_cancel, publish, status_in
@@ -62,9 +64,17 @@ def _own_name(circuit) -> str:
 def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
     if not isinstance(source, dict):
         raise InvalidRequest(f'circuit {index}: expected an object with "qasm" or "qpy"', index=index)
+    for key in ("qasm", "qpy"):
+        text = source.get(key)
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise InvalidRequest(f"circuit {index}: '{key}' must be a non-empty string", index=index)
     if source.get("qasm") is not None:
         text = source["qasm"]
-        return ("qasm3" if "OPENQASM 3" in text[:200] else "qasm2"), text
+        if len(text) > MAX_SOURCE_CHARS:
+            raise InvalidRequest(
+                f"circuit {index}: source is {len(text)} characters; the limit is {MAX_SOURCE_CHARS}", index=index
+            )
+        return ("qasm3" if qasm_version(text) == 3 else "qasm2"), text
     if source.get("qpy") is not None:
         try:
             base64.b64decode(source["qpy"], validate=True)
@@ -72,6 +82,17 @@ def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
             raise InvalidRequest(f'circuit {index}: "qpy" is not valid base64', index=index) from None
         return "qpy", source["qpy"]
     raise InvalidRequest(f'circuit {index}: give either "qasm" or "qpy"', index=index)
+
+
+def source_limits(profile) -> SourceLimits:
+    """What a job on ``profile`` may declare, checked before any circuit is built (settings)."""
+    return SourceLimits(
+        max_qubits=profile_max_qubits(profile),
+        max_operations=settings.MAX_CIRCUIT_OPERATIONS,
+        max_job_operations=settings.MAX_JOB_OPERATIONS,
+        max_job_qasm3_chars=settings.MAX_JOB_QASM3_CHARS,
+        backend_name=profile.backend or profile.name,
+    )
 
 
 def _parse_all(sources: list[dict[str, Any]]) -> list:
@@ -144,7 +165,12 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
         team = personal or personal_team(user)  # created on first use
 
     sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
+    limits = source_limits(profile)
+    check_job_sources(sources, limits)  # sizes first: nothing is built for a source over a limit
     circuits = _parse_all(sub.circuits)
+    for index, ((fmt, _), circuit) in enumerate(zip(sources, circuits, strict=True)):
+        if fmt == "qpy":  # a QPY header counts only the top level; definitions are known once loaded
+            check_built(circuit, index, limits)
     shots = sub.shots or profile.shots
     request = ExecutionRequest(
         circuits=circuits,
@@ -154,7 +180,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
         parameter_values=sub.parameter_values,
         tags=tags,
     )
-    validate_request(request, profile_max_qubits(profile), profile.backend or profile.name)
+    validate_request(request, limits.max_qubits, limits.backend_name)
 
     # The job is written with its first event's sequence number; the instance returned keeps the
     # team, profile and user objects, so answering the request needs no further query.
