@@ -7,7 +7,6 @@ executor, never on the caller's event loop.  Nothing here imports Django.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,18 +52,6 @@ class RemoteJobFailed(ExecutorError):
 
 class JobCancelled(ExecutorError):
     """The job was cancelled before it produced a result."""
-
-
-async def await_job_task(task: asyncio.Task) -> Any:
-    """Await an executor's job task; its cancellation becomes :class:`JobCancelled`, while the
-    cancellation of the awaiting task itself propagates as usual."""
-    try:
-        return await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-        raise JobCancelled("the job was cancelled") from None
 
 
 class RemoteState(str, enum.Enum):

@@ -10,7 +10,6 @@ refused credentials and cancellations are not retried.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
@@ -24,42 +23,13 @@ from executors.base import (
     Executor,
     ExecutorSpec,
     InvalidRequest,
-    JobCancelled,
-    JobHandle,
-    RemoteState,
     TransientError,
-    await_job_task,
 )
+from executors.taskjobs import TaskJobs
 
 Selector = Callable[[Sequence[Executor], ExecutionRequest], Executor]
 SELECTORS = ("cyclic", "random", "least_busy")
 _RETRYABLE = (TransientError, ConnectionError, TimeoutError)
-
-
-class TaskJobs:
-    """``submit``/``status``/``result``/``cancel`` for executors whose job is one asyncio task
-    running ``self.run(request)`` on the caller's loop."""
-
-    name: str
-
-    async def submit(self, request: ExecutionRequest) -> JobHandle:
-        self.validate(request)
-        task = asyncio.create_task(self.run(request), name=f"{self.name}-job")  # type: ignore[attr-defined]
-        return JobHandle(executor=self.name, state=task)
-
-    async def status(self, handle: JobHandle) -> RemoteState:
-        task = _task(handle)
-        if not task.done():
-            return RemoteState.RUNNING
-        if task.cancelled() or isinstance(task.exception(), JobCancelled):
-            return RemoteState.CANCELLED
-        return RemoteState.FAILED if task.exception() is not None else RemoteState.DONE
-
-    async def result(self, handle: JobHandle) -> ExecutionResult:
-        return await await_job_task(_task(handle))
-
-    async def cancel(self, handle: JobHandle) -> None:
-        _task(handle).cancel()
 
 
 class ClusterExecutor(TaskJobs):
@@ -78,13 +48,16 @@ class ClusterExecutor(TaskJobs):
         *,
         name: str = "cluster",
         seed: int | None = None,
+        build: Callable[[ExecutorSpec], Executor] | None = None,
     ):
+        """``build`` turns a member's spec into its executor (``executors.registry.build_executor``,
+        which passes itself); needed only when ``members`` holds specs."""
         if isinstance(members, ExecutorSpec):
             if members.kind != "cluster":
                 raise InvalidRequest(f"expected a cluster spec, got kind {members.kind!r}")
             selector = members.selector or selector
             members = members.members
-        self.members: list[Executor] = [_build(member) for member in members]
+        self.members: list[Executor] = [_build(member, build) for member in members]
         if not self.members:
             raise InvalidRequest("a cluster needs at least one member")
         if not callable(selector) and selector not in SELECTORS:
@@ -211,11 +184,11 @@ class Ticket:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _build(member: Executor | ExecutorSpec) -> Executor:
+def _build(member: Executor | ExecutorSpec, build: Callable[[ExecutorSpec], Executor] | None) -> Executor:
     if isinstance(member, ExecutorSpec):
-        from executors.registry import build_executor
-
-        return build_executor(member)
+        if build is None:
+            raise InvalidRequest("a cluster of specs needs build= (executors.registry.build_executor)")
+        return build(member)
     return member
 
 
@@ -227,9 +200,3 @@ def _event(member: Executor, index: int, exc: BaseException) -> dict[str, Any]:
         "type": type(exc).__name__,
         "time": time.time(),
     }
-
-
-def _task(handle: JobHandle) -> asyncio.Task:
-    if not isinstance(handle.state, asyncio.Task):
-        raise ValueError("this handle was not created by a cluster executor in this process")
-    return handle.state

@@ -28,9 +28,9 @@ from executors.base import (
     JobHandle,
     RemoteJobFailed,
     RemoteState,
-    await_job_task,
 )
 from executors.circuits import validate_request
+from executors.taskjobs import await_job_task
 
 
 @dataclass

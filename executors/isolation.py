@@ -31,22 +31,33 @@ from executors.base import TransientError
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _size = 0
+_warm: tuple[type, ...] = ()
 
 
-def enable(processes: int) -> None:
-    """Route in-process simulations through ``processes`` worker processes (idempotent)."""
-    global _pool, _size
+def enable(processes: int, warm: tuple[type, ...] = ()) -> None:
+    """Route in-process simulations through ``processes`` worker processes (idempotent).
+
+    ``warm``: executor classes each child loads at start (their modules import qiskit and Aer,
+    which takes seconds), instead of on its first job; passed in so this module imports none.
+    """
+    global _pool, _size, _warm
     with _lock:
-        if _pool is None or _size != processes:
+        if _pool is None or _size != processes or _warm != tuple(warm):
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
+            _warm = tuple(warm)
             _pool = _new_pool(processes)
             _size = processes
 
 
 def _new_pool(processes: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
-        max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_child
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm_child,
+        # The parent's pid from the parent: a child that starts after its parent died would
+        # otherwise watch its new parent (init) forever. Unpickling the classes imports them.
+        initargs=(os.getpid(), *_warm),
     )
 
 
@@ -231,10 +242,8 @@ _prepared: OrderedDict[str, tuple[Any, Any, Any]] = OrderedDict()  # job key -> 
 _KEEP_PREPARED = 4
 
 
-def _warm_child() -> None:
-    _exit_with_parent(os.getppid())
-    import executors.local  # noqa: F401  (imports qiskit and aer once per child)
-    import executors.runtime  # noqa: F401
+def _warm_child(parent: int, *_classes: type) -> None:
+    _exit_with_parent(parent)
 
 
 def _exit_with_parent(parent: int) -> None:

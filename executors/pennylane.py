@@ -34,7 +34,7 @@ from executors.base import (
     RemoteJobFailed,
 )
 from executors.circuits import parameter_values, to_observables, validate_request
-from executors.cluster import TaskJobs
+from executors.taskjobs import TaskJobs
 
 _CACHE = 256
 

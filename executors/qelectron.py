@@ -48,8 +48,9 @@ from executors.base import (
     ExecutorSpec,
     InvalidRequest,
 )
-from executors.cluster import ClusterExecutor, Selector, TaskJobs, Ticket
+from executors.cluster import ClusterExecutor, Selector, Ticket
 from executors.tapes import CallCompiler, QNodeBatch, pennylane_counts, to_interface
+from executors.taskjobs import TaskJobs
 
 _READY_CACHE = 512
 _PARALLEL_QUBITS = 14  # Aer's own statevector_parallel_threshold

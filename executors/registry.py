@@ -1,33 +1,71 @@
-"""Build an executor from an :class:`ExecutorSpec` (a profile), cheaply and without network."""
+"""Build an executor from an :class:`ExecutorSpec` (a profile), cheaply and without network.
+
+One table from kind to executor class; each class is imported on first use, since some pull in
+heavy or optional dependencies (Aer, PennyLane, the IBM client).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from executors.base import Executor, ExecutorSpec, InvalidRequest
 
 
+def _local() -> type:
+    from executors.local import LocalSimulatorExecutor
+
+    return LocalSimulatorExecutor
+
+
+def _fake() -> type:
+    from executors.runtime import RuntimeExecutor
+
+    return RuntimeExecutor
+
+
+def _ibm_cloud() -> type:
+    from executors.ibm_cloud import IBMCloudExecutor
+
+    return IBMCloudExecutor
+
+
+def _pennylane() -> type:
+    from executors.pennylane import PennyLaneDeviceExecutor
+
+    return PennyLaneDeviceExecutor
+
+
+def _cluster() -> type:
+    from executors.cluster import ClusterExecutor
+
+    return ClusterExecutor
+
+
+EXECUTORS: dict[str, Callable[[], type]] = {
+    "local": _local,
+    "fake": _fake,
+    "ibm_cloud": _ibm_cloud,
+    "pennylane": _pennylane,
+    "cluster": _cluster,
+}
+
+
+def executor_class(kind: str) -> type:
+    loader = EXECUTORS.get(kind)
+    if loader is None:
+        raise InvalidRequest(f"unknown executor kind {kind!r}")
+    return loader()
+
+
 def build_executor(spec: ExecutorSpec) -> Executor:
-    """The executor for ``spec.kind``; kinds with heavy or optional dependencies import lazily."""
-    if spec.kind == "local":
-        from executors.local import LocalSimulatorExecutor
+    """The executor for ``spec.kind``; a cluster builds its members through this same function."""
+    cls = executor_class(spec.kind)
+    return cls(spec, build=build_executor) if spec.kind == "cluster" else cls(spec)
 
-        return LocalSimulatorExecutor(spec)
-    if spec.kind == "fake":
-        from executors.runtime import RuntimeExecutor
 
-        return RuntimeExecutor(spec)
-    if spec.kind == "ibm_cloud":
-        from executors.ibm_cloud import IBMCloudExecutor
-
-        return IBMCloudExecutor(spec)
-    if spec.kind == "pennylane":
-        from executors.pennylane import PennyLaneDeviceExecutor
-
-        return PennyLaneDeviceExecutor(spec)
-    if spec.kind == "cluster":
-        from executors.cluster import ClusterExecutor
-
-        return ClusterExecutor(spec)
-    raise InvalidRequest(f"unknown executor kind {spec.kind!r}")
+def simulator_classes() -> tuple[type, ...]:
+    """The executors whose simulations run in child processes (what ``isolation.enable`` warms)."""
+    return (_local(), _fake())
 
 
 def backend_max_qubits(spec: ExecutorSpec) -> int | None:
@@ -37,9 +75,7 @@ def backend_max_qubits(spec: ExecutorSpec) -> int | None:
     Other kinds answer None here; their executors check again when a job is submitted.
     """
     if spec.kind == "local":
-        from executors.local import LocalSimulatorExecutor
-
-        return LocalSimulatorExecutor(spec).max_qubits()
+        return _local()(spec).max_qubits()
     if spec.kind == "fake":
         from executors.runtime import fake_backend_qubits
 

@@ -32,7 +32,7 @@ from executors.base import (
     RemoteJobFailed,
     TransientError,
 )
-from executors.registry import build_executor
+from executors.registry import build_executor, simulator_classes
 from qportal.accounts import checks
 from qportal.jobs import fanout, store
 from qportal.jobs.events import worker_group
@@ -91,7 +91,7 @@ class JobRunner:
         Simulations run in child processes here (see ``executors.isolation``) so that a long
         local job cannot stall heartbeats, other jobs or, in the embedded default, the web server.
         """
-        isolation.enable(settings.WORKER_SIM_PROCESSES)
+        isolation.enable(settings.WORKER_SIM_PROCESSES, warm=simulator_classes())
         await asyncio.to_thread(isolation.warm_up)
         freeze_loaded_objects()  # the simulators' imports and pools, loaded by the warm-up
         listeners = []

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 
 from executors.base import ExecutionRequest, ExecutionResult, ExecutorError
-from executors.cluster import TaskJobs
+from executors.taskjobs import TaskJobs
 
 
 class Recorder(TaskJobs):

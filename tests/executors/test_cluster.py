@@ -138,7 +138,7 @@ async def test_cluster_spec_builds_members_through_the_registry():
         members=[ExecutorSpec(kind="local"), ExecutorSpec(kind="pennylane", backend="default.qubit")],
         selector="cyclic",
     )
-    for cluster in (build_executor(spec), ClusterExecutor(spec)):
+    for cluster in (build_executor(spec), ClusterExecutor(spec, build=build_executor)):
         assert isinstance(cluster, ClusterExecutor) and cluster.selector == "cyclic"
         first, second = await cluster.run(request()), await cluster.run(request())
         assert first.metadata["executor_index"] == 0 and second.metadata["executor_index"] == 1
@@ -147,6 +147,8 @@ async def test_cluster_spec_builds_members_through_the_registry():
 
 
 def test_bad_configuration_is_refused():
+    with pytest.raises(InvalidRequest, match="needs build="):
+        ClusterExecutor([ExecutorSpec(kind="local")])
     with pytest.raises(InvalidRequest, match="unknown selector"):
         ClusterExecutor([AerSamplerExecutor()], "fastest")
     with pytest.raises(InvalidRequest, match="at least one member"):

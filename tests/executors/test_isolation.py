@@ -24,7 +24,7 @@ BUSY = (
 
 @pytest.fixture(scope="module")
 def pool():
-    isolation.enable(2)
+    isolation.enable(2, warm=(LocalSimulatorExecutor,))
     isolation.warm_up()
     yield
     isolation.disable()
