@@ -54,8 +54,10 @@ services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || ($(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true)
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || ($(SUDO) redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no || true)
 
+# ruff, then the import contracts of .importlinter (layers: executors stand alone, accounts <- profiles <- jobs).
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 test: install-test chromium services lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider

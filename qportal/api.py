@@ -7,11 +7,10 @@ from ninja.errors import AuthenticationError as NinjaAuthError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from executors.base import InvalidRequest
-from qportal.accounts.access import NotFound, ReadOnly
+from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.api import router as accounts_router
 from qportal.auth import api_auth
 from qportal.jobs.api import router as jobs_router
-from qportal.jobs.services import Conflict
 from qportal.profiles.api import router as profiles_router
 from qportal.profiles.services import ProfileInvalid
 

@@ -18,6 +18,10 @@ class ReadOnly(Exception):
     """The user is a viewer of this team."""
 
 
+class Conflict(Exception):
+    """The request is valid but the object's state forbids it (a finished job, a duplicate name)."""
+
+
 def team_ids(user) -> list[int]:
     return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
 

@@ -16,7 +16,7 @@ from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidReq
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
 from executors.preflight import SourceLimits, check_built, check_job_sources
 from qportal import rawsql
-from qportal.accounts.access import NotFound, personal_team, team_ids, writable_membership
+from qportal.accounts.access import Conflict, NotFound, personal_team, team_ids, writable_membership
 from qportal.jobs.events import Where, append_event, notify_cancel, publish, status_in
 from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.jobs.store import remember_circuits
@@ -24,10 +24,6 @@ from qportal.profiles.services import profile_max_qubits, resolve_profile_and_pe
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
-
-
-class Conflict(Exception):
-    """The request is valid but the job's state forbids it (e.g. cancelling a finished job)."""
 
 
 @dataclass

@@ -6,9 +6,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from ninja import Field, Router, Schema
 
-from qportal.accounts.access import NotFound, personal_team, writable_membership
+from qportal.accounts.access import Conflict, NotFound, personal_team, writable_membership
 from qportal.accounts.models import IBMCredential
-from qportal.jobs.services import Conflict
 from qportal.profiles import backends
 from qportal.profiles.models import ExecutorProfile
 from qportal.profiles.services import resolve_profile, visible_profiles
