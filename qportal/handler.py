@@ -24,10 +24,11 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import django
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.conf import settings
-from django.core import signals
-from django.core.exceptions import RequestAborted
+from django.core import checks, signals
+from django.core.exceptions import ImproperlyConfigured, RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections
 from django.http import HttpResponse
@@ -35,6 +36,31 @@ from django.urls import set_script_prefix
 from django.utils.decorators import sync_and_async_middleware
 
 RunSync = Callable[..., Awaitable[Any]]
+
+# OneHopASGIHandler skips ASGIHandler.__init__ and calls its load_middleware, read_body,
+# create_request, get_response and send_response: internals that may change between releases.
+WRITTEN_FOR_DJANGO = (5, 2)
+
+
+def django_version_problem() -> str | None:
+    """Why this handler must not start on the installed Django, or None."""
+    if django.VERSION[:2] == WRITTEN_FOR_DJANGO:
+        return None
+    found = ".".join(map(str, django.VERSION[:2]))
+    wanted = ".".join(map(str, WRITTEN_FOR_DJANGO))
+    return (
+        f"qportal.handler was written against Django {wanted}, and Django {found} is installed. "
+        "It relies on ASGIHandler's internals (load_middleware, read_body, create_request, "
+        "get_response, send_response): compare them with django/core/handlers/asgi.py of the new "
+        "release, run tests/test_handler.py (the contract test against Django's stock handler), "
+        "then update WRITTEN_FOR_DJANGO."
+    )
+
+
+@checks.register(checks.Tags.compatibility)
+def check_django_version(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    problem = django_version_problem()
+    return [checks.Error(problem, id="qportal.E001")] if problem else []
 
 
 class FinishedLater:
@@ -85,6 +111,9 @@ def set_body(response: HttpResponse, content: bytes) -> None:
 
 class OneHopASGIHandler(ASGIHandler):
     def __init__(self, threads: int | None = None):
+        problem = django_version_problem()
+        if problem:
+            raise ImproperlyConfigured(problem)
         self.load_middleware(is_async=False)
         self.executor = ThreadPoolExecutor(threads or settings.WEB_THREADS, thread_name_prefix="request")
 
