@@ -1,13 +1,19 @@
-"""Who may see and do what. Another team's object is reported as not found, never as forbidden."""
+"""Who may see and do what. Another team's object is reported as not found, never as forbidden.
+
+The rule, defined here once: a user sees the objects of every team they are a member of (any
+role) and changes those of teams where their role is in ``WRITE_ROLES``. It exists in two forms,
+an ORM filter (:func:`team_filter`) and an SQL fragment (:func:`team_ids_sql`) for the
+hand-written statements; tests/test_access_rule.py checks that they agree.
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from qportal import rawsql
-from qportal.accounts.models import Membership, Role, Team
+from qportal.accounts.models import WRITE_ROLES, Membership, Role, Team
 
 
 class NotFound(Exception):
@@ -22,8 +28,30 @@ class Conflict(Exception):
     """The request is valid but the object's state forbids it (a finished job, a duplicate name)."""
 
 
-def team_ids(user) -> list[int]:
-    return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+def _memberships(user, write: bool) -> QuerySet[Membership]:
+    found = Membership.objects.filter(user=user)
+    return found.filter(role__in=WRITE_ROLES) if write else found
+
+
+def team_filter(user, field: str = "team_id", *, write: bool = False) -> Q:
+    """ORM filter: ``field`` is a team the user may see (or, with ``write``, change)."""
+    return Q(**{f"{field}__in": _memberships(user, write).values("team_id")})
+
+
+def team_ids_sql(user, *, write: bool = False) -> tuple[str, list]:
+    """SQL fragment for ``<team column> IN (...)``: a subquery of the user's team ids, and its parameters."""
+    sql = f'SELECT "m"."team_id" FROM {Membership._meta.db_table} "m" WHERE "m"."user_id" = %s'
+    if not write:
+        return sql, [user.pk]
+    return sql + ' AND "m"."role" IN (%s, %s)', [user.pk, *(role.value for role in WRITE_ROLES)]
+
+
+def team_ids(user, *, write: bool = False) -> list[int]:
+    return list(_memberships(user, write).values_list("team_id", flat=True))
+
+
+def can_write(user, team_id: int) -> bool:
+    return _memberships(user, True).filter(team_id=team_id).exists()
 
 
 def user_teams(user) -> QuerySet[Team]:

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from executors.endpoints import EndpointRefused
-from qportal.accounts.access import NotFound, team_ids, writable_membership
+from qportal.accounts.access import NotFound, team_filter, writable_membership
 from qportal.accounts.endpoints import endpoint_policy
 from qportal.accounts.models import CredentialStatus, IBMCredential
 
@@ -90,9 +90,7 @@ def clean(fields: Fields, *, token_required: bool) -> Fields:
 
 
 def visible(user, team: int | None = None) -> QuerySet[IBMCredential]:
-    found = (
-        IBMCredential.objects.filter(team_id__in=team_ids(user)).select_related("team").order_by("team__name", "name")
-    )
+    found = IBMCredential.objects.filter(team_filter(user)).select_related("team").order_by("team__name", "name")
     return found.filter(team_id=team) if team is not None else found
 
 

@@ -29,6 +29,9 @@ class Role(models.TextChoices):
     VIEWER = "viewer"
 
 
+WRITE_ROLES = (Role.OWNER, Role.MEMBER)  # may change a team's jobs, profiles and credentials
+
+
 class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -39,7 +42,7 @@ class Membership(models.Model):
 
     @property
     def can_write(self) -> bool:
-        return self.role in (Role.OWNER, Role.MEMBER)
+        return self.role in WRITE_ROLES
 
 
 API_KEY_PREFIX = "qp_"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from qportal.accounts.access import team_ids
+from qportal.accounts.access import team_filter, team_ids
 from qportal.jobs import fanout
 from qportal.jobs.models import Job
 
@@ -90,5 +90,5 @@ class JobConsumer(_JobStream):
 
     @database_sync_to_async
     def _state(self, user, job_id) -> dict | None:
-        row = Job.objects.filter(id=job_id, team_id__in=team_ids(user)).values("last_seq", "status").first()
+        row = Job.objects.filter(team_filter(user), id=job_id).values("last_seq", "status").first()
         return row

@@ -21,8 +21,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from qportal import rawsql
-from qportal.accounts.access import NotFound
-from qportal.accounts.models import Membership, Team
+from qportal.accounts.access import NotFound, team_ids_sql
+from qportal.accounts.models import Team
 from qportal.jobs.models import Job, JobCircuit, JobEvent
 from qportal.jobs.schemas import CircuitResultOut, EventOut, JobOut
 from qportal.profiles.models import ExecutorProfile
@@ -45,14 +45,14 @@ def job_detail(user, job_id) -> dict:
     users = get_user_model()
     username = users._meta.get_field(users.USERNAME_FIELD).column
     # Of the joined rows only the names shown are read: no profile options, no password hash.
+    teams_sql, teams_params = team_ids_sql(user)
     rows = rawsql.fetch(
         f'SELECT {jobs.select()}, "t"."name", "p"."name", "p"."backend", "u"."{username}" FROM {jobs.table()}'
         f' INNER JOIN {Team._meta.db_table} "t" ON "t"."id" = "j"."team_id"'
         f' INNER JOIN {ExecutorProfile._meta.db_table} "p" ON "p"."id" = "j"."profile_id"'
         f' LEFT OUTER JOIN {users._meta.db_table} "u" ON "u"."id" = "j"."created_by_id"'
-        f' WHERE "j"."id" = %s AND "j"."team_id" IN'
-        f' (SELECT "m"."team_id" FROM {Membership._meta.db_table} "m" WHERE "m"."user_id" = %s)',
-        [key, user.pk],
+        f' WHERE "j"."id" = %s AND "j"."team_id" IN ({teams_sql})',
+        [key, *teams_params],
     )
     if not rows:
         raise NotFound("job not found")

@@ -16,7 +16,7 @@ from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidReq
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
 from executors.preflight import SourceLimits, check_built, check_job_sources
 from qportal import rawsql
-from qportal.accounts.access import Conflict, NotFound, personal_team, team_ids, writable_membership
+from qportal.accounts.access import Conflict, NotFound, personal_team, team_filter, writable_membership
 from qportal.jobs.events import Where, append_event, notify_cancel, publish, status_in
 from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.jobs.store import remember_circuits
@@ -222,7 +222,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
 
 
 def jobs_for(user):
-    return Job.objects.filter(team_id__in=team_ids(user)).select_related("profile", "team", "created_by")
+    return Job.objects.filter(team_filter(user)).select_related("profile", "team", "created_by")
 
 
 def get_job(user, job_id) -> Job:

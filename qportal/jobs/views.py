@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from executors.base import InvalidRequest
 from executors.circuits import circuit_diagram, parse_circuit
-from qportal.accounts.access import NotFound, ReadOnly, user_teams
+from qportal.accounts.access import NotFound, ReadOnly, can_write, team_ids, user_teams
 from qportal.accounts.models import Membership
 from qportal.jobs import services
 from qportal.jobs.models import Job, JobStatus
@@ -46,10 +46,6 @@ def _job_or_404(request, job_id) -> Job:
         return services.get_job(request.user, job_id)
     except NotFound:
         raise Http404("job not found") from None
-
-
-def _can_write(user, team_id: int) -> bool:
-    return Membership.objects.filter(user=user, team_id=team_id, role__in=("owner", "member")).exists()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -86,10 +82,6 @@ def filtered_jobs(request):
     return jobs, f
 
 
-def _writable_team_ids(user) -> set[int]:
-    return set(Membership.objects.filter(user=user, role__in=("owner", "member")).values_list("team_id", flat=True))
-
-
 @login_required
 @require_GET
 def job_list(request):
@@ -103,7 +95,7 @@ def job_list(request):
         "jobs": page.object_list,
         "filters": filters,
         "query": query.urlencode(),
-        "writable": _writable_team_ids(request.user),
+        "writable": set(team_ids(request.user, write=True)),
         "statuses": JobStatus.values,
         "profiles": sorted({p.name for p in visible_profiles(request.user)}),
         "teams": user_teams(request.user),
@@ -119,7 +111,9 @@ def job_list(request):
 def job_row(request, job_id):
     job = _job_or_404(request, job_id)
     return render(
-        request, "jobs/_row.html", {"job": job, "writable": _writable_team_ids(request.user), "now": timezone.now()}
+        request,
+        "jobs/_row.html",
+        {"job": job, "writable": set(team_ids(request.user, write=True)), "now": timezone.now()},
     )
 
 
@@ -220,7 +214,7 @@ def _diagram(circuit) -> str:
 def _summary_context(request, job: Job) -> dict:
     return {
         "job": job,
-        "can_write": _can_write(request.user, job.team_id),
+        "can_write": can_write(request.user, job.team_id),
         "now": timezone.now(),
         "progress": int(100 * job.circuits_done / job.num_circuits) if job.num_circuits else 0,
     }

@@ -7,8 +7,8 @@ from django.db.models import Q, QuerySet
 from executors.base import ExecutorError
 from executors.registry import backend_max_qubits
 from qportal import rawsql
-from qportal.accounts.access import NotFound, personal_team_id_sql
-from qportal.accounts.models import Membership, Team
+from qportal.accounts.access import NotFound, personal_team_id_sql, team_filter, team_ids_sql
+from qportal.accounts.models import Team
 from qportal.profiles.models import ExecutorProfile, ProfileKind
 
 
@@ -18,8 +18,7 @@ class ProfileInvalid(Exception):
 
 def visible_profiles(user) -> QuerySet[ExecutorProfile]:
     """Built-in profiles and those of the user's teams (one query: the teams are a subquery)."""
-    teams = Membership.objects.filter(user=user).values("team_id")
-    return ExecutorProfile.objects.filter(Q(team__isnull=True) | Q(team_id__in=teams)).select_related("team")
+    return ExecutorProfile.objects.filter(Q(team__isnull=True) | team_filter(user)).select_related("team")
 
 
 def _visible_named(user, name: str, *, with_personal_team: bool = False) -> tuple[list[ExecutorProfile], Team | None]:
@@ -39,12 +38,12 @@ def _visible_named(user, name: str, *, with_personal_team: bool = False) -> tupl
         subquery, params = personal_team_id_sql(user)
         select += ", " + personal_teams.select()
         join = f' LEFT OUTER JOIN {personal_teams.table()} ON "pt"."id" = ({subquery})'
+    teams_sql, teams_params = team_ids_sql(user)
     rows = rawsql.fetch(
         f"SELECT {select} FROM {profiles.table()}"
         f' LEFT OUTER JOIN {teams.table()} ON "t"."id" = "p"."team_id"{join}'
-        f' WHERE "p"."name" = %s AND ("p"."team_id" IS NULL OR "p"."team_id" IN'
-        f' (SELECT "m"."team_id" FROM {Membership._meta.db_table} "m" WHERE "m"."user_id" = %s))',
-        [*params, name, user.pk],
+        f' WHERE "p"."name" = %s AND ("p"."team_id" IS NULL OR "p"."team_id" IN ({teams_sql}))',
+        [*params, name, *teams_params],
     )
     found, personal = [], None
     n, t = len(profiles), len(teams)
