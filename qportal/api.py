@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError as NinjaAuthError
+from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from executors.base import InvalidRequest
 from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.api import router as accounts_router
 from qportal.auth import api_auth
+from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
 from qportal.profiles.api import router as profiles_router
 from qportal.profiles.services import ProfileInvalid
@@ -19,6 +21,7 @@ api = NinjaAPI(
     version="1",
     urls_namespace="api-v1",
     auth=api_auth,
+    parser=StrictParser(),
     description="Submit quantum circuits, follow jobs, manage executor profiles. "
     "Authenticate with `Authorization: Bearer <api key>` or a browser session.",
 )
@@ -50,6 +53,15 @@ def _answer_with(status: int):
 
 for error_class, status in DOMAIN_ERRORS.items():
     api.add_exception_handler(error_class, _answer_with(status))
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    """ninja reports any body-parser failure as "Cannot parse request body"; the parser's own
+    reason (qportal.input) is more use to a person."""
+    if isinstance(exc.__cause__, InvalidRequest):
+        return invalid_request(request, exc.__cause__)
+    return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
 
 
 @api.exception_handler(NinjaAuthError)

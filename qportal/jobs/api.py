@@ -4,10 +4,11 @@ from uuid import UUID
 
 from django.http import JsonResponse
 from ninja import Query, Router
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
+from qportal.input import BoundedPagination
 from qportal.jobs import services
 from qportal.jobs.detail import job_detail, job_summary
 from qportal.jobs.models import TERMINAL, JobStatus
@@ -55,7 +56,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
 
 
 @router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")
-@paginate(PageNumberPagination, page_size=50)
+@paginate(BoundedPagination, page_size=50, max_page_size=200)
 def list_jobs(request, filters: Query[JobFilters]):
     jobs = services.jobs_for(request.user)
     if filters.status:
