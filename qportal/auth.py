@@ -30,4 +30,15 @@ class ApiKeyAuth(HttpBearer):
         return key.user
 
 
-api_auth = [ApiKeyAuth(), SessionAuth()]
+class LoggedInSession(SessionAuth):
+    """The browser session, with its CSRF check; a request without a logged-in session is not
+    checked for CSRF at all, so an anonymous write is told to authenticate (401), not "CSRF failed"."""
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
+api_auth = [ApiKeyAuth(), LoggedInSession()]
