@@ -16,13 +16,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from qportal.embedded import EmbeddedWorkerApp  # noqa: E402
+from qportal.origin import SameOriginValidator  # noqa: E402
 from qportal.routing import websocket_urlpatterns  # noqa: E402
 
 application = EmbeddedWorkerApp(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": AllowedHostsOriginValidator(
+                SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            ),
         }
     )
 )

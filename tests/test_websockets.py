@@ -43,15 +43,19 @@ async def fresh_layer():
     await get_channel_layer().flush()
 
 
-def session_headers(user, origin=ORIGIN) -> list[tuple[bytes, bytes]]:
+def session_headers(user, origin=ORIGIN, host=b"testserver") -> list[tuple[bytes, bytes]]:
+    """A browser's headers: the session cookie, the page's Origin and the Host it was served from."""
     client = Client()
     client.force_login(user)
-    headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"host", host)]
     return headers + ([origin] if origin else [])
 
 
-async def connect(app, path: str, user, origin=ORIGIN):
-    headers = await sync_to_async(session_headers)(user, origin) if user else ([origin] if origin else [])
+async def connect(app, path: str, user, origin=ORIGIN, host=b"testserver"):
+    if user:
+        headers = await sync_to_async(session_headers)(user, origin, host)
+    else:
+        headers = [(b"host", host)] + ([origin] if origin else [])
     comm = WebsocketCommunicator(app, path, headers=headers)
     connected, code = await comm.connect(timeout=5)
     return comm, connected, code

@@ -92,3 +92,12 @@ class JobConsumer(_JobStream):
     def _state(self, user, job_id) -> dict | None:
         row = Job.objects.filter(team_filter(user), id=job_id).values("last_seq", "status").first()
         return row
+
+
+class NoSuchStream(AsyncJsonWebsocketConsumer):
+    """Any websocket path that names no stream (``/ws/jobs/not-a-uuid/``): accepted, then closed
+    with 4404, so the client learns why instead of getting an HTTP 500."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)
