@@ -20,6 +20,7 @@ as the view, gives the request's connection back (to the pool with ``QPORTAL_DB_
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,7 +32,7 @@ from django.core import checks, signals
 from django.core.exceptions import ImproperlyConfigured, RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import set_script_prefix
 from django.utils.decorators import sync_and_async_middleware
 
@@ -124,6 +125,9 @@ class OneHopASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        except BodyTooLarge as too_large:
+            await self.send_response(JsonResponse({"detail": str(too_large)}, status=413), send)
+            return
         set_script_prefix(get_script_prefix(scope))
         try:
             response = await sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)(
@@ -136,6 +140,31 @@ class OneHopASGIHandler(ASGIHandler):
                 await sync_to_async(response.close, thread_sensitive=False, executor=self.executor)()
         finally:
             body_file.close()
+
+    async def read_body(self, receive):
+        """Django's ``read_body``, stopped at ``DATA_UPLOAD_MAX_MEMORY_SIZE`` however the body is sent.
+
+        Django checks the limit against Content-Length only, so a chunked body of any size was read
+        (and spooled) whole before a view saw it.
+        """
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body_file = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit is not None and size > limit:
+                body_file.close()
+                raise BodyTooLarge(f"the request body is over the limit of {limit} bytes")
+            body_file.write(chunk)
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file
 
     def respond(self, scope, body_file):
         """The whole request in this thread; a non-streaming response comes back already closed."""
@@ -178,6 +207,10 @@ class OneHopASGIHandler(ASGIHandler):
                 close_old_connections()
 
         return await sync_to_async(call, thread_sensitive=False, executor=self.executor)()
+
+
+class BodyTooLarge(Exception):
+    """A request body past ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (answered 413 before any view runs)."""
 
 
 async def _disconnected(receive) -> None:
