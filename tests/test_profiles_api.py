@@ -44,6 +44,8 @@ INVALID = {
     "cloud without credential": ({"name": "x", "kind": "ibm_cloud", "backend": "ibm_brisbane"}, "credential"),
     "empty cluster": ({"name": "x", "kind": "cluster", "members": []}, "member"),
     "cluster of unknown": ({"name": "x", "kind": "cluster", "members": ["nope"]}, "nope"),
+    "5000 members": ({"name": "x", "kind": "cluster", "members": ["local"] * 5000}, "at most 16 member"),
+    "repeated member": ({"name": "x", "kind": "cluster", "members": ["local", "local"]}, "each member profile once"),
     "bad selector": ({"name": "x", "kind": "cluster", "members": ["local"], "selector": "loudest"}, "selector"),
     "mode": ({"name": "x", "kind": "local", "mode": "forever"}, "mode"),
 }

@@ -28,6 +28,10 @@ OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
     "device_options": (dict, None, None),
 }
 
+# Each submission on a cluster resolves every member in the worker's database thread: 5000 members
+# cost ~4 s each and starved every other job (issue 16). Failover needs a handful.
+MAX_CLUSTER_MEMBERS = 16
+
 
 def validate_options(options: Any) -> dict[str, Any]:
     if not isinstance(options, dict):
@@ -87,6 +91,12 @@ def _validate_cluster(profile: ExecutorProfile) -> None:
         raise ProfileInvalid(f"selector must be one of {', '.join(SELECTORS)}")
     if not isinstance(profile.members, list) or not profile.members:
         raise ProfileInvalid("a cluster lists at least one member profile")
+    if len(profile.members) > MAX_CLUSTER_MEMBERS:
+        raise ProfileInvalid(
+            f"a cluster lists at most {MAX_CLUSTER_MEMBERS} member profiles, got {len(profile.members)}"
+        )
+    if len(set(profile.members)) != len(profile.members):
+        raise ProfileInvalid("a cluster lists each member profile once")
     resolve = member_resolver(profile)
     for name in profile.members:
         if name == profile.name:
