@@ -15,6 +15,7 @@ import base64
 import binascii
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from executors.base import InvalidRequest
@@ -33,6 +34,7 @@ class SourceLimits:
     max_job_qasm2_chars: int = 4_000_000  # distinct OpenQASM 2 and QPY text a job may send
     max_job_qasm3_chars: int = 50_000  # OpenQASM 3's reference parser reads ~45,000 characters/s
     backend_name: str = "the backend"
+    qubit_hint: Callable[[int], str] | None = None  # why n qubits are too many, and the way out
 
 
 @dataclass(frozen=True)
@@ -288,8 +290,9 @@ def check_source(source_format: str, payload: str, index: int, limits: SourceLim
     qubit_limit = min(limits.max_qubits or limits.hard_max_qubits, limits.hard_max_qubits)
     if shape.num_qubits > qubit_limit:
         who = limits.backend_name if limits.max_qubits is not None else "this portal"
+        hint = limits.qubit_hint(shape.num_qubits) if limits.qubit_hint and shape.num_qubits < 64 else ""
         raise InvalidRequest(
-            f"circuit {index} uses {_size(shape.num_qubits)} qubits but {who} has {qubit_limit}", index=index
+            f"circuit {index} uses {_size(shape.num_qubits)} qubits but {who} has {qubit_limit}{hint}", index=index
         )
     if shape.num_clbits > limits.max_clbits:
         raise InvalidRequest(

@@ -29,6 +29,9 @@ IBM_HOSTS = env_list("QPORTAL_IBM_HOSTS", ["cloud.ibm.com", "*.cloud.ibm.com", "
 IBM_PROXY_HOSTS = env_list("QPORTAL_IBM_PROXY_HOSTS", [])
 IBM_ALLOW_HTTP = env_bool("QPORTAL_IBM_ALLOW_HTTP", False)
 
+# Memory one simulator process may use (a local or PennyLane state must fit it; executors.memory).
+SIM_MEMORY_BYTES = env_int("QPORTAL_SIM_MEMORY_MB", 8192, minimum=64) * 2**20
+
 # Sizes a job may declare, checked before any circuit is built (executors.preflight).
 MAX_CIRCUIT_OPERATIONS = env_int("QPORTAL_MAX_CIRCUIT_OPERATIONS", 100_000, minimum=1)
 MAX_JOB_OPERATIONS = env_int("QPORTAL_MAX_JOB_OPERATIONS", 2_000_000, minimum=1)

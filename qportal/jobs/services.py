@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
+from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
 from qportal import rawsql
 from qportal.accounts.access import Conflict, NotFound, personal_team, team_filter, writable_membership
@@ -82,8 +83,10 @@ def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
 
 def source_limits(profile) -> SourceLimits:
     """What a job on ``profile`` may declare, checked before any circuit is built (settings)."""
+    spec = profile.to_spec()
     return SourceLimits(
         max_qubits=profile_max_qubits(profile),
+        qubit_hint=lambda n: memory_hint(spec, n, settings.SIM_MEMORY_BYTES),
         max_operations=settings.MAX_CIRCUIT_OPERATIONS,
         max_job_operations=settings.MAX_JOB_OPERATIONS,
         max_job_qasm3_chars=settings.MAX_JOB_QASM3_CHARS,

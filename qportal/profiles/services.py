@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from executors.base import ExecutorError
+from executors.memory import memory_max_qubits
 from executors.registry import backend_max_qubits
 from qportal import rawsql
 from qportal.accounts.access import NotFound, personal_team_id_sql, team_filter, team_ids_sql
@@ -97,9 +99,20 @@ def member_resolver(profile: ExecutorProfile):
 
 
 def profile_max_qubits(profile: ExecutorProfile) -> int | None:
+    """The most qubits a job on ``profile`` may use: the backend's, and for simulators what fits in
+    one simulator process (``QPORTAL_SIM_MEMORY_MB``, executors.memory)."""
+    if profile.kind in (ProfileKind.LOCAL, ProfileKind.PENNYLANE):
+        spec = profile.to_spec()
+        by_memory = memory_max_qubits(spec, settings.SIM_MEMORY_BYTES)
+        try:
+            by_backend = profile.max_qubits or backend_max_qubits(spec)
+        except ExecutorError as exc:
+            raise ProfileInvalid(str(exc)) from None
+        known = [n for n in (by_memory, by_backend) if n]
+        return min(known) if known else None
     if profile.max_qubits:
         return profile.max_qubits
-    if profile.kind in (ProfileKind.LOCAL, ProfileKind.FAKE):
+    if profile.kind == ProfileKind.FAKE:
         try:
             return backend_max_qubits(profile.to_spec())
         except ExecutorError as exc:

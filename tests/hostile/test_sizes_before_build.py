@@ -114,3 +114,35 @@ def test_circuits_within_the_limits_still_run(api_for, run_jobs):
     assert job["results"][1]["counts"] == {"0": 200}
     assert set(job["results"][2]["counts"]) <= {"0", "1"}
     assert set(job["results"][3]["counts"]) == {"00", "11"}
+
+
+@pytest.mark.parametrize(
+    "profile, qubits, needs",
+    [("local", 30, "a 30-qubit statevector needs about 16 GiB"), ("pennylane", 30, "needs about 16 GiB")],
+)
+def test_a_state_that_cannot_fit_a_simulator_process_is_refused_with_the_way_out(
+    api_for, users, profile, qubits, needs
+):
+    """30 qubits on ``local`` used to be accepted (the limit came from the machine's RAM) and a
+    PennyLane profile had no limit: the child, or the worker itself, was OOM-killed."""
+    if profile == "pennylane":
+        from qportal.profiles.models import ExecutorProfile
+
+        ExecutorProfile.objects.create(team=users["lab"], name="pennylane", kind="pennylane", backend="default.qubit")
+    qasm = HEADER + f"qreg q[{qubits}];\ncreg c[1];\nh q[0];\nmeasure q[0] -> c[0];\n"
+    resp = api_for("bob").post(
+        "/jobs", {"profile": profile, "circuits": [{"qasm": qasm}], "shots": 10, "team": users["lab"].id}
+    )
+    assert resp.status_code == 400, resp.content
+    detail = resp.json()["detail"]
+    assert needs in detail and "a simulator process may use 8 GiB" in detail and "matrix_product_state" in detail
+    assert not Job.objects.exists()
+
+
+def test_the_memory_limit_follows_its_setting(api_for, settings):
+    settings.SIM_MEMORY_BYTES = 2**20 * 64  # 64 MiB: 22 qubits of statevector fit, 23 do not
+    qasm = HEADER + "qreg q[23];\ncreg c[1];\nh q[0];\nmeasure q[0] -> c[0];\n"
+    resp = api_for("bob").post("/jobs", {"profile": "local", "circuits": [{"qasm": qasm}], "shots": 10})
+    assert resp.status_code == 400 and "but aer_simulator has 22" in resp.json()["detail"]
+    resp = api_for("bob").post("/jobs", {"profile": "local", "circuits": [{"qasm": qasm.replace("[23]", "[22]")}]})
+    assert resp.status_code == 201
