@@ -31,10 +31,11 @@ def _check_wait(wait: float) -> None:
 
 @router.post(
     "/jobs",
-    response={201: JobDetailOut | JobOut},
+    response={200: JobDetailOut | JobOut, 201: JobDetailOut | JobOut},
     summary="Submit a job",
     description="With `wait`, the answer is the whole job (events and results, as from GET) once it has "
-    "finished or the wait is over.",
+    "finished or the wait is over. With an `Idempotency-Key` header, a retry with the same key answers 200 "
+    "with the job the first request made, and makes no second one.",
 )
 def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP)):
     _check_wait(wait)
@@ -49,10 +50,12 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
         tags=payload.tags,
         team=payload.team,
     )
-    job = services.submit_job(request.user, sub)
+    key = request.headers.get("Idempotency-Key")
+    job = services.submit_job(request.user, sub, idempotency_key=key)
+    status = 200 if getattr(job, "replayed", False) else 201  # 200: the job this key made before
     if wait:
-        return LongPoll(request.user, job.id, wait, 201)
-    return JsonResponse(job_summary(job), status=201, encoder=NinjaJSONEncoder)
+        return LongPoll(request.user, job.id, wait, status)
+    return JsonResponse(job_summary(job), status=status, encoder=NinjaJSONEncoder)
 
 
 @router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")

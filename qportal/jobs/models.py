@@ -55,9 +55,15 @@ class Job(models.Model):
     submit_key = models.CharField(max_length=64, blank=True)
     remote_ids = models.JSONField(default=list, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
+    # The client's Idempotency-Key: a retried submission with the same key returns this job.
+    # NULL when none was sent (written as a literal: no query parameter on the hot path).
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["created_by", "idempotency_key"], name="jobs_job_idempotency_key")
+        ]
         # status: a plain index (db_index=True adds a second, LIKE-prefix one on PostgreSQL, never used).
         indexes = [models.Index(fields=["team", "-created"]), models.Index(fields=["status"], name="jobs_job_status")]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
@@ -127,15 +127,50 @@ def _write_all_or_nothing(job: Job, rows: list[JobCircuit], event: JobEvent) -> 
     if connection.vendor == "postgresql":
         *first, (last, _) = statements
         sql = "WITH " + ", ".join(f"w{i} AS ({part})" for i, (part, _) in enumerate(first)) + " " + last
-        rawsql.execute(sql, [value for _, params in statements for value in params])
+        params = [value for _, params in statements for value in params]
+        if connection.in_atomic_block:  # a savepoint, so a refused insert leaves the caller's transaction usable
+            with transaction.atomic():
+                rawsql.execute(sql, params)
+        else:
+            rawsql.execute(sql, params)
         return
     with transaction.atomic():
         for sql, params in statements:
             rawsql.execute(sql, params)
 
 
-def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
-    """Validate everything, then write the job, its circuits and its first event in one transaction."""
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,100}$")
+
+
+def submit_job(user, sub: Submission, *, rerun_of: Job | None = None, idempotency_key: str | None = None) -> Job:
+    """Validate everything, then write the job, its circuits and its first event in one transaction.
+
+    With ``idempotency_key``, a submission the same user made with that key before is returned as
+    it is (``job.replayed`` is True) and nothing new is written, even when both race.
+    """
+    if idempotency_key is not None:
+        if not IDEMPOTENCY_KEY_RE.match(idempotency_key):
+            raise InvalidRequest("Idempotency-Key must be 1-100 printable ASCII characters without spaces")
+        first = _replayed(user, idempotency_key)
+        if first is not None:
+            return first
+    try:
+        return _submit(user, sub, rerun_of, idempotency_key)
+    except IntegrityError:
+        first = _replayed(user, idempotency_key) if idempotency_key is not None else None
+        if first is None:
+            raise
+        return first  # the same key won a race a moment ago
+
+
+def _replayed(user, key: str) -> Job | None:
+    job = jobs_for(user).filter(created_by=user, idempotency_key=key).first()
+    if job is not None:
+        job.replayed = True
+    return job
+
+
+def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | None) -> Job:
     if not sub.circuits:
         raise InvalidRequest("a job needs at least one circuit")
     if len(sub.circuits) > MAX_CIRCUITS:
@@ -195,6 +230,7 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None) -> Job:
         num_circuits=len(circuits),
         rerun_of=rerun_of,
         last_seq=1,
+        idempotency_key=idempotency_key,
     )
     rows = [
         JobCircuit(
