@@ -3,7 +3,7 @@
 Run by hand:  .venv/bin/python bench/bench_batch.py [--circuits 100] [--rounds 3] [--shots 1024]
               [--no-portal]
 
-Circuits: the QASMBench programs in QPORTAL_QASMBENCH_DIR (default /work/shared/qasmbench) with
+Circuits: the QASMBench programs in QPORTAL_QASMBENCH_DIR (default examples/qasmbench) with
 <= 10 qubits that qportal accepts, cycled to --circuits.  Measured in the same run, each the
 median of --rounds:
   baseline   qiskit_aer.primitives.SamplerV2, one run() with all PUBs, max_parallel_threads=1
@@ -46,7 +46,9 @@ from executors.base import ExecutionRequest, ExecutorSpec, InvalidRequest  # noq
 from executors.circuits import parse_circuit  # noqa: E402
 from executors.local import LocalSimulatorExecutor  # noqa: E402
 
-QASMBENCH = Path(os.environ.get("QPORTAL_QASMBENCH_DIR", Path(__file__).resolve().parents[2] / "shared" / "qasmbench"))
+QASMBENCH = Path(
+    os.environ.get("QPORTAL_QASMBENCH_DIR", Path(__file__).resolve().parents[1] / "examples" / "qasmbench")
+)
 
 
 def corpus(count: int) -> tuple[list[str], list]:

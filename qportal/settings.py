@@ -120,7 +120,8 @@ WORKER_LEASE_SECONDS = env_int("QPORTAL_LEASE_SECONDS", 30, minimum=2)
 WORKER_SIM_PROCESSES = env_int("QPORTAL_SIM_PROCESSES", os.cpu_count() or 1, minimum=1)
 WORKER_SWEEP_SECONDS = env_int("QPORTAL_SWEEP_SECONDS", 3, minimum=1)
 JOB_CHANNEL = "qportal.jobs"
-QASMBENCH_DIR = Path(env_str("QPORTAL_QASMBENCH_DIR", str(BASE_DIR.parent / "shared" / "qasmbench")))
+# The QASMBench programs shipped with the repository (examples/qasmbench, their licence beside them).
+QASMBENCH_DIR = Path(env_str("QPORTAL_QASMBENCH_DIR", str(BASE_DIR / "examples" / "qasmbench")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 1000 circuits of QASM fit
 
 AUTH_PASSWORD_VALIDATORS = [

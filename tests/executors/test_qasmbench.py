@@ -10,7 +10,9 @@ from pathlib import Path
 from executors import ExecutionRequest, ExecutorSpec, InvalidRequest, build_executor, parse_circuit
 from tests.stats import assert_counts_match_grouped, exact_probabilities
 
-QASMBENCH = Path(os.environ.get("QASMBENCH_DIR", "/work/shared/qasmbench"))
+QASMBENCH = Path(
+    os.environ.get("QPORTAL_QASMBENCH_DIR", Path(__file__).resolve().parents[2] / "examples" / "qasmbench")
+)
 MAX_QUBITS = 10
 SHOTS = 2000
 
