@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "qportal.handler.finish_later_middleware",  # first: completes long-polls after the others ran
     "django.middleware.security.SecurityMiddleware",
+    "qportal.staticfiles.static_files_middleware",  # WhiteNoise: /static/ before sessions and auth
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,6 +142,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+# WhiteNoise serves what `collectstatic` put in STATIC_ROOT, and (finders) static/ itself, so a
+# portal started without collectstatic is still styled; files are cached for WHITENOISE_MAX_AGE.
+WHITENOISE_USE_FINDERS = True
+# Without collectstatic STATIC_ROOT does not exist; the finders serve static/ then, so say nothing.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+WHITENOISE_MAX_AGE = env_int("QPORTAL_STATIC_MAX_AGE", 3600, minimum=0)
 
 SESSION_COOKIE_SECURE = env_bool("QPORTAL_SECURE_COOKIES", not DEBUG and env_bool("QPORTAL_HTTPS", False))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

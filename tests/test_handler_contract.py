@@ -67,9 +67,10 @@ async def test_api_get_post_and_errors_answer_alike(auth):
 
 
 async def test_pages_with_csrf_and_session_answer_alike(users, session):
-    for path in ("/login/", "/jobs/", "/profiles/"):
+    for path in ("/login/", "/", "/profiles/", "/static/qportal.css", "/static/js/live.js"):
         stock, mine = await both("GET", path, headers=session if path != "/login/" else None)
         assert comparable(stock) == comparable(mine), path
+        assert mine["status"] == 200, path
     form = await call(OneHopASGIHandler(threads=1), "GET", "/login/")
     csrf = cookies(form)["csrftoken"]
     body = f"username=alice&password=correct+horse+battery&csrfmiddlewaretoken={csrf}".encode()
