@@ -41,19 +41,19 @@ class EndpointPolicy:
     proxy_hosts: tuple[str, ...] = ()
     allow_http: bool = False
 
-    def check_url(self, url: str | None, *, what: str = "url") -> None:
+    def check_url(self, url: str | None) -> None:
         if not url:
             return  # the client's default: IBM's own endpoint
         parts = urlsplit(url)
         schemes = ("https", "http") if self.allow_http else ("https",)
         if parts.scheme not in schemes:
-            raise EndpointRefused(f"{what} must be an {' or '.join(schemes)} URL")
+            raise EndpointRefused(f"url must be an {' or '.join(schemes)} URL")
         if parts.username or parts.password:
-            raise EndpointRefused(f"{what} must not carry a user name or password")
+            raise EndpointRefused("url must not carry a user name or password")
         host = parts.hostname or ""
         if not host_matches(host, self.hosts):
             raise EndpointRefused(
-                f"{what}: {host or '(no host)'} is not an IBM Quantum endpoint; allowed: {', '.join(self.hosts)} "
+                f"url: {host or '(no host)'} is not an IBM Quantum endpoint; allowed: {', '.join(self.hosts)} "
                 "(an administrator can add hosts with QPORTAL_IBM_HOSTS)"
             )
 

@@ -32,11 +32,6 @@ def representation(spec: ExecutorSpec) -> tuple[str, int] | None:
     return None
 
 
-def needed_bytes(spec: ExecutorSpec, num_qubits: int) -> int | None:
-    found = representation(spec)
-    return None if found is None else BYTES_PER_AMPLITUDE * found[1] ** num_qubits
-
-
 def memory_max_qubits(spec: ExecutorSpec, memory_bytes: int) -> int | None:
     """The most qubits whose state fits ``memory_bytes`` for ``spec``; None when memory is not the bound."""
     found = representation(spec)
@@ -55,9 +50,9 @@ def describe(num_bytes: int) -> str:
 def memory_hint(spec: ExecutorSpec, num_qubits: int, memory_bytes: int) -> str:
     """Why ``num_qubits`` do not fit, and the way out (for the refusal's message)."""
     found = representation(spec)
-    needed = needed_bytes(spec, num_qubits)
-    if found is None or needed is None:
+    if found is None:
         return ""
+    needed = BYTES_PER_AMPLITUDE * found[1] ** num_qubits
     way_out = (
         "use fewer qubits, or a profile with the matrix_product_state or stabilizer method"
         if spec.kind == "local"

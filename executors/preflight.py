@@ -4,9 +4,10 @@ gate-definition depth and the gate count once definitions are expanded.
 Building a circuit costs memory in its declared size, not in its text: ``qreg q[100000000];`` is
 19 bytes and gigabytes once parsed, a forged QPY header claims millions of qubits in a few bytes,
 and a chain of gate definitions each calling the previous twice doubles the gate count per line.
-:func:`measure_source` reads those sizes in one pass over the text (linear in its length, no
-parser, no circuit), and :func:`check_shape` refuses a source over :class:`SourceLimits` with a
-message that names the limit, so the request is answered before any parser or transpiler runs.
+:func:`measure_qasm` and :func:`measure_qpy` read those sizes in one pass over the text (linear in
+its length, no parser, no circuit), and :func:`check_source` refuses a source over
+:class:`SourceLimits` with a message that names the limit, so the request is answered before any
+parser or transpiler runs.
 """
 
 from __future__ import annotations
@@ -159,7 +160,10 @@ class _Scan:
                 continue
             if delim == "}":
                 if statement.strip():
-                    self._statement(statement) if not stack or stack[-1] is None else body.append(statement)
+                    if stack and stack[-1] is not None:
+                        body.append(statement)
+                    else:
+                        self._statement(statement)
                 if stack:
                     gate = stack.pop()
                     if gate is not None:
@@ -300,12 +304,16 @@ def check_source(source_format: str, payload: str, index: int, limits: SourceLim
             index=index,
         )
     if shape.operations > limits.max_operations:
-        raise InvalidRequest(
-            f"circuit {index} has more than {limits.max_operations} operations once its gate definitions are "
-            "expanded and its registers broadcast; split it or raise QPORTAL_MAX_CIRCUIT_OPERATIONS",
-            index=index,
-        )
+        raise _too_many_operations(index, limits, "expanded and its registers broadcast")
     return shape
+
+
+def _too_many_operations(index: int, limits: SourceLimits, how: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"circuit {index} has more than {limits.max_operations} operations once its gate definitions are "
+        f"{how}; split it or raise QPORTAL_MAX_CIRCUIT_OPERATIONS",
+        index=index,
+    )
 
 
 def check_job_sources(sources: list[tuple[str, str]], limits: SourceLimits) -> list[SourceShape]:
@@ -348,7 +356,7 @@ def check_job_sources(sources: list[tuple[str, str]], limits: SourceLimits) -> l
     return result
 
 
-def expanded_operations(circuit, cap: int) -> int:
+def expanded_operations(circuit, cap: int, max_depth: int) -> int:
     """Gate applications of a built circuit with every custom definition expanded (stops past ``cap``).
 
     For QPY, whose header counts only the top level; each distinct definition is counted once.
@@ -356,8 +364,8 @@ def expanded_operations(circuit, cap: int) -> int:
     memo: dict[int, int] = {}
 
     def count(block, depth: int) -> int:
-        if depth > 64:
-            raise _Refused("gate definitions nest more than 64 deep")
+        if depth > max_depth:
+            raise _Refused(f"gate definitions nest more than {max_depth} deep")
         total = 0
         for instruction in block.data:
             operation = instruction.operation
@@ -381,15 +389,11 @@ def expanded_operations(circuit, cap: int) -> int:
 def check_built(circuit, index: int, limits: SourceLimits) -> None:
     """Refuse a built circuit (QPY) whose expanded operations exceed ``limits.max_operations``."""
     try:
-        operations = expanded_operations(circuit, limits.max_operations)
+        operations = expanded_operations(circuit, limits.max_operations, limits.max_definition_depth)
     except _Refused as refused:
         raise InvalidRequest(f"circuit {index}: {refused}", index=index) from None
     if operations > limits.max_operations:
-        raise InvalidRequest(
-            f"circuit {index} has more than {limits.max_operations} operations once its gate definitions are "
-            "expanded; split it or raise QPORTAL_MAX_CIRCUIT_OPERATIONS",
-            index=index,
-        )
+        raise _too_many_operations(index, limits, "expanded")
 
 
 _STANDARD = {"measure", "reset", "barrier", "delay"}

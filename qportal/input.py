@@ -66,8 +66,8 @@ class StrictParser(Parser):
     def parse_querydict(self, data, list_fields, request):
         result = super().parse_querydict(data, list_fields, request)
         for key, value in result.items():
+            check_value(key, "query parameter name")
             for item in value if isinstance(value, list) else [value]:
-                check_value(key, "query parameter name")
                 check_value(item, f"query parameter {key!r}")
                 if _INTEGER.match(item) and abs(int(item[:30])) > MAX_INT:
                     raise InvalidRequest(f"query parameter {key!r} is out of range (integers are at most 2^63-1)")

@@ -43,7 +43,8 @@ def team_ids_sql(user, *, write: bool = False) -> tuple[str, list]:
     sql = f'SELECT "m"."team_id" FROM {Membership._meta.db_table} "m" WHERE "m"."user_id" = %s'
     if not write:
         return sql, [user.pk]
-    return sql + ' AND "m"."role" IN (%s, %s)', [user.pk, *(role.value for role in WRITE_ROLES)]
+    roles = ", ".join(["%s"] * len(WRITE_ROLES))
+    return sql + f' AND "m"."role" IN ({roles})', [user.pk, *(role.value for role in WRITE_ROLES)]
 
 
 def team_ids(user, *, write: bool = False) -> list[int]:

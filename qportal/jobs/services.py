@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,20 +72,15 @@ def _source_of(source: dict[str, Any], index: int) -> tuple[str, str]:
             )
         return ("qasm3" if qasm_version(text) == 3 else "qasm2"), text
     if source.get("qpy") is not None:
-        try:
-            base64.b64decode(source["qpy"], validate=True)
-        except ValueError:
-            raise InvalidRequest(f'circuit {index}: "qpy" is not valid base64', index=index) from None
-        return "qpy", source["qpy"]
+        return "qpy", source["qpy"]  # its base64 and header are checked by preflight, before parsing
     raise InvalidRequest(f'circuit {index}: give either "qasm" or "qpy"', index=index)
 
 
 def source_limits(profile) -> SourceLimits:
     """What a job on ``profile`` may declare, checked before any circuit is built (settings)."""
-    spec = profile.to_spec()
     return SourceLimits(
         max_qubits=profile_max_qubits(profile),
-        qubit_hint=lambda n: memory_hint(spec, n, settings.SIM_MEMORY_BYTES),
+        qubit_hint=lambda n: memory_hint(profile.to_spec(), n, settings.SIM_MEMORY_BYTES),  # only on refusal
         max_operations=settings.MAX_CIRCUIT_OPERATIONS,
         max_job_operations=settings.MAX_JOB_OPERATIONS,
         max_job_qasm3_chars=settings.MAX_JOB_QASM3_CHARS,
