@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
+from qportal.accounts.keys import authenticate
 from qportal.accounts.models import ApiKey
 
 # ``ApiKey.last_used`` is a "seen recently" mark, kept to this resolution: writing it on every
@@ -19,7 +20,7 @@ class ApiKeyAuth(HttpBearer):
     openapi_description = "An API key from `python manage.py create_api_key USERNAME`."
 
     def authenticate(self, request, token: str):
-        key = ApiKey.authenticate(token)
+        key = authenticate(token)
         if key is None:
             return None
         now = timezone.now()

@@ -87,6 +87,11 @@ def columns(model, alias: str) -> Columns:
     return Columns(model, alias)
 
 
+def quoted(model) -> str:
+    """``model``'s table name, quoted for the current database (the one quoting style of every statement)."""
+    return current().ops.quote_name(model._meta.db_table)
+
+
 def fetch(sql: str, params: list) -> list[tuple]:
     with current().cursor() as cursor:
         cursor.execute(sql, params)

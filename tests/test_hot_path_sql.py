@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.forms.models import model_to_dict
 
-from qportal.accounts import access
+from qportal.accounts import access, keys
 from qportal.accounts.models import ApiKey, Membership, Team
 from qportal.jobs.models import Job
 from qportal.profiles.models import ExecutorProfile
@@ -22,7 +22,7 @@ def fields(obj) -> dict:
 def test_api_key_lookup_builds_the_objects_the_orm_builds(users):
     key, secret = ApiKey.issue(users["alice"])
     ApiKey.objects.filter(id=key.id).update(last_used="2026-01-02T03:04:05Z")
-    found = ApiKey.authenticate(secret)
+    found = keys.authenticate(secret)
     orm = ApiKey.objects.select_related("user").get(id=key.id)
     assert fields(found) == fields(orm) and fields(found.user) == fields(orm.user)
     assert found.last_used.tzinfo is not None and found.user.is_active is True

@@ -1,4 +1,5 @@
-"""``executors/`` has no import cycle (function-local imports included: grimp sees them)."""
+"""``executors/`` has no import cycle, and only the queries modules write SQL by hand (function-local
+imports included: grimp sees them)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,16 @@ def test_the_cycle_finder_finds_a_cycle():
     graph.add_import(importer="pkg.b", imported="pkg.a")
     graph.add_import(importer="pkg.c", imported="pkg.a")
     assert import_cycles(graph, "pkg") == [["pkg.a", "pkg.b"]]
+
+
+def raw_sql_importers(graph: grimp.ImportGraph) -> set[str]:
+    """Modules that import ``qportal.rawsql`` but are not a queries module."""
+    return {m for m in graph.find_modules_that_directly_import("qportal.rawsql") if not m.endswith(".queries")}
+
+
+def test_only_the_queries_modules_use_hand_written_sql():
+    graph = grimp.build_graph("qportal", include_external_packages=False)
+    assert {m for m in graph.find_modules_that_directly_import("qportal.rawsql")} >= {"qportal.jobs.queries"}
+    assert raw_sql_importers(graph) == set()
+    graph.add_import(importer="qportal.jobs.views", imported="qportal.rawsql")
+    assert raw_sql_importers(graph) == {"qportal.jobs.views"}  # the check sees a violation

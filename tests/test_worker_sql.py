@@ -11,7 +11,7 @@ from django.utils import timezone
 from executors.base import CircuitResult
 from qportal import rawsql
 from qportal.accounts.models import IBMCredential
-from qportal.jobs import services, store
+from qportal.jobs import queries, services, store
 from qportal.jobs.models import Job, JobCircuit, JobStatus
 from qportal.profiles.models import ExecutorProfile
 from tests.circuits import BELL
@@ -43,7 +43,7 @@ def test_load_work_builds_the_job_profile_and_credential_the_orm_builds(users):
     job = submit(users["alice"], profile="cloud", team=lab.id, tags=["t1"], shots=300)
     (claim,) = store.claim_jobs("w", 1, 30)
 
-    loaded = store._load_job(claim)
+    loaded = queries.claimed_job(claim.job_id, claim.attempt)
     orm = Job.objects.select_related("profile", "profile__credential").get(id=job.id)
     assert fields(loaded) == fields(orm) and fields(loaded.profile) == fields(orm.profile)
     assert fields(loaded.profile.credential) == fields(orm.profile.credential)
@@ -55,13 +55,13 @@ def test_load_work_builds_the_job_profile_and_credential_the_orm_builds(users):
     assert (item.request.shots, item.request.tags, item.attempt, item.status) == (300, ["t1"], 1, JobStatus.SUBMITTING)
     assert [c.num_qubits for c in item.request.circuits] == [2]
 
-    assert store._load_job(store.Claim(job.id, claim.attempt + 1, False)) is None  # another attempt's job
+    assert queries.claimed_job(job.id, claim.attempt + 1) is None  # another attempt's job
 
 
 def test_load_work_reads_a_local_profile_without_credential(users):
     submit(users["alice"])
     (claim,) = store.claim_jobs("w", 1, 30)
-    loaded = store._load_job(claim)
+    loaded = queries.claimed_job(claim.job_id, claim.attempt)
     assert loaded.profile.credential is None and loaded.profile.name == "local"
 
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from qportal import rawsql
+from qportal.accounts import queries
 from qportal.accounts.models import WRITE_ROLES, Membership, Role, Team
 
 
@@ -40,7 +40,7 @@ def team_filter(user, field: str = "team_id", *, write: bool = False) -> Q:
 
 def team_ids_sql(user, *, write: bool = False) -> tuple[str, list]:
     """SQL fragment for ``<team column> IN (...)``: a subquery of the user's team ids, and its parameters."""
-    sql = f'SELECT "m"."team_id" FROM {Membership._meta.db_table} "m" WHERE "m"."user_id" = %s'
+    sql = f'SELECT "m"."team_id" FROM "{Membership._meta.db_table}" "m" WHERE "m"."user_id" = %s'
     if not write:
         return sql, [user.pk]
     roles = ", ".join(["%s"] * len(WRITE_ROLES))
@@ -60,17 +60,10 @@ def user_teams(user) -> QuerySet[Team]:
 
 
 def membership(user, team_id: int) -> Membership:
-    """The user's membership of ``team_id`` with its team (hand-written SQL: it runs on every submission)."""
-    memberships, teams = rawsql.columns(Membership, "m"), rawsql.columns(Team, "t")
-    rows = rawsql.fetch(
-        f"SELECT {memberships.select()}, {teams.select()} FROM {memberships.table()}"
-        f' INNER JOIN {teams.table()} ON "t"."id" = "m"."team_id" WHERE "m"."user_id" = %s AND "m"."team_id" = %s',
-        [user.pk, team_id],
-    )
-    if not rows:
+    """The user's membership of ``team_id`` with its team (it is read on every submission)."""
+    found = queries.membership_with_team(user.pk, team_id)
+    if found is None:
         raise NotFound("team not found")
-    found = memberships.build(rows[0][: len(memberships)])
-    found.team = teams.build(rows[0][len(memberships) :])
     return found
 
 
@@ -81,23 +74,11 @@ def writable_membership(user, team_id: int) -> Membership:
     return found
 
 
-def personal_team_id_sql(user) -> tuple[str, list]:
-    """A subquery for the id of the user's personal team (the one they own), and its parameters."""
-    return (
-        f'SELECT "t2"."id" FROM {Team._meta.db_table} "t2" INNER JOIN {Membership._meta.db_table} "m2"'
-        ' ON "m2"."team_id" = "t2"."id" WHERE "t2"."personal" AND "m2"."user_id" = %s AND "m2"."role" = %s'
-        ' ORDER BY "t2"."id" LIMIT 1',
-        [user.pk, Role.OWNER.value],
-    )
-
-
 def personal_team(user) -> Team:
     """The user's personal team, created on first use (looked up without a transaction of its own)."""
-    teams = rawsql.columns(Team, "t")
-    subquery, params = personal_team_id_sql(user)
-    rows = rawsql.fetch(f'SELECT {teams.select()} FROM {teams.table()} WHERE "t"."id" = ({subquery})', params)
-    if rows:
-        return teams.build(rows[0])
+    found = queries.personal_team(user.pk)
+    if found is not None:
+        return found
     with transaction.atomic():
         team = Team.objects.create(name=f"{user.get_username()} (personal)", personal=True)
         Membership.objects.create(team=team, user=user, role=Role.OWNER)

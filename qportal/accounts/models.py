@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import models
 
-from qportal import rawsql
 from qportal.accounts import vault
 
 
@@ -67,29 +64,6 @@ class ApiKey(models.Model):
         lookup = secrets.token_hex(4)
         key = f"{API_KEY_PREFIX}{lookup}_{secrets.token_urlsafe(32)}"
         return cls.objects.create(user=user, name=name, lookup=lookup, hashed=hash_api_key(key)), key
-
-    @classmethod
-    def authenticate(cls, key: str) -> ApiKey | None:
-        parts = key.split("_", 2)
-        if len(parts) != 3 or f"{parts[0]}_" != API_KEY_PREFIX:
-            return None
-        # The key and its user in one hand-written query (``qportal.rawsql``): this runs on every API
-        # request, and building the equivalent ORM query cost more CPU than running it.
-        keys, users = rawsql.columns(ApiKey, "k"), rawsql.columns(get_user_model(), "u")
-        rows = rawsql.fetch(
-            f"SELECT {keys.select()}, {users.select()} FROM {keys.table()} INNER JOIN {users.table()}"
-            f' ON "u"."{users.model._meta.pk.column}" = "k"."user_id" WHERE "k"."lookup" = %s',
-            [parts[1]],
-        )
-        if not rows:
-            return None
-        found = keys.build(rows[0][: len(keys)])
-        found.user = users.build(rows[0][len(keys) :])
-        if not hmac.compare_digest(found.hashed, hash_api_key(key)):
-            return None
-        if not found.user.is_active:
-            return None
-        return found
 
     def __str__(self) -> str:
         return f"{API_KEY_PREFIX}{self.lookup}_… ({self.name})"

@@ -1,8 +1,8 @@
 """The append-only job event log and its live fan-out.
 
 Every state change is one conditional UPDATE of named Job fields plus one JobEvent row, in one
-transaction; the event's sequence number comes from ``Job.last_seq``.  Conditions are ``Where``
-SQL over the job's columns.  Websocket frames and worker
+transaction; the event's sequence number comes from ``Job.last_seq``.  Conditions are the named
+``queries.Where`` conditions over the job's columns.  Websocket frames and worker
 wake-ups are sent after commit and may be lost: the database stays the record of truth.  Frames
 go through the process-local fan-out (``qportal.jobs.fanout``), and so do worker wake-ups (in
 production one Redis ``PUBLISH`` on its connection, in the embedded default a call on the
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -22,41 +21,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from qportal import rawsql
-from qportal.jobs import fanout
-from qportal.jobs.models import TERMINAL, Job, JobEvent
+from qportal.jobs import fanout, queries
+from qportal.jobs.models import TERMINAL, JobEvent
+from qportal.jobs.queries import Where
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Where:
-    """A condition on the job's row: SQL over the job table's columns, with its parameters.
-
-    The worker's writes are few and fixed (``qportal.jobs.store``), so they are written as SQL:
-    building the ORM's UPDATE cost several times what running it costs (bench/README.md, benchmark 2).
-    """
-
-    sql: str
-    params: tuple = ()
-
-    def __and__(self, other: Where) -> Where:
-        return Where(f"({self.sql}) AND ({other.sql})", self.params + other.params)
-
-    def __or__(self, other: Where) -> Where:
-        return Where(f"({self.sql}) OR ({other.sql})", self.params + other.params)
-
-
-def status_in(statuses, column: str = "status") -> Where:
-    statuses = [str(s) for s in statuses]
-    return Where(f"{column} IN ({', '.join(['%s'] * len(statuses))})", tuple(statuses))
-
-
-@dataclass(frozen=True)
-class Computed:
-    """A field value the database computes from the row, e.g. ``Computed("circuits_done + 1")``."""
-
-    sql: str
 
 
 def append_event(
@@ -74,34 +43,15 @@ def append_event(
     lease was taken over, or a cancel racing a finish.  One conditional ``UPDATE ... RETURNING``
     (an UPDATE and a SELECT where RETURNING is missing) and one INSERT, in one transaction.
     """
-    assignments, params = ["last_seq = last_seq + 1"], []
-    for name, value in (fields or {}).items():
-        column = Job._meta.get_field(name).column
-        if isinstance(value, Computed):
-            assignments.append(f"{column} = {value.sql}")
-        else:
-            assignments.append(f"{column} = %s")
-            params.append(rawsql.db_value(Job, name, value))
-    job = rawsql.db_value(Job, "id", job_id)
-    condition = "id = %s" if where is None else f"id = %s AND ({where.sql})"
-    params += [job, *(where.params if where is not None else ())]
-    update = f"UPDATE {Job._meta.db_table} SET {', '.join(assignments)} WHERE {condition}"
-    read = "last_seq, status, sub_status, team_id"
     with transaction.atomic():
-        if rawsql.returning_supported():
-            rows = rawsql.fetch(f"{update} RETURNING {read}", params)
-        elif rawsql.execute(update, params):
-            rows = rawsql.fetch(f"SELECT {read} FROM {Job._meta.db_table} WHERE id = %s", [job])
-        else:
-            rows = []
-        if not rows:
+        row = queries.advance_job(job_id, fields or {}, where)
+        if row is None:
             return None
-        seq, status, sub_status, team_id = rows[0]
+        seq, status, sub_status, team_id = row
         event = JobEvent(
             job_id=job_id, seq=seq, kind=kind, status=status, sub_status=sub_status, message=message, data=data or {}
         )
-        for sql, insert_params in rawsql.insert([event]):
-            rawsql.execute(sql, insert_params)
+        queries.insert_event(event)
         frame = event.as_frame()
         transaction.on_commit(lambda: publish(frame, team_id))
     return event

@@ -8,17 +8,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
 from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
-from qportal import rawsql
 from qportal.accounts.access import Conflict, NotFound, personal_team, team_filter, writable_membership
-from qportal.jobs.events import Where, append_event, notify_cancel, publish, status_in
-from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
+from qportal.jobs import queries
+from qportal.jobs.events import append_event, notify_cancel, publish
+from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.jobs.store import remember_circuits
 from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
 
@@ -106,31 +106,6 @@ def _parse_all(sources: list[dict[str, Any]]) -> list:
             circuit = first.copy()
         circuits.append(circuit)
     return circuits
-
-
-def _write_all_or_nothing(job: Job, rows: list[JobCircuit], event: JobEvent) -> None:
-    """Insert the job, its circuits and its first event in one transaction, without the ORM's
-    per-query build (``qportal.rawsql.insert``: the values the ORM's insert would send).
-
-    PostgreSQL: one statement, the inserts chained as data-modifying CTEs, which PostgreSQL runs
-    as one transaction (all rows or none) in one round trip, without BEGIN and COMMIT round trips;
-    the circuits' and event's foreign keys are checked at the end of the statement.  Other
-    databases: the same inserts in ``transaction.atomic()``.
-    """
-    statements = rawsql.insert([job]) + rawsql.insert(rows) + rawsql.insert([event])
-    if connection.vendor == "postgresql":
-        *first, (last, _) = statements
-        sql = "WITH " + ", ".join(f"w{i} AS ({part})" for i, (part, _) in enumerate(first)) + " " + last
-        params = [value for _, params in statements for value in params]
-        if connection.in_atomic_block:  # a savepoint, so a refused insert leaves the caller's transaction usable
-            with transaction.atomic():
-                rawsql.execute(sql, params)
-        else:
-            rawsql.execute(sql, params)
-        return
-    with transaction.atomic():
-        for sql, params in statements:
-            rawsql.execute(sql, params)
 
 
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,100}$")
@@ -246,7 +221,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         status=job.status,
         message=f"queued on {profile.name} with {len(circuits)} circuit(s)",
     )
-    _write_all_or_nothing(job, rows, event)
+    queries.insert_job(job, rows, event)  # all or nothing
     remember_circuits(job.id, circuits)  # spares an embedded worker parsing them again
     frame = event.as_frame()
     # Sent after commit (at once when no outer transaction is open).
@@ -276,7 +251,7 @@ def cancel_job(user, job: Job) -> Job:
         job.id,
         "cancelled",
         message="cancelled before it started",
-        where=Where("status = %s", (JobStatus.QUEUED.value,)),
+        where=queries.is_queued(),
         fields={
             "status": JobStatus.CANCELLED,
             "cancel_requested": True,
@@ -288,7 +263,7 @@ def cancel_job(user, job: Job) -> Job:
             job.id,
             "cancel_requested",
             message="cancel requested; stopping the running job",
-            where=status_in(ACTIVE) & Where("cancel_requested = %s", (False,)),
+            where=queries.running_without_cancel(),
             fields={"cancel_requested": True},
         )
         worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]

@@ -1,8 +1,8 @@
 """The worker's database operations. Every write is conditional on (id, attempt) and names its fields.
 
 These are plain sync functions; the worker calls them through ``sync_to_async``.  The ones on every
-job's path (claim, load, finish) are hand-written SQL (``qportal.rawsql``, ``events.Where``): the
-ORM's query building cost several times the queries themselves (bench/README.md, benchmark 2).
+job's path (claim, load, finish) use the named statements of ``qportal.jobs.queries`` (benchmark 2);
+the rest use the ORM.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from qiskit import qpy
 from executors import isolation
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
-from qportal import rawsql
 from qportal.accounts.models import CredentialStatus, IBMCredential
-from qportal.jobs.events import Computed, Where, append_event, status_in
+from qportal.jobs import queries
+from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
-from qportal.profiles.models import ExecutorProfile, ProfileKind
+from qportal.profiles.models import ProfileKind
 from qportal.profiles.services import member_resolver
 
 
@@ -55,17 +55,6 @@ class WorkItem:
     cancel_requested: bool
 
 
-def _claimable(now, alias: str = "") -> Where:
-    """Queued and due, or active with an expired lease (columns of the job table, under ``alias``)."""
-    col = f"{alias}." if alias else ""
-    when = connection.ops.adapt_datetimefield_value(now)
-    waiting = Where(
-        f"{col}status = %s AND ({col}not_before IS NULL OR {col}not_before <= %s)", (JobStatus.QUEUED.value, when)
-    )
-    abandoned = status_in(ACTIVE, f"{col}status") & Where(f"{col}lease_until < %s", (when,))
-    return waiting | abandoned
-
-
 # Jobs of these profile kinds run inside the worker: there is no remote submission to make safe,
 # so the claim itself marks them running (one transaction and event fewer per job).
 RUNS_IN_WORKER = frozenset({ProfileKind.LOCAL})
@@ -82,16 +71,8 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
         return []
     now = timezone.now()
     claims: list[Claim] = []
-    claimable = _claimable(now, "j")
-    lock = " FOR UPDATE OF j SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic():
-        rows = rawsql.fetch(
-            f"SELECT j.id, j.status, j.attempt, p.kind FROM {Job._meta.db_table} j"
-            f" INNER JOIN {ExecutorProfile._meta.db_table} p ON p.id = j.profile_id"
-            f" WHERE {claimable.sql} ORDER BY j.created LIMIT %s{lock}",
-            [*claimable.params, limit],
-        )
-        for job_id, status, attempt, kind in rows:
+        for job_id, status, attempt, kind in queries.claim_candidates(now, limit):
             job_id = Job._meta.pk.to_python(job_id)
             recovered = status != JobStatus.QUEUED
             fields: dict[str, Any] = {
@@ -113,7 +94,7 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
                 "recovered" if recovered else "claimed",
                 message=message,
                 data={"attempt": attempt + 1, "worker": worker_id},
-                where=Where("attempt = %s AND status = %s", (attempt, status)) & _claimable(now),
+                where=queries.unchanged_since(attempt, status) & queries.claimable(now),
                 fields=fields,
             )
             if event is not None:
@@ -181,19 +162,11 @@ def claim_and_load(worker_id: str, limit: int, lease_seconds: int) -> list[tuple
 
 
 def load_work(claim: Claim) -> WorkItem | None:
-    """The claimed job with its profile (and credential) and circuits: two hand-written queries."""
-    job = _load_job(claim)
+    """The claimed job with its profile (and credential) and circuits: two statements of ``queries``."""
+    job = queries.claimed_job(claim.job_id, claim.attempt)
     if job is None:
         return None
-    circuits_columns = rawsql.columns(JobCircuit, "c")
-    rows = [
-        circuits_columns.build(row)
-        for row in rawsql.fetch(
-            f"SELECT {circuits_columns.select()} FROM {circuits_columns.table()}"
-            f' WHERE "c"."job_id" = %s ORDER BY "c"."index"',
-            [rawsql.db_value(Job, "id", job.id)],
-        )
-    ]
+    rows = queries.circuits_of(job.id)
     circuits = _take_circuits(job.id, len(rows)) or _parse_rows(rows)
     for row, circuit in zip(rows, circuits, strict=True):
         if row.source_format != "qpy":
@@ -225,32 +198,9 @@ def load_work(claim: Claim) -> WorkItem | None:
     )
 
 
-def _load_job(claim: Claim) -> Job | None:
-    """The job if this attempt still holds it, its profile and the profile's credential attached."""
-    jobs = rawsql.columns(Job, "j")
-    profiles = rawsql.columns(ExecutorProfile, "p")
-    credentials = rawsql.columns(IBMCredential, "k")
-    found = rawsql.fetch(
-        f"SELECT {jobs.select()}, {profiles.select()}, {credentials.select()} FROM {jobs.table()}"
-        f' INNER JOIN {profiles.table()} ON "p"."id" = "j"."profile_id"'
-        f' LEFT OUTER JOIN {credentials.table()} ON "k"."id" = "p"."credential_id"'
-        f' WHERE "j"."id" = %s AND "j"."attempt" = %s',
-        [rawsql.db_value(Job, "id", claim.job_id), claim.attempt],
-    )
-    if not found:
-        return None
-    row, n, p = found[0], len(jobs), len(profiles)
-    job, profile = jobs.build(row[:n]), profiles.build(row[n : n + p])
-    ExecutorProfile.credential.field.set_cached_value(
-        profile, credentials.build(row[n + p :]) if profile.credential_id is not None else None
-    )
-    Job.profile.field.set_cached_value(job, profile)
-    return job
-
-
-def _mine(item_or_claim) -> Where:
+def _mine(item_or_claim) -> queries.Where:
     """The job is still active and still held by this attempt (no other worker took it over)."""
-    return Where("attempt = %s", (item_or_claim.attempt,)) & status_in(ACTIVE)
+    return queries.held_by(item_or_claim.attempt)
 
 
 def _owned(job_id, attempt: int):
@@ -295,7 +245,7 @@ def set_sub_status(item: WorkItem, text: str) -> None:
         item.job_id,
         "progress",
         message=text,
-        where=_mine(item) & Where("sub_status <> %s", (text,)),
+        where=_mine(item) & queries.sub_status_is_not(text),
         fields={"sub_status": text},
     )
 
@@ -310,29 +260,10 @@ def save_circuit_result(item: WorkItem, result: CircuitResult, total: int) -> No
             message=f"circuit {result.index + 1} of {total} done",
             data={"index": result.index, "counts": result.counts, "evs": result.evs, "stds": result.stds},
             where=_mine(item),
-            fields={"circuits_done": Computed("circuits_done + 1")},
+            fields={"circuits_done": queries.ONE_MORE_CIRCUIT_DONE},
         )
-        if event is not None and not _save_results(item.job_id, [result], only_new=True):
+        if event is not None and not queries.save_results(item.job_id, [result], only_new=True):
             transaction.set_rollback(True)  # stored already (a repeated callback): neither counts
-
-
-_RESULT_FIELDS = ("counts", "register_counts", "probabilities", "evs", "stds", "metadata")
-
-
-def _save_results(job_id, results: list[CircuitResult], *, only_new: bool = False) -> int:
-    """Write the circuits' results (``only_new``: unless already stored); returns the rows changed."""
-    columns = ", ".join(f"{JobCircuit._meta.get_field(name).column} = %s" for name in ("done", *_RESULT_FIELDS))
-    sql = f'UPDATE {JobCircuit._meta.db_table} SET {columns} WHERE job_id = %s AND "index" = %s'
-    if only_new:
-        sql += " AND done = %s"
-    job = rawsql.db_value(Job, "id", job_id)
-    changed = 0
-    for result in results:
-        values = [rawsql.db_value(JobCircuit, "done", True)]
-        values += [rawsql.db_value(JobCircuit, name, getattr(result, name)) for name in _RESULT_FIELDS]
-        values += [job, result.index] + ([rawsql.db_value(JobCircuit, "done", False)] if only_new else [])
-        changed += rawsql.execute(sql, values)
-    return changed
 
 
 def finish_done(
@@ -359,7 +290,7 @@ def finish_done(
         )
         if event is None:
             return False
-        _save_results(item.job_id, circuits)
+        queries.save_results(item.job_id, circuits)
         return True
 
 

@@ -20,11 +20,9 @@ import logging
 from django.http import JsonResponse
 from ninja.responses import NinjaJSONEncoder
 
-from qportal import rawsql
 from qportal.handler import FinishedLater, RunSync, in_sync_thread, set_body
 from qportal.jobs import fanout
 from qportal.jobs.detail import job_detail
-from qportal.jobs.events import status_in
 from qportal.jobs.models import TERMINAL, Job
 
 log = logging.getLogger(__name__)
@@ -34,9 +32,7 @@ RECHECK_SECONDS = 1.0
 
 
 def _finished(job_id) -> bool:
-    done = status_in(TERMINAL)
-    sql = f"SELECT 1 FROM {Job._meta.db_table} WHERE id = %s AND {done.sql}"
-    return bool(rawsql.fetch(sql, [rawsql.db_value(Job, "id", job_id), *done.params]))
+    return Job.objects.filter(id=job_id, status__in=list(TERMINAL)).exists()
 
 
 async def wait_until_finished(job_id, timeout: float, run_sync: RunSync = in_sync_thread) -> bool:

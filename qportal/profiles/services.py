@@ -8,9 +8,8 @@ from django.db.models import Q, QuerySet
 from executors.base import ExecutorError
 from executors.memory import memory_max_qubits
 from executors.registry import backend_max_qubits
-from qportal import rawsql
-from qportal.accounts.access import NotFound, personal_team_id_sql, team_filter, team_ids_sql
-from qportal.accounts.models import Team
+from qportal.accounts.access import NotFound, team_filter
+from qportal.profiles import queries
 from qportal.profiles.models import ExecutorProfile, ProfileKind
 
 
@@ -21,41 +20,6 @@ class ProfileInvalid(Exception):
 def visible_profiles(user) -> QuerySet[ExecutorProfile]:
     """Built-in profiles and those of the user's teams (one query: the teams are a subquery)."""
     return ExecutorProfile.objects.filter(Q(team__isnull=True) | team_filter(user)).select_related("team")
-
-
-def _visible_named(user, name: str, *, with_personal_team: bool = False) -> tuple[list[ExecutorProfile], Team | None]:
-    """``visible_profiles(user).filter(name=name)`` with the team joined, as hand-written SQL, and with
-    ``with_personal_team`` the user's personal team (as ``personal_team`` finds it) in the same query.
-
-    It runs on every submission; building the ORM query cost several times what running it costs
-    (``qportal.rawsql``).  Visibility is the same: built-in (no team) or a team the user is a member of.
-    """
-    profiles, teams, personal_teams = (
-        rawsql.columns(ExecutorProfile, "p"),
-        rawsql.columns(Team, "t"),
-        rawsql.columns(Team, "pt"),
-    )
-    select, join, params = f"{profiles.select()}, {teams.select()}", "", []
-    if with_personal_team:
-        subquery, params = personal_team_id_sql(user)
-        select += ", " + personal_teams.select()
-        join = f' LEFT OUTER JOIN {personal_teams.table()} ON "pt"."id" = ({subquery})'
-    teams_sql, teams_params = team_ids_sql(user)
-    rows = rawsql.fetch(
-        f"SELECT {select} FROM {profiles.table()}"
-        f' LEFT OUTER JOIN {teams.table()} ON "t"."id" = "p"."team_id"{join}'
-        f' WHERE "p"."name" = %s AND ("p"."team_id" IS NULL OR "p"."team_id" IN ({teams_sql}))',
-        [*params, name, *teams_params],
-    )
-    found, personal = [], None
-    n, t = len(profiles), len(teams)
-    for row in rows:
-        profile = profiles.build(row[:n])
-        profile.team = teams.build(row[n : n + t]) if profile.team_id is not None else None
-        found.append(profile)
-        if with_personal_team and personal is None and row[n + t] is not None:
-            personal = personal_teams.build(row[n + t :])
-    return found, personal
 
 
 def resolve_profile(user, name: str, team_id: int | None = None) -> ExecutorProfile:
@@ -73,7 +37,7 @@ def resolve_profile_and_personal_team(user, name: str, team_id: int | None = Non
 
 
 def _resolve(user, name: str, team_id: int | None, *, with_personal_team: bool = False):
-    candidates, personal = _visible_named(user, name, with_personal_team=with_personal_team)
+    candidates, personal = queries.visible_named(user, name, with_personal_team=with_personal_team)
     if team_id is not None:
         candidates = [p for p in candidates if p.team_id in (team_id, None)]
     if not candidates:
