@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
+from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from executors import isolation
 from executors.base import CircuitResult
 from qportal.jobs import services, store
 from qportal.jobs.models import Job, JobStatus
+from qportal.jobs.parsed import ParsedCircuits
 from qportal.jobs.worker import JobRunner
 from tests.circuits import BELL
 
@@ -54,7 +56,7 @@ def test_a_job_that_cannot_be_loaded_fails_with_the_reason_and_others_still_run(
     from qportal.jobs.models import JobCircuit
 
     broken, fine = submit(users["alice"]), submit(users["alice"])
-    store._take_circuits(broken.id, 1)  # no parsed copy: the worker reads the stored source
+    apps.get_app_config("jobs").parsed_circuits.take(broken.id, 1)  # no parsed copy: the worker reads the source
     JobCircuit.objects.filter(job=broken).update(source="OPENQASM 2.0;\nqreg q[2];\nfrobnicate q;\n")
     run_jobs()
     broken.refresh_from_db()
@@ -195,28 +197,28 @@ def test_load_work_takes_the_circuits_parsed_at_submission(users, monkeypatch):
     monkeypatch.setattr(store, "parse_circuit", lambda *args: parsed.append(args) or parse_circuit(*args))
     first = submit(users["alice"])
     (claim,) = store.claim_jobs("w", 1, 30)
-    item = store.load_work(claim)
+    item = store.load_work(claim, apps.get_app_config("jobs").parsed_circuits)
     assert claim.job_id == first.id and parsed == []
     assert isinstance(isolation._portable(item.request).circuits[0], isolation._Source)  # sent as text
     assert [c.num_qubits for c in item.request.circuits] == [2] and item.request.circuits[0].count_ops()["cx"] == 1
 
     # A miss (submitted by another process, or evicted): the stored source is parsed.
     second = submit(users["alice"])
-    assert store._take_circuits(second.id, 1) is not None
+    assert apps.get_app_config("jobs").parsed_circuits.take(second.id, 1) is not None
     (claim,) = store.claim_jobs("w", 1, 30)
-    item = store.load_work(claim)
+    item = store.load_work(claim, apps.get_app_config("jobs").parsed_circuits)
     assert claim.job_id == second.id and len(parsed) == 1
     assert item.request.circuits[0].count_ops()["cx"] == 1
 
 
-def test_remembered_circuits_are_bounded(monkeypatch):
-    monkeypatch.setattr(store, "PARSED_KEEP", 5)
+def test_remembered_circuits_are_bounded():
+    parsed = ParsedCircuits(keep=5)
     for n in range(4):
-        store.remember_circuits(f"job-{n}", ["circuit"] * 2)
-    assert store._parsed_count <= 5 and list(store._parsed) == ["job-2", "job-3"]
-    assert store._take_circuits("job-3", 1) is None  # a count that does not match is a miss
-    store._take_circuits("job-2", 2)
-    assert store._parsed_count == 0
+        parsed.remember(f"job-{n}", ["circuit"] * 2)
+    assert len(parsed) <= 5 and parsed.job_ids() == ["job-2", "job-3"]
+    assert parsed.take("job-3", 1) is None  # a count that does not match is a miss
+    assert parsed.take("job-2", 2) == ["circuit"] * 2
+    assert len(parsed) == 0 and parsed.take("job-2", 2) is None
 
 
 async def test_embedded_wake_up_goes_through_the_channel_layer():

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -19,7 +20,6 @@ from qportal.accounts.access import Conflict, NotFound, personal_team, team_filt
 from qportal.jobs import queries
 from qportal.jobs.events import append_event, notify_cancel, publish
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
-from qportal.jobs.store import remember_circuits
 from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
 
 MAX_TAGS = 20
@@ -222,7 +222,9 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         message=f"queued on {profile.name} with {len(circuits)} circuit(s)",
     )
     queries.insert_job(job, rows, event)  # all or nothing
-    remember_circuits(job.id, circuits)  # spares an embedded worker parsing them again
+    parsed = apps.get_app_config("jobs").parsed_circuits
+    if parsed is not None:
+        parsed.remember(job.id, circuits)  # spares this process's worker parsing them again
     frame = event.as_frame()
     # Sent after commit (at once when no outer transaction is open).
     transaction.on_commit(lambda: publish(frame, team.id, wake=True))

@@ -11,13 +11,10 @@ import base64
 import hashlib
 import io
 import pickle
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from qiskit import qpy
@@ -29,6 +26,7 @@ from qportal.accounts.models import CredentialStatus, IBMCredential
 from qportal.jobs import queries
 from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
+from qportal.jobs.parsed import ParsedCircuits
 from qportal.profiles.models import ProfileKind
 from qportal.profiles.services import member_resolver
 
@@ -102,37 +100,6 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     return claims
 
 
-# Circuits parsed at submission, by job id, for a worker in the same process (the embedded
-# default): load_work takes them instead of parsing every stored source again (100 QASMBench
-# circuits: ~100-350 ms).  Bounded; a miss (a worker in another process, an evicted entry, a
-# retry) parses the stored sources, which stay the record of truth.
-PARSED_KEEP = 2000  # circuits, over all remembered jobs
-_parsed: OrderedDict[str, list] = OrderedDict()
-_parsed_count = 0
-_parsed_lock = threading.Lock()
-
-
-def remember_circuits(job_id, circuits: list) -> None:
-    """Keep a submitted job's parsed circuits for this process's worker (see ``PARSED_KEEP``)."""
-    global _parsed_count
-    if not settings.EMBEDDED_WORKER or len(circuits) > PARSED_KEEP:
-        return
-    with _parsed_lock:
-        _parsed[str(job_id)] = list(circuits)
-        _parsed_count += len(circuits)
-        while _parsed_count > PARSED_KEEP:
-            _parsed_count -= len(_parsed.popitem(last=False)[1])
-
-
-def _take_circuits(job_id, count: int) -> list | None:
-    global _parsed_count
-    with _parsed_lock:
-        circuits = _parsed.pop(str(job_id), None)
-        if circuits is not None:
-            _parsed_count -= len(circuits)
-    return circuits if circuits is not None and len(circuits) == count else None
-
-
 def _parse_rows(rows: list[JobCircuit]) -> list:
     circuits = []
     for row in rows:
@@ -146,13 +113,15 @@ def _parse_rows(rows: list[JobCircuit]) -> list:
 Loaded = WorkItem | None | Exception
 
 
-def claim_and_load(worker_id: str, limit: int, lease_seconds: int) -> list[tuple[Claim, Loaded]]:
+def claim_and_load(
+    worker_id: str, limit: int, lease_seconds: int, parsed: ParsedCircuits | None = None
+) -> list[tuple[Claim, Loaded]]:
     """``claim_jobs``, then each claimed job's ``load_work``, in one call (one trip to the worker's
     database thread).  A job that cannot be loaded comes back with the exception instead of its item."""
     loaded: list[tuple[Claim, Loaded]] = []
     for claim in claim_jobs(worker_id, limit, lease_seconds):
         try:
-            loaded.append((claim, load_work(claim)))
+            loaded.append((claim, load_work(claim, parsed)))
         except (OperationalError, InterfaceError) as exc:  # a broken connection: the next call opens one
             connection.close()
             loaded.append((claim, exc))
@@ -161,13 +130,14 @@ def claim_and_load(worker_id: str, limit: int, lease_seconds: int) -> list[tuple
     return loaded
 
 
-def load_work(claim: Claim) -> WorkItem | None:
-    """The claimed job with its profile (and credential) and circuits: two statements of ``queries``."""
+def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | None:
+    """The claimed job with its profile (and credential) and circuits: two statements of ``queries``;
+    the circuits from ``parsed`` when they were parsed at submission in this process."""
     job = queries.claimed_job(claim.job_id, claim.attempt)
     if job is None:
         return None
     rows = queries.circuits_of(job.id)
-    circuits = _take_circuits(job.id, len(rows)) or _parse_rows(rows)
+    circuits = (parsed.take(job.id, len(rows)) if parsed is not None else None) or _parse_rows(rows)
     for row, circuit in zip(rows, circuits, strict=True):
         if row.source_format != "qpy":
             isolation.register_source(circuit, row.source)  # a simulator child parses the text itself

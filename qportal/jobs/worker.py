@@ -18,6 +18,7 @@ import socket
 import uuid
 
 from asgiref.sync import sync_to_async
+from django.apps import apps
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
@@ -37,6 +38,7 @@ from qportal.accounts import checks
 from qportal.jobs import fanout, store
 from qportal.jobs.events import worker_group
 from qportal.jobs.models import JobStatus
+from qportal.jobs.parsed import ParsedCircuits
 from qportal.startup import freeze_loaded_objects
 
 log = logging.getLogger(__name__)
@@ -69,11 +71,17 @@ class JobRunner:
         concurrency: int | None = None,
         lease_seconds: int | None = None,
         sweep_seconds: float | None = None,
+        parsed_circuits: ParsedCircuits | None = None,
     ):
+        """``parsed_circuits``: circuits parsed at submission (default: this process's, kept only
+        when the worker runs in the web process)."""
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.concurrency = concurrency or settings.WORKER_CONCURRENCY
         self.lease_seconds = lease_seconds or settings.WORKER_LEASE_SECONDS
         self.sweep_seconds = sweep_seconds or settings.WORKER_SWEEP_SECONDS
+        self.parsed_circuits = (
+            parsed_circuits if parsed_circuits is not None else apps.get_app_config("jobs").parsed_circuits
+        )
         self.tasks: dict[object, asyncio.Task] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -205,7 +213,7 @@ class JobRunner:
         the time of the event loop round trips it would otherwise take).  Returns how many jobs were
         claimed, and the rest to run as tasks, with the failure of an inline run to record.
         """
-        claims = store.claim_and_load(self.worker_id, limit, self.lease_seconds)
+        claims = store.claim_and_load(self.worker_id, limit, self.lease_seconds, self.parsed_circuits)
         pending = []
         for claim, loaded in claims:
             executor = self._inline_executor(loaded)
