@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError as NinjaAuthError
-from ninja.errors import HttpError
+from ninja.errors import HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
 from executors.base import InvalidRequest
@@ -13,8 +13,10 @@ from qportal.accounts.api import router as accounts_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
+from qportal.jobs.services import QueueFull
 from qportal.profiles.api import router as profiles_router
 from qportal.profiles.services import ProfileInvalid
+from qportal.throttle import PersonRateThrottle, refusal
 
 api = NinjaAPI(
     title="qportal API",
@@ -22,6 +24,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=api_auth,
     parser=StrictParser(),
+    throttle=[PersonRateThrottle()],
     description="Submit quantum circuits, follow jobs, manage executor profiles. "
     "Authenticate with `Authorization: Bearer <api key>` or a browser session.",
 )
@@ -55,12 +58,21 @@ for error_class, status in DOMAIN_ERRORS.items():
     api.add_exception_handler(error_class, _answer_with(status))
 
 
+@api.exception_handler(QueueFull)
+def queue_full(request, exc: QueueFull):
+    response = api.create_response(request, {"detail": str(exc)}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
     """ninja reports any body-parser failure as "Cannot parse request body"; the parser's own
     reason (qportal.input) is more use to a person."""
     if isinstance(exc.__cause__, InvalidRequest):
         return invalid_request(request, exc.__cause__)
+    if isinstance(exc, Throttled):  # ninja adds Retry-After
+        return api.create_response(request, {"detail": refusal(exc.wait)}, status=429)
     return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
 
 

@@ -7,6 +7,7 @@ silently replaced by a default.  Secrets may also come from a file named by ``<N
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -61,6 +62,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """``"1200/minute"`` -> (1200, 60): N requests per second, minute, hour or day; empty: None (no limit)."""
+    raw = (os.environ.get(name, default) or "").strip().lower()
+    if not raw:
+        return None
+    found = re.fullmatch(r"(\d+)\s*/\s*(second|minute|hour|day)", raw)
+    if found is None or int(found.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r}: expected N/second, N/minute, N/hour or N/day (N at least 1), or empty for no limit"
+        )
+    return int(found.group(1)), RATE_PERIODS[found.group(2)]
 
 
 def parse_database_url(url: str, *, base_dir: str, pool_size: int = 0, sqlite_synchronous: str = "NORMAL") -> dict:

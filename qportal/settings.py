@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from qportal.env import env_bool, env_choice, env_int, env_list, env_str, parse_database_url
+from qportal.env import env_bool, env_choice, env_int, env_list, env_rate, env_str, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("QPORTAL_DATA_DIR", str(BASE_DIR / "var")))
@@ -111,6 +111,8 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
         }
     }
+    # Shared by every web process: the API's rate limit counts there (qportal.throttle).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
@@ -121,6 +123,11 @@ WORKER_CONCURRENCY = env_int("QPORTAL_WORKER_CONCURRENCY", 4, minimum=1)
 WORKER_LEASE_SECONDS = env_int("QPORTAL_LEASE_SECONDS", 30, minimum=2)
 WORKER_SIM_PROCESSES = env_int("QPORTAL_SIM_PROCESSES", os.cpu_count() or 1, minimum=1)
 WORKER_SWEEP_SECONDS = env_int("QPORTAL_SWEEP_SECONDS", 3, minimum=1)
+# Fair share: queued or running jobs a person, and a team, may have at once (429 beyond), and the
+# API requests a person may make: "N/second", "N/minute", "N/hour" or "N/day", "" for no limit.
+MAX_UNFINISHED_PER_USER = env_int("QPORTAL_MAX_UNFINISHED_PER_USER", 1000, minimum=1)
+MAX_UNFINISHED_PER_TEAM = env_int("QPORTAL_MAX_UNFINISHED_PER_TEAM", 5000, minimum=1)
+API_RATE = env_rate("QPORTAL_API_RATE", "1200/minute")  # (requests, seconds) or None
 JOB_CHANNEL = "qportal.jobs"
 # The QASMBench programs shipped with the repository (examples/qasmbench, their licence beside them).
 QASMBENCH_DIR = Path(env_str("QPORTAL_QASMBENCH_DIR", str(BASE_DIR / "examples" / "qasmbench")))

@@ -36,6 +36,14 @@ def make_user(username: str):
     return user
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with no API request counted (``qportal.throttle``): ids are reused across tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def users(db):
     alice, bob, viola, charlie = (make_user(name) for name in ("alice", "bob", "viola", "charlie"))

@@ -149,17 +149,55 @@ def insert_job(job: Job, rows: list[JobCircuit], event: JobEvent) -> None:
             rawsql.execute(sql, params)
 
 
-def claim_candidates(now, limit: int) -> list[tuple]:
-    """(id, status, attempt, profile kind) of up to ``limit`` claimable jobs, oldest first; on
-    PostgreSQL locked with SKIP LOCKED so workers never wait on each other (caller's transaction)."""
+def claim_turns(now, count: int) -> list:
+    """Ids of up to ``count`` claimable jobs in the order they take turns.
+
+    A person's unfinished jobs are numbered, those already running first, then the queued ones
+    oldest first; jobs are taken by that turn, then by the same numbering within the team, then
+    oldest first.  One person's backlog therefore delays another's single job by at most one job
+    per slot.  One scan of the unfinished jobs (the status index; the queue limits keep them few)
+    and no join, so the plan stays linear whatever the planner's statistics say.
+    """
+    condition = claimable(now)
+    unfinished = status_in([JobStatus.QUEUED, *ACTIVE])
+    running_first = 'CASE WHEN "status" = %s THEN 1 ELSE 0 END, "created"'
+    rows = rawsql.fetch(
+        'SELECT "id" FROM (SELECT "id", "created",'
+        f' CASE WHEN {condition.sql} THEN 1 ELSE 0 END AS "due",'
+        f' ROW_NUMBER() OVER (PARTITION BY "created_by_id" ORDER BY {running_first}) AS "person_turn",'
+        f' ROW_NUMBER() OVER (PARTITION BY "team_id" ORDER BY {running_first}) AS "team_turn"'
+        f' FROM {JOB} WHERE {unfinished.sql}) "turns"'
+        ' WHERE "due" = 1 ORDER BY "person_turn", "team_turn", "created" LIMIT %s',
+        [*condition.params, JobStatus.QUEUED.value, JobStatus.QUEUED.value, *unfinished.params, count],
+    )
+    return [row[0] for row in rows]
+
+
+def lock_claimable(now, job_ids: list) -> list[tuple]:
+    """(id, status, attempt, profile kind) of those of ``job_ids`` still claimable; on PostgreSQL
+    locked with SKIP LOCKED, so workers never wait on each other (caller's transaction)."""
+    if not job_ids:
+        return []
     condition = claimable(now, "j")
     lock = ' FOR UPDATE OF "j" SKIP LOCKED' if rawsql.current().features.has_select_for_update_skip_locked else ""
     return rawsql.fetch(
         f'SELECT "j"."id", "j"."status", "j"."attempt", "p"."kind" FROM {JOB} "j"'
         f' INNER JOIN {rawsql.quoted(ExecutorProfile)} "p" ON "p"."id" = "j"."profile_id"'
-        f' WHERE {condition.sql} ORDER BY "j"."created" LIMIT %s{lock}',
-        [*condition.params, limit],
+        f' WHERE "j"."id" IN ({", ".join(["%s"] * len(job_ids))}) AND {condition.sql}{lock}',
+        [*job_ids, *condition.params],
     )
+
+
+def unfinished_counts(user_id: int, team_id: int) -> tuple[int, int]:
+    """How many of the person's, and of the team's, jobs are queued or active (the status index
+    finds them; the queue limits keep them few)."""
+    unfinished = status_in([JobStatus.QUEUED, *ACTIVE])
+    rows = rawsql.fetch(
+        f'SELECT (SELECT COUNT(*) FROM {JOB} WHERE "created_by_id" = %s AND {unfinished.sql}),'
+        f' (SELECT COUNT(*) FROM {JOB} WHERE "team_id" = %s AND {unfinished.sql})',
+        [user_id, *unfinished.params, team_id, *unfinished.params],
+    )
+    return rows[0]
 
 
 def claimed_job(job_id, attempt: int) -> Job | None:

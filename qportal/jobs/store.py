@@ -58,6 +58,18 @@ class WorkItem:
 RUNS_IN_WORKER = frozenset({ProfileKind.LOCAL})
 
 
+# Candidates looked at per free slot: another worker may hold some of them locked.
+CANDIDATES_PER_SLOT = 4
+
+
+def claim_candidates(now, limit: int) -> list[tuple]:
+    """Up to ``limit`` claimable jobs in their turn (``queries.claim_turns``), locked for this claim."""
+    turns = queries.claim_turns(now, limit * CANDIDATES_PER_SLOT)
+    order = {job_id: n for n, job_id in enumerate(turns)}
+    locked = sorted(queries.lock_claimable(now, turns), key=lambda row: order[row[0]])
+    return locked[:limit]
+
+
 def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     """Claim up to ``limit`` queued jobs or jobs whose lease expired.
 
@@ -70,7 +82,7 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     now = timezone.now()
     claims: list[Claim] = []
     with transaction.atomic():
-        for job_id, status, attempt, kind in queries.claim_candidates(now, limit):
+        for job_id, status, attempt, kind in claim_candidates(now, limit):
             job_id = Job._meta.pk.to_python(job_id)
             recovered = status != JobStatus.QUEUED
             fields: dict[str, Any] = {

@@ -1,0 +1,138 @@
+"""Fair share (issue 16): jobs are claimed in turns across people, unfinished jobs are capped per
+person and per team, and API requests per person are rate-limited; refusals are 429 with
+``Retry-After`` and store nothing.
+
+The stated bound: a person's single job is claimed no later than the second job of anyone's
+backlog, so with every slot busy it waits for at most one job per slot.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from qportal.jobs import services, store
+from qportal.jobs.models import Job, JobStatus
+from tests.circuits import BELL
+
+BODY = {"profile": "local", "circuits": [{"qasm": BELL}], "shots": 10}
+
+
+def submit(user, team=None, name=""):
+    return services.submit_job(
+        user, services.Submission(profile="local", circuits=[{"qasm": BELL}], shots=10, team=team, name=name)
+    )
+
+
+def claim_order(limit: int = 1) -> list:
+    order = []
+    while claims := store.claim_jobs("fair", limit, 30):
+        order += [claim.job_id for claim in claims]
+    return order
+
+
+def test_a_backlog_delays_another_persons_job_by_at_most_one_job(users):
+    backlog = [submit(users["alice"], name=f"sweep {n}") for n in range(40)]
+    single = submit(users["bob"], name="one")
+    order = claim_order()
+    assert len(order) == 41
+    assert order.index(single.id) <= 1  # claimed first or second, not 41st
+    assert [job for job in order if job != single.id] == [job.id for job in backlog]  # alice's own stay in order
+
+
+def test_turns_go_round_every_person_with_jobs(users):
+    alice = [submit(users["alice"]) for _ in range(5)]
+    bob = [submit(users["bob"]) for _ in range(3)]
+    charlie = submit(users["charlie"])
+    order = claim_order(limit=2)
+    first_turns = set(order[:3])
+    assert first_turns == {alice[0].id, bob[0].id, charlie.id}
+    assert set(order[3:5]) == {alice[1].id, bob[1].id}
+
+
+def test_a_recovered_job_takes_its_turn_too(users):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stuck = submit(users["alice"])
+    (claim,) = store.claim_jobs("dead-worker", 1, 30)
+    Job.objects.filter(id=stuck.id).update(lease_until=timezone.now() - timedelta(seconds=1))
+    later = submit(users["bob"])
+    assert set(claim_order(limit=5)) == {stuck.id, later.id}
+
+
+@override_settings(MAX_UNFINISHED_PER_USER=3)
+def test_a_person_with_too_many_unfinished_jobs_gets_429(api_for, users):
+    alice = api_for("alice")
+    for _ in range(3):
+        assert alice.post("/jobs", BODY).status_code == 201
+    refused = alice.post("/jobs", BODY)
+    assert refused.status_code == 429 and refused["Retry-After"] == "10"
+    assert "3 queued or running jobs" in refused.json()["detail"]
+    assert "QPORTAL_MAX_UNFINISHED_PER_USER" in refused.json()["detail"]
+    assert Job.objects.count() == 3  # nothing stored
+    assert api_for("bob").post("/jobs", BODY).status_code == 201  # another person is not held up
+    Job.objects.filter(created_by=users["alice"]).update(status=JobStatus.DONE)
+    assert alice.post("/jobs", BODY).status_code == 201  # finished jobs free the queue
+
+
+@override_settings(MAX_UNFINISHED_PER_TEAM=2)
+def test_a_team_with_too_many_unfinished_jobs_gets_429(api_for, users):
+    lab = users["lab"].id
+    assert api_for("alice").post("/jobs", {**BODY, "team": lab}).status_code == 201
+    assert api_for("bob").post("/jobs", {**BODY, "team": lab}).status_code == 201
+    refused = api_for("bob").post("/jobs", {**BODY, "team": lab})
+    assert refused.status_code == 429 and "team 'lab' has 2" in refused.json()["detail"]
+    assert refused["Retry-After"] == "10"
+    assert api_for("bob").post("/jobs", BODY).status_code == 201  # his personal team has room
+    assert Job.objects.count() == 3
+
+
+@override_settings(API_RATE=(3, 60))
+def test_requests_over_the_rate_get_429_with_retry_after(api_for):
+    alice, bob = api_for("alice"), api_for("bob")
+    assert [alice.get("/jobs").status_code for _ in range(3)] == [200, 200, 200]
+    refused = alice.get("/jobs")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 61
+    assert "at most 3 API requests per 60 s" in refused.json()["detail"]
+    assert alice.post("/jobs", BODY).status_code == 429 and not Job.objects.exists()
+    assert bob.get("/jobs").status_code == 200  # counted per person
+
+
+@override_settings(API_RATE=None)
+def test_no_rate_means_no_limit(api_for):
+    alice = api_for("alice")
+    assert {alice.get("/jobs").status_code for _ in range(30)} == {200}
+
+
+@pytest.mark.parametrize("rate", ["12", "x/minute", "0/minute", "5/fortnight"])
+def test_a_mistyped_rate_stops_start_up(monkeypatch, rate):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from qportal.env import env_rate
+
+    monkeypatch.setenv("QPORTAL_API_RATE", rate)
+    with pytest.raises(ImproperlyConfigured, match="QPORTAL_API_RATE"):
+        env_rate("QPORTAL_API_RATE", "1200/minute")
+    monkeypatch.setenv("QPORTAL_API_RATE", " 30 / Second ")
+    assert env_rate("QPORTAL_API_RATE", "1200/minute") == (30, 1)
+
+
+def test_the_rate_is_shared_through_redis(api_for):
+    """Production's cache is Redis: the count lives there, so every web process shares it."""
+    redis_cache = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/7"}
+    }
+    with override_settings(CACHES=redis_cache, API_RATE=(2, 60)):
+        from django.core.cache import cache
+
+        cache.clear()
+        alice = api_for("alice")
+        assert [alice.get("/jobs").status_code for _ in range(3)] == [200, 200, 429]
+        import redis
+
+        keys = redis.Redis.from_url("redis://127.0.0.1:6379/7").keys("*qportal:rate:*")
+        assert len(keys) == 1
+        cache.clear()
