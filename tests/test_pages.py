@@ -133,7 +133,15 @@ def test_list_filters_search_and_pagination(as_user, users, run_jobs):
     assert row_ids(client.get("/?profile=fake_manila")) == [str(queued.id)]
     assert row_ids(client.get("/?tag=sweep")) == [str(done.id)]
     assert row_ids(client.get("/?q=GHZ")) == [str(queued.id)]
-    assert row_ids(client.get("/?since=2000-01-01&until=2000-01-02")) == []
+    assert row_ids(client.get("/?created_after=2000-01-01&created_before=2000-01-02")) == []
+    assert row_ids(client.get("/?q=sweep")) == [str(done.id)]  # names and tags, as in the API
+    api_ids = [job["id"] for job in client.get("/api/v1/jobs?q=sweep").json()["items"]]
+    assert api_ids == [str(done.id)]
+    assert row_ids(client.get("/?created_before=2000-01-01")) == []
+    assert len(row_ids(client.get("/?created_after=2000-01-01"))) == 2
+    bad = client.get("/?created_after=yesterday&status=done")
+    assert bad.status_code == 200 and row_ids(bad) == [] and "invalid filter: created_after" in bad.content.decode()
+    assert "unknown status" in client.get("/?status=lost").content.decode()
     assert "No jobs match" in client.get("/?tag=nothing").content.decode()
     fragment = client.get("/?status=done&fragment=rows").content.decode()
     assert "<html" not in fragment and str(done.id) in fragment and str(queued.id) not in fragment
@@ -176,7 +184,8 @@ def test_detail_shows_histogram_diagram_timeline_and_downloads(as_user, users, r
     assert 'data-key="000"' in panels["results"]["0"] and "badge big done" in panels["summary"]
 
     data = json.loads(client.get(reverse("job-results-json", args=[job.id])).content)
-    assert data["circuits"][0]["counts"] == bars and data["status"] == "done"
+    assert data["results"][0]["counts"] == bars and data["status"] == "done"
+    assert data == client.get(f"/api/v1/jobs/{job.id}").json()  # one representation of a job
     resp = client.get(reverse("job-results-csv", args=[job.id]))
     assert resp["Content-Type"].startswith("text/csv") and "attachment" in resp["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(resp.content.decode())))

@@ -11,7 +11,8 @@ from executors.base import InvalidRequest
 from qportal.input import BoundedPagination
 from qportal.jobs import services
 from qportal.jobs.detail import job_detail, job_summary
-from qportal.jobs.models import TERMINAL, JobStatus
+from qportal.jobs.filters import filter_jobs
+from qportal.jobs.models import TERMINAL
 from qportal.jobs.schemas import EventOut, JobDetailOut, JobFilters, JobIn, JobOut
 from qportal.jobs.waiting import MAX_WAIT_SECONDS, LongPoll
 
@@ -61,24 +62,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
 @router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")
 @paginate(BoundedPagination, page_size=50, max_page_size=200)
 def list_jobs(request, filters: Query[JobFilters]):
-    jobs = services.jobs_for(request.user)
-    if filters.status:
-        if filters.status not in JobStatus.values:
-            raise InvalidRequest(f"unknown status {filters.status!r}; one of {', '.join(JobStatus.values)}")
-        jobs = jobs.filter(status=filters.status)
-    if filters.profile:
-        jobs = jobs.filter(profile__name=filters.profile)
-    if filters.tag:
-        jobs = jobs.filter(tag_index__contains=f"|{filters.tag}|")
-    if filters.team:
-        jobs = jobs.filter(team_id=filters.team)
-    if filters.q:
-        jobs = jobs.filter(name__icontains=filters.q)
-    if filters.created_after:
-        jobs = jobs.filter(created__gte=filters.created_after)
-    if filters.created_before:
-        jobs = jobs.filter(created__lt=filters.created_before)
-    return jobs
+    return filter_jobs(services.jobs_for(request.user), filters)
 
 
 @router.get("/jobs/{job_id}", response=JobDetailOut, summary="A job with its events and per-circuit results")

@@ -102,6 +102,6 @@ class JobFilters(Schema):
     profile: str | None = None
     tag: str | None = None
     team: int | None = None
-    q: str | None = Field(None, description="search in job names")
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    q: str | None = Field(None, description="search in job names and tags")
+    created_after: datetime | None = Field(None, description="a date or date-time: created at or after it")
+    created_before: datetime | None = Field(None, description="a date or date-time: created before it")

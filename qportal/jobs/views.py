@@ -9,24 +9,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
 from executors.circuits import circuit_diagram, parse_circuit
 from qportal.accounts.access import NotFound, ReadOnly, can_write, team_ids, user_teams
 from qportal.accounts.models import Membership
-from qportal.jobs import services
+from qportal.jobs import detail, services
+from qportal.jobs.filters import PARAMETERS, filter_jobs, parse_filters
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.services import ProfileInvalid, visible_profiles
 
@@ -52,40 +52,21 @@ def _job_or_404(request, job_id) -> Job:
 # list
 
 
-def _parse_day(value: str):
-    try:
-        return timezone.make_aware(datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time.min))
-    except ValueError:
-        return None
-
-
 def filtered_jobs(request):
-    """The user's jobs narrowed by the list page's query string; returns (queryset, filters)."""
+    """The user's jobs narrowed by the list page's query string (``filters.filter_jobs``, as the
+    API does); returns (queryset, the filters as given, the error of an invalid one or "")."""
+    given = {name: request.GET.get(name, "").strip() for name in PARAMETERS}
     jobs = services.jobs_for(request.user)
-    f = {key: request.GET.get(key, "").strip() for key in ("status", "profile", "tag", "q", "since", "until", "team")}
-    if f["status"] in JobStatus.values:
-        jobs = jobs.filter(status=f["status"])
-    else:
-        f["status"] = ""
-    if f["profile"]:
-        jobs = jobs.filter(profile__name=f["profile"])
-    if f["tag"]:
-        jobs = jobs.filter(tag_index__contains=f"|{f['tag']}|")
-    if f["team"].isdigit():
-        jobs = jobs.filter(team_id=int(f["team"]))
-    if f["q"]:
-        jobs = jobs.filter(Q(name__icontains=f["q"]) | Q(tag_index__icontains=f["q"]))
-    if f["since"] and (day := _parse_day(f["since"])):
-        jobs = jobs.filter(created__gte=day)
-    if f["until"] and (day := _parse_day(f["until"])):
-        jobs = jobs.filter(created__lt=day + timedelta(days=1))
-    return jobs, f
+    try:
+        return filter_jobs(jobs, parse_filters(request.GET)), given, ""
+    except InvalidRequest as exc:
+        return jobs.none(), given, str(exc)
 
 
 @login_required
 @require_GET
 def job_list(request):
-    jobs, filters = filtered_jobs(request)
+    jobs, filters, error = filtered_jobs(request)
     page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -94,6 +75,7 @@ def job_list(request):
         "page": page,
         "jobs": page.object_list,
         "filters": filters,
+        "filter_error": error,
         "query": query.urlencode(),
         "writable": set(team_ids(request.user, write=True)),
         "statuses": JobStatus.values,
@@ -273,41 +255,14 @@ def job_panels(request, job_id):
     )
 
 
-def _results_payload(job: Job) -> dict:
-    return {
-        "job": str(job.id),
-        "name": job.name,
-        "status": job.status,
-        "profile": job.profile.name,
-        "backend": job.profile.backend,
-        "primitive": job.primitive,
-        "shots": job.shots,
-        "remote_ids": job.remote_ids,
-        "created": job.created.isoformat(),
-        "finished": job.finished_at.isoformat() if job.finished_at else None,
-        "execution_time": job.execution_time,
-        "circuits": [
-            {
-                "index": c.index,
-                "name": c.name,
-                "num_qubits": c.num_qubits,
-                "done": c.done,
-                "counts": c.counts,
-                "probabilities": c.probabilities,
-                "observables": c.observables,
-                "evs": c.evs,
-                "stds": c.stds,
-            }
-            for c in job.circuits.all()
-        ],
-    }
-
-
 @login_required
 @require_GET
 def job_results_json(request, job_id):
+    """The job as ``GET /api/v1/jobs/{id}`` answers it (``detail.job_detail``), as a download."""
     job = _job_or_404(request, job_id)
-    response = JsonResponse(_results_payload(job), json_dumps_params={"indent": 2})
+    response = JsonResponse(
+        detail.job_detail(request.user, job.id), encoder=NinjaJSONEncoder, json_dumps_params={"indent": 2}
+    )
     response["Content-Disposition"] = f'attachment; filename="qportal-{job.id}.json"'
     return response
 
