@@ -18,9 +18,9 @@ def _local() -> type:
 
 
 def _fake() -> type:
-    from executors.runtime import RuntimeExecutor
+    from executors.fake_backend import FakeBackendExecutor
 
-    return RuntimeExecutor
+    return FakeBackendExecutor
 
 
 def _ibm_cloud() -> type:
@@ -77,7 +77,7 @@ def backend_max_qubits(spec: ExecutorSpec) -> int | None:
     if spec.kind == "local":
         return _local()(spec).max_qubits()
     if spec.kind == "fake":
-        from executors.runtime import fake_backend_qubits
+        from executors.fake_backend import fake_backend_qubits
 
         return fake_backend_qubits(spec.backend)
     return None

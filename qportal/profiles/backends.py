@@ -11,7 +11,7 @@ from qportal.profiles.models import ExecutorProfile, ProfileKind
 def backends_for(profile: ExecutorProfile) -> dict[str, Any]:
     kind = profile.kind
     if kind == ProfileKind.FAKE:
-        from executors.runtime import list_fake_backends
+        from executors.fake_backend import list_fake_backends
 
         items = list_fake_backends()
     elif kind == ProfileKind.IBM_CLOUD:

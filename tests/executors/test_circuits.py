@@ -12,7 +12,7 @@ from qiskit.circuit import Parameter
 from executors import ExecutionRequest, InvalidRequest, parse_circuit, validate_request
 from executors.base import ExecutorSpec
 from executors.circuits import circuit_diagram, circuit_to_qasm, qasm_version, to_observables
-from executors.runtime import RuntimeExecutor
+from executors.fake_backend import FakeBackendExecutor
 from tests.circuits import BELL
 
 BELL3 = """OPENQASM 3.0;
@@ -138,7 +138,7 @@ def test_too_many_qubits_for_fake_manila():
     wide = QuantumCircuit(200, 1)
     wide.h(0)
     wide.measure(0, 0)
-    executor = RuntimeExecutor(ExecutorSpec(kind="fake", backend="fake_manila"))
+    executor = FakeBackendExecutor(ExecutorSpec(kind="fake", backend="fake_manila"))
     with pytest.raises(InvalidRequest) as caught:
         executor.validate(request(circuits=[bell(), wide]))
     assert str(caught.value) == "circuit 1 uses 200 qubits but fake_manila has 5"

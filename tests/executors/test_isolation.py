@@ -9,8 +9,8 @@ import pytest
 from executors import isolation
 from executors.base import ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
+from executors.fake_backend import FakeBackendExecutor
 from executors.local import LocalSimulatorExecutor
-from executors.runtime import RuntimeExecutor
 from tests.circuits import BELL, GHZ3
 from tests.stats import assert_counts_match, exact_probabilities
 
@@ -57,12 +57,12 @@ async def test_tiny_jobs_run_inline_and_others_in_a_child(pool):
     for request in (busy, many_shots, estimator):
         assert not executor.runs_inline(request, request.shots or 1024)
         assert isolation.wanted(executor, request, request.shots or 1024)
-    assert isolation.wanted(RuntimeExecutor(ExecutorSpec(kind="fake", backend="fake_manila")), bell, 1024)
+    assert isolation.wanted(FakeBackendExecutor(ExecutorSpec(kind="fake", backend="fake_manila")), bell, 1024)
 
 
 async def test_isolated_fake_backend(pool):
     request = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=2000)
-    result = await RuntimeExecutor(ExecutorSpec(kind="fake", backend="fake_manila")).run(request)
+    result = await FakeBackendExecutor(ExecutorSpec(kind="fake", backend="fake_manila")).run(request)
     counts = result.circuits[0].counts
     assert sum(counts.values()) == 2000 and counts.get("00", 0) + counts.get("11", 0) > 1700
 

@@ -1,4 +1,4 @@
-"""RuntimeExecutor on fake_manila: device-like noisy runs, ideal runs on the device layout, options.
+"""FakeBackendExecutor on fake_manila: device-like noisy runs, ideal runs on the device layout, options.
 
 Noisy sampler bound.  The exact noisy distribution is a property of the backend's noise model
 (gate depolarising + thermal relaxation, relaxation during measurement, readout error), so the
@@ -22,13 +22,8 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 
 from executors import ExecutionRequest, ExecutorSpec, InvalidRequest, backend_max_qubits, build_executor
-from executors.runtime import (
-    DEFAULT_OPTIMIZATION_LEVEL,
-    fake_backend,
-    list_fake_backends,
-    make_options,
-    transpile_to_isa,
-)
+from executors.fake_backend import fake_backend, list_fake_backends
+from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, make_options, transpile_to_isa
 from tests.circuits import bell, ghz
 from tests.stats import assert_counts_match, assert_same_distribution, exact_probabilities
 
