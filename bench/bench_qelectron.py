@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pennylane as qml  # noqa: E402
 
-from executors.local import LocalSimulatorExecutor  # noqa: E402
-from executors.qelectron import AerSamplerExecutor, qelectron  # noqa: E402
+from executors.local import AerSamplerExecutor, LocalSimulatorExecutor  # noqa: E402
+from executors.qelectron import qelectron  # noqa: E402
 
 X = np.array([0.6, -1.57])
 

@@ -16,7 +16,7 @@ from executors.base import (
     TransientError,
 )
 from executors.cluster import ClusterExecutor, QCluster
-from executors.qelectron import AerSamplerExecutor
+from executors.local import AerSamplerExecutor
 from executors.registry import build_executor
 from tests.circuits import bell
 from tests.executors.qe_helpers import Failing, Held, Recorder

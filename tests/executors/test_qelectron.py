@@ -12,9 +12,9 @@ import pytest
 
 from executors.base import InvalidRequest, RemoteJobFailed, TransientError
 from executors.cluster import ClusterExecutor
-from executors.local import LocalSimulatorExecutor
+from executors.local import AerSamplerExecutor, LocalSimulatorExecutor
 from executors.pennylane import PennyLaneDeviceExecutor
-from executors.qelectron import AerSamplerExecutor, qelectron
+from executors.qelectron import qelectron
 from tests.executors.qe_helpers import (
     Failing,
     Held,

@@ -14,7 +14,8 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
 from executors.base import ExecutionRequest, InvalidRequest
-from executors.qelectron import AerSamplerExecutor, qelectron
+from executors.local import AerSamplerExecutor
+from executors.qelectron import qelectron
 from executors.tapes import _UNCACHEABLE, _Compiled, _Inspected, _Sym, build_batch
 from tests.executors.qe_helpers import assert_expval_close, assert_probs_close
 from tests.stats import assert_counts_match, assert_same_distribution, exact_probabilities
@@ -286,7 +287,7 @@ def _mid_circuit() -> QuantumCircuit:
 
 
 def test_exact_plans_only_for_final_measurements():
-    from executors.qelectron import _ExactPlan
+    from executors.local import _ExactPlan
 
     assert _ExactPlan.of(_scrambled()).clbits == (0, 2)
     assert _ExactPlan.of(_mid_circuit()) is None
@@ -331,7 +332,7 @@ def test_seeded_executors_repeat_their_samples():
 def test_a_request_aer_cannot_take_fails_alone_in_its_batch():
     from qiskit.circuit import Gate
 
-    from executors.qelectron import _Pending
+    from executors.local import _Pending
 
     bad = QuantumCircuit(1, 1)
     bad.append(Gate("mystery", 1, []), [0])
