@@ -70,7 +70,10 @@ class ExecutionRequest:
     or a list of Pauli strings, in Qiskit's little-endian label order.  ``parameter_values`` has
     one entry per circuit: a flat list of floats bound in ``circuit.parameters`` order, or None.
     ``submit_key`` is persisted by the caller before ``submit`` and used to tag remote jobs so a
-    lost submission can be found again.
+    lost submission can be found again.  ``sources``, when given, has one entry per circuit: the
+    OpenQASM text the circuit is the :func:`executors.circuits.parse_circuit` of (up to its name),
+    or None; the caller promises not to change such a circuit.  A simulator child process is then
+    sent the text, which it parses faster than it unpickles the circuit.
     """
 
     circuits: list[QuantumCircuit]
@@ -80,6 +83,7 @@ class ExecutionRequest:
     parameter_values: list[list[float] | None] | None = None
     tags: list[str] = field(default_factory=list)
     submit_key: str | None = None
+    sources: list[str | None] | None = None
     on_circuit: Callable[[CircuitResult], None] | None = None  # called as each circuit finishes
     on_progress: Callable[[str], None] | None = None  # sub-status text: "transpiling", "executing"
 
@@ -152,6 +156,23 @@ class Executor(Protocol):
 
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
         """submit + result, the convenience path."""
+
+
+@runtime_checkable
+class InlineExecutor(Protocol):
+    """An executor that can run a tiny job in the calling thread (the in-process simulators).
+
+    A caller already in a worker thread skips the event loop round trips of ``submit``/``result``,
+    which cost as much as such a job.  Only methods here, so ``isinstance`` stays cheap on the
+    worker's path.
+    """
+
+    def runs_inline(self, request: ExecutionRequest, shots: int) -> bool:
+        """True when ``request`` at ``shots`` is small enough to run in the caller's thread, even
+        beside process isolation (:mod:`executors.isolation`)."""
+
+    def run_inline(self, request: ExecutionRequest) -> ExecutionResult | None:
+        """Run the job now, in this thread, if ``runs_inline`` says so; None (nothing run) otherwise."""
 
 
 @runtime_checkable

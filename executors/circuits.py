@@ -183,6 +183,8 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
     values = request.parameter_values
     if values is not None and len(values) != len(circuits):
         raise InvalidRequest(f"parameter_values has {len(values)} entries for {len(circuits)} circuits")
+    if request.sources is not None and len(request.sources) != len(circuits):
+        raise InvalidRequest(f"sources has {len(request.sources)} entries for {len(circuits)} circuits")
     observables = request.observables
     if request.primitive == "estimator":
         if observables is None:

@@ -47,7 +47,8 @@ class InProcessExecutor:
 
     Subclasses set ``name`` and implement :meth:`max_qubits`, :meth:`_prepare` (transpile etc.,
     returns anything), :meth:`_execute` (runs the circuits ``indices``, returns their
-    :class:`CircuitResult` list) and optionally :meth:`_finish` and :meth:`_metadata`.
+    :class:`CircuitResult` list) and optionally :meth:`_finish`, :meth:`_metadata` and
+    :meth:`runs_inline` (which jobs are tiny enough to skip the event loop and isolation).
     """
 
     name = "in-process"
@@ -108,17 +109,21 @@ class InProcessExecutor:
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
         return await self.result(await self.submit(request))
 
+    def runs_inline(self, request: ExecutionRequest, shots: int) -> bool:
+        """True for a job small enough to run in the caller's thread even with isolation on; none is,
+        unless a subclass knows better (:class:`~executors.local.LocalSimulatorExecutor` does)."""
+        return False
+
     def run_inline(self, request: ExecutionRequest) -> ExecutionResult | None:
-        """Run the job now, in the calling thread, if it is one batch and the executor declares it tiny
-        (``runs_inline``: a few milliseconds of simulation); None (and nothing run) otherwise.
+        """Run the job now, in the calling thread, if it is one batch and :meth:`runs_inline` declares
+        it tiny (a few milliseconds of simulation); None (and nothing run) otherwise.
 
         For a caller already in a worker thread (the job manager's database thread): it skips the
         event loop round trips of ``submit``/``result``, which cost as much as such a simulation.
         Callbacks are not called; the caller stores the whole result.
         """
         shots = request.shots or self.default_shots()
-        runs_inline = getattr(self, "runs_inline", None)
-        if runs_inline is None or not self._one_batch(request) or not runs_inline(request, shots):
+        if not self._one_batch(request) or not self.runs_inline(request, shots):
             return None
         self.validate(request)
         started = time.perf_counter()
@@ -132,7 +137,7 @@ class InProcessExecutor:
         started = time.perf_counter()
         job.started = True
         shots = request.shots or self.default_shots()
-        if isolation.wanted(self, request, shots):
+        if isolation.enabled() and not self.runs_inline(request, shots):
             # Prepare and execute in a child process (see executors.isolation); callbacks stay here.
             _progress(request, "executing")
             portable = dataclasses.replace(request, on_circuit=None, on_progress=None)

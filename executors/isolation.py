@@ -6,8 +6,9 @@ frames, HTTP requests.  A long-running service (the portal's job worker) calls :
 each batch of circuits then runs in a pool of spawned processes.  Scripts and notebooks that never
 call it keep the lower-latency in-thread path.
 
-A child caches the executor and the prepared (transpiled) circuits of recent jobs, so the batches
-of a per-circuit job prepare once per child.
+A circuit whose OpenQASM text the request carries (``ExecutionRequest.sources``) is sent as that
+text.  A child caches the executor and the prepared (transpiled) circuits of recent jobs, so the
+batches of a per-circuit job prepare once per child.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import os
 import pickle
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -82,13 +82,10 @@ def enabled() -> bool:
     return _pool is not None
 
 
-def wanted(executor: Any, request: Any, shots: int) -> bool:
-    """True when this job should run in a child process: isolation is on and the executor does not
-    declare the job tiny (``runs_inline(request, shots)``, e.g. a Bell circuit on Aer)."""
-    if _pool is None:
-        return False
-    runs_inline = getattr(executor, "runs_inline", None)
-    return runs_inline is None or not runs_inline(request, shots)
+def process_ids() -> list[int]:
+    """The pids of the pool's running children (none when isolation is off)."""
+    pool = _pool
+    return [] if pool is None else list(pool._processes or ())
 
 
 def warm_up() -> None:
@@ -159,6 +156,7 @@ def _subrequest(request: Any, part: list[int]) -> Any:
         circuits=[request.circuits[index] for index in part],
         observables=pick(request.observables),
         parameter_values=pick(request.parameter_values),
+        sources=pick(request.sources),
     )
 
 
@@ -167,7 +165,7 @@ async def _run_part(executor_cls: type, spec: Any, job_key: str, request: Any, i
     pool = _pool
     try:
         return await loop.run_in_executor(
-            pool, _child_run, executor_cls, pickle.dumps(spec), job_key, _portable(request), indices, shots
+            pool, _child_run, executor_cls, pickle.dumps(spec), job_key, portable(request), indices, shots
         )
     except BrokenProcessPool:
         _replace_broken(pool)
@@ -176,54 +174,36 @@ async def _run_part(executor_cls: type, spec: Any, job_key: str, request: Any, i
 
 # ---- circuits sent as their source text ---------------------------------------------------------
 
-_sources: dict[int, tuple[weakref.ref, str, str]] = {}
-
-
-def register_source(circuit: Any, qasm: str) -> None:
-    """Declare that ``circuit`` is what ``executors.circuits.parse_circuit({"qasm": qasm})`` returns
-    (up to its name) and that it will not be changed.
-
-    Isolated runs then send the text, which a child parses faster than it unpickles the circuit
-    (100 QASMBench circuits: ~0.1 s to parse against 0.4-0.6 s to pickle, send and unpickle).
-    The declaration lasts as long as the circuit object.
-    """
-    key = id(circuit)
-
-    def forget(ref: weakref.ref, key: int = key) -> None:
-        if _sources.get(key, (None,))[0] is ref:
-            del _sources[key]
-
-    _sources[key] = (weakref.ref(circuit, forget), qasm, circuit.name)
-
 
 @dataclass(frozen=True)
-class _Source:
+class CircuitText:
+    """A circuit sent to a child as the OpenQASM text it was parsed from (``ExecutionRequest.sources``)."""
+
     qasm: str
     name: str
 
 
-def _portable(request: Any) -> Any:
-    """``request`` with every registered circuit replaced by its source text."""
-    circuits, swapped = [], False
-    for circuit in request.circuits:
-        entry = _sources.get(id(circuit))
-        if entry is not None and entry[0]() is circuit:
-            circuits.append(_Source(entry[1], entry[2]))
-            swapped = True
-        else:
-            circuits.append(circuit)
-    return dataclasses.replace(request, circuits=circuits) if swapped else request
+def portable(request: Any) -> Any:
+    """``request`` as a child is sent it: each circuit with a source text replaced by a
+    :class:`CircuitText` (the texts then travel once, so ``sources`` is dropped)."""
+    if request.sources is None:
+        return request
+    circuits = [
+        circuit if source is None else CircuitText(source, circuit.name)
+        for circuit, source in zip(request.circuits, request.sources, strict=True)
+    ]
+    return dataclasses.replace(request, circuits=circuits, sources=None)
 
 
-def _materialize(request: Any) -> Any:
-    """The child's side of :func:`_portable`: parse the circuits sent as text."""
-    if not any(isinstance(circuit, _Source) for circuit in request.circuits):
+def materialize(request: Any) -> Any:
+    """The child's side of :func:`portable`: parse the circuits sent as text."""
+    if not any(isinstance(circuit, CircuitText) for circuit in request.circuits):
         return request
     from executors.circuits import parse_circuit
 
     circuits, parsed = [], {}
     for index, circuit in enumerate(request.circuits):
-        if isinstance(circuit, _Source):
+        if isinstance(circuit, CircuitText):
             first = parsed.get(circuit.qasm)
             if first is None:  # a text repeated in the job is parsed once, then copied
                 first = parsed[circuit.qasm] = parse_circuit({"qasm": circuit.qasm}, index)
@@ -271,7 +251,7 @@ def _child_run(executor_cls: type, spec_blob: bytes, job_key: str, request: Any,
         _prepared.move_to_end(job_key)
         _, prepared, request = _prepared[job_key]
     else:
-        request = _materialize(request)
+        request = materialize(request)
         prepared = executor._prepare(request)
         _prepared[job_key] = (executor, prepared, request)
         while len(_prepared) > _KEEP_PREPARED:

@@ -19,7 +19,6 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from qiskit import qpy
 
-from executors import isolation
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
 from qportal.accounts.models import CredentialStatus, IBMCredential
@@ -150,9 +149,6 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         return None
     rows = queries.circuits_of(job.id)
     circuits = (parsed.take(job.id, len(rows)) if parsed is not None else None) or _parse_rows(rows)
-    for row, circuit in zip(rows, circuits, strict=True):
-        if row.source_format != "qpy":
-            isolation.register_source(circuit, row.source)  # a simulator child parses the text itself
     estimator = job.primitive == "estimator"
     params = [row.parameter_values for row in rows]
     request = ExecutionRequest(
@@ -163,6 +159,7 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         parameter_values=params if any(p is not None for p in params) else None,
         tags=list(job.tags),
         submit_key=job.submit_key or None,
+        sources=[None if row.source_format == "qpy" else row.source for row in rows],
     )
     spec = job.profile.to_spec(with_secrets=True, resolve_member=member_resolver(job.profile))
     return WorkItem(

@@ -26,6 +26,7 @@ from executors import isolation
 from executors.base import (
     AuthenticationError,
     ExecutorError,
+    InlineExecutor,
     InvalidRequest,
     JobCancelled,
     JobHandle,
@@ -243,7 +244,7 @@ class JobRunner:
             executor = self._executor_for(loaded)
         except Exception:  # an executor that cannot be built: _run records why
             return None
-        return executor if hasattr(executor, "run_inline") else None
+        return executor if isinstance(executor, InlineExecutor) else None
 
     async def check_credentials(self) -> None:
         """Validate newly saved IBM credentials in the background (building a service is slow)."""

@@ -56,13 +56,14 @@ async def test_tiny_jobs_run_inline_and_others_in_a_child(pool):
     estimator = ExecutionRequest(circuits=[parse_circuit({"qasm": GHZ3})], primitive="estimator", observables=["ZZZ"])
     for request in (busy, many_shots, estimator):
         assert not executor.runs_inline(request, request.shots or 1024)
-        assert isolation.wanted(executor, request, request.shots or 1024)
-    assert isolation.wanted(FakeBackendExecutor(ExecutorSpec(kind="fake", backend="fake_manila")), bell, 1024)
+    assert (await executor.run(many_shots)).metadata["isolated"] is True
+    assert not FakeBackendExecutor(ExecutorSpec(kind="fake", backend="fake_manila")).runs_inline(bell, 1024)
 
 
 async def test_isolated_fake_backend(pool):
     request = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=2000)
     result = await FakeBackendExecutor(ExecutorSpec(kind="fake", backend="fake_manila")).run(request)
+    assert result.metadata["isolated"] is True  # a fake backend declares no job tiny
     counts = result.circuits[0].counts
     assert sum(counts.values()) == 2000 and counts.get("00", 0) + counts.get("11", 0) > 1700
 
@@ -100,7 +101,7 @@ def test_children_exit_when_their_parent_is_killed(tmp_path):
         "from executors import isolation\n"
         "isolation.enable(2)\n"
         "isolation.warm_up()\n"
-        "print(' '.join(str(p) for p in isolation._pool._processes), flush=True)\n"
+        "print(' '.join(str(p) for p in isolation.process_ids()), flush=True)\n"
         "time.sleep(600)\n"
     )
     root = Path(__file__).resolve().parents[2]
@@ -166,40 +167,43 @@ async def test_a_dead_child_costs_one_transient_failure_then_a_fresh_pool(pool):
     request = ExecutionRequest(circuits=[parse_circuit({"qasm": BELL})], shots=5000)
     executor = LocalSimulatorExecutor()
     await executor.run(request)
-    broken = isolation._pool
-    for pid in list(broken._processes):
+    killed = isolation.process_ids()
+    assert killed
+    for pid in killed:
         os.kill(pid, signal.SIGKILL)
     await asyncio.sleep(0.5)
     with pytest.raises(TransientError):
         await executor.run(request)
-    assert isolation._pool is not broken
+    assert not set(isolation.process_ids()) & set(killed)  # a fresh pool, not the broken one
     result = await executor.run(request)
     assert sum(result.circuits[0].counts.values()) == 5000
 
 
-async def test_registered_circuits_travel_as_text_and_run_the_same(pool):
-    import gc
-
+async def test_circuits_with_sources_travel_as_text_and_run_the_same(pool):
     bell, ghz = parse_circuit({"qasm": BELL, "name": "bell"}), parse_circuit({"qasm": GHZ3})
-    isolation.register_source(bell, BELL)
-    isolation.register_source(ghz, GHZ3)
-    unregistered = parse_circuit({"qasm": BELL})
-    request = ExecutionRequest(circuits=[bell, ghz, unregistered], shots=5000)
+    without_text = parse_circuit({"qasm": BELL})
+    request = ExecutionRequest(circuits=[bell, ghz, without_text], shots=5000, sources=[BELL, GHZ3, None])
 
-    portable = isolation._portable(request)
-    assert [type(c).__name__ for c in portable.circuits] == ["_Source", "_Source", "QuantumCircuit"]
-    rebuilt = isolation._materialize(portable).circuits
+    portable = isolation.portable(request)
+    assert [type(c).__name__ for c in portable.circuits] == ["CircuitText", "CircuitText", "QuantumCircuit"]
+    assert portable.sources is None  # each text is sent once, in its CircuitText
+    rebuilt = isolation.materialize(portable).circuits
     assert rebuilt == request.circuits and rebuilt[0].name == "bell"
+    assert isolation.portable(ExecutionRequest(circuits=[bell])).circuits == [bell]
 
     result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=True)).run(request)
     assert result.metadata["isolated"] is True
     for r, text in zip(result.circuits, (BELL, GHZ3, BELL), strict=True):
         assert_counts_match(r.counts, exact_probabilities(text), 5000)
 
-    key = id(ghz)
-    del ghz, request, portable, result
-    gc.collect()
-    assert key not in isolation._sources  # the declaration ends with the circuit
+
+async def test_a_split_batch_keeps_each_circuits_source(pool):
+    bell, ghz = parse_circuit({"qasm": BELL}), parse_circuit({"qasm": GHZ3})
+    request = ExecutionRequest(circuits=[bell, ghz] * 8, shots=2000, sources=[BELL, None] * 8)
+    result = await LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=True)).run(request)
+    assert {r.metadata["pubs_in_call"] for r in result.circuits} == {8}  # split in two
+    for r in result.circuits:
+        assert_counts_match(r.counts, exact_probabilities(BELL if r.index % 2 == 0 else GHZ3), 2000)
 
 
 def test_a_text_repeated_in_a_job_is_parsed_once_in_the_child(monkeypatch):
@@ -211,12 +215,12 @@ def test_a_text_repeated_in_a_job_is_parsed_once_in_the_child(monkeypatch):
         executors.circuits, "parse_circuit", lambda source, index=0: texts.append(index) or parse(source, index)
     )
     sent = [
-        isolation._Source(BELL, "a"),
-        isolation._Source(GHZ3, ""),
-        isolation._Source(BELL, "b"),
-        isolation._Source(BELL, ""),
+        isolation.CircuitText(BELL, "a"),
+        isolation.CircuitText(GHZ3, ""),
+        isolation.CircuitText(BELL, "b"),
+        isolation.CircuitText(BELL, ""),
     ]
-    rebuilt = isolation._materialize(ExecutionRequest(circuits=sent)).circuits
+    rebuilt = isolation.materialize(ExecutionRequest(circuits=sent)).circuits
     assert texts == [0, 1]
     assert [c.name for c in rebuilt] == ["a", "", "b", ""]
     assert rebuilt[0] == rebuilt[2] == rebuilt[3] and len({id(c) for c in rebuilt}) == 4

@@ -234,3 +234,23 @@ def test_run_inline_runs_only_tiny_one_batch_jobs():
     per_circuit = executor(single_job=False)
     assert per_circuit.run_inline(ExecutionRequest(circuits=[bell(), bell()], shots=100)) is None
     assert per_circuit.run_inline(ExecutionRequest(circuits=[bell()], shots=100)) is not None
+
+
+def test_only_the_in_process_simulators_are_inline_executors():
+    from executors import InlineExecutor
+    from executors.fake_backend import FakeBackendExecutor
+    from executors.local import AerSamplerExecutor
+
+    fake = FakeBackendExecutor(ExecutorSpec(kind="fake", backend="fake_manila"))
+    assert isinstance(executor(), InlineExecutor) and isinstance(fake, InlineExecutor)
+    assert not isinstance(AerSamplerExecutor(), InlineExecutor)
+    tiny = ExecutionRequest(circuits=[bell()], shots=100)
+    assert executor().runs_inline(tiny, 100)
+    assert not fake.runs_inline(tiny, 100) and fake.run_inline(tiny) is None  # it declares no job tiny
+
+
+def test_sources_need_one_entry_per_circuit():
+    from executors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="sources has 1 entries for 2 circuits"):
+        executor().validate(ExecutionRequest(circuits=[bell(), bell()], sources=[None]))
