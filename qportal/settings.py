@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # serves Swagger UI's own files for /api/v1/docs: no CDN, so the docs work air-gapped
 ]
 
 MIDDLEWARE = [
