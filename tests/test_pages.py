@@ -342,3 +342,10 @@ def test_outsider_and_builtin_profiles(as_user, users):
     assert client.get(reverse("profile-edit", args=[profile.id])).status_code == 404
     builtin = ExecutorProfile.objects.get(name="local", team__isnull=True)
     assert client.get(reverse("profile-edit", args=[builtin.id])).status_code == 403
+
+
+def test_the_500_page_renders_without_a_request():
+    from django.template.loader import render_to_string
+
+    html = render_to_string("500.html")  # as django.views.defaults.server_error renders it
+    assert "Something went wrong" in html and "/static/qportal.css" in html and 'href="/"' in html
