@@ -129,6 +129,10 @@ def job_rerun(request, job_id):
         return forbidden(request, f"You cannot run this job again: {exc}.")
     except (InvalidRequest, ProfileInvalid, NotFound) as exc:
         return render(request, "forbidden.html", {"message": str(exc), "title": "Cannot run again"}, status=400)
+    except services.QueueFull as exc:
+        response = render(request, "forbidden.html", {"message": str(exc), "title": "Cannot run again"}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     return redirect("job-detail", job_id=new.id)
 
 
@@ -363,6 +367,8 @@ def submit(request):
                 error, error_line, status = str(exc), exc.line, 400
             except (ProfileInvalid, NotFound) as exc:
                 error, status = str(exc), 400
+            except services.QueueFull as exc:
+                error, status = str(exc), 429
     teams = [
         m
         for m in Membership.objects.filter(user=request.user)

@@ -136,3 +136,16 @@ def test_the_rate_is_shared_through_redis(api_for):
         keys = redis.Redis.from_url("redis://127.0.0.1:6379/7").keys("*qportal:rate:*")
         assert len(keys) == 1
         cache.clear()
+
+
+@override_settings(MAX_UNFINISHED_PER_USER=1)
+def test_the_pages_say_when_the_queue_is_full(client, users):
+    from django.urls import reverse
+
+    client.force_login(users["alice"])
+    first = submit(users["alice"])
+    page = client.post(reverse("job-submit"), {"qasm": BELL, "profile": "local", "shots": "10"})
+    assert page.status_code == 429 and "QPORTAL_MAX_UNFINISHED_PER_USER" in page.content.decode()
+    again = client.post(reverse("job-rerun", args=[first.id]))
+    assert again.status_code == 429 and again["Retry-After"] == "10"
+    assert Job.objects.count() == 1
