@@ -1,7 +1,7 @@
 """The embedded default: the job worker runs on the web server's own event loop.
 
-With the in-memory channel layer, websocket groups and worker wake-ups only work within one event
-loop, so the worker is started as a task on the loop that serves requests, once.
+The in-process message bus (``qportal.jobs.bus.LocalBus``) serves one process, so the worker is
+started as a task on the loop that serves requests and websockets, once.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import asyncio
 import contextvars
 import logging
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ def ensure_embedded_worker() -> None:
     runner = JobRunner()
     # A fresh context: started from inside a request, the task would otherwise inherit that
     # request's thread-sensitive context, whose sync thread ends with the request.
-    _started = asyncio.get_event_loop().create_task(runner.serve(get_channel_layer()), context=contextvars.Context())
+    _started = asyncio.get_event_loop().create_task(runner.serve(), context=contextvars.Context())
     log.info("embedded worker %s scheduled", runner.worker_id)
 
 

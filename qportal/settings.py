@@ -106,10 +106,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    from redis.connection import parse_url
+
+    # Channels' pub/sub layer carries worker wake-ups and cancel notices (``qportal.jobs.bus``).
+    # Pub/sub ignores the database number, so the prefix names it to keep databases apart.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"qportal.{int(parse_url(REDIS_URL).get('db') or 0)}."},
         }
     }
     # Shared by every web process: the API's rate limit counts there (qportal.throttle).
@@ -129,7 +133,6 @@ WORKER_SWEEP_SECONDS = env_int("QPORTAL_SWEEP_SECONDS", 3, minimum=1)
 MAX_UNFINISHED_PER_USER = env_int("QPORTAL_MAX_UNFINISHED_PER_USER", 1000, minimum=1)
 MAX_UNFINISHED_PER_TEAM = env_int("QPORTAL_MAX_UNFINISHED_PER_TEAM", 5000, minimum=1)
 API_RATE = env_rate("QPORTAL_API_RATE", "1200/minute")  # (requests, seconds) or None
-JOB_CHANNEL = "qportal.jobs"
 # The QASMBench programs shipped with the repository (examples/qasmbench, their licence beside them).
 QASMBENCH_DIR = Path(env_str("QPORTAL_QASMBENCH_DIR", str(BASE_DIR / "examples" / "qasmbench")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 1000 circuits of QASM fit

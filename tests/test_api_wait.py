@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.test import AsyncClient
 
 from executors import isolation
@@ -38,7 +37,7 @@ def _with_worker(scenario):
     """Run ``scenario()`` on one event loop with a serving worker, as the embedded default does."""
 
     async def main():
-        serving = asyncio.create_task(JobRunner(worker_id="w").serve(get_channel_layer()))
+        serving = asyncio.create_task(JobRunner(worker_id="w").serve())
         try:
             return await scenario()
         finally:
@@ -118,16 +117,16 @@ def test_wait_on_another_teams_job_is_404(api_for):
 
 
 async def test_a_job_that_finished_before_the_wait_began_is_known_without_the_database(monkeypatch):
-    """The hub remembers jobs whose finishing frame it delivered; other jobs wait for frames, and the
+    """The bus remembers jobs whose finishing frame it delivered; other jobs wait for frames, and the
     database is read only at the recheck (here past the waits)."""
-    from qportal.jobs import events, fanout
+    from qportal.jobs import bus, events
 
     monkeypatch.setattr(waiting, "RECHECK_SECONDS", 120)
     reads = []
     monkeypatch.setattr(waiting, "_finished", lambda job_id: reads.append(job_id) or False)
-    old = fanout.use(fanout.Hub(None))
+    old = bus.use(bus.LocalBus())
     try:
-        (await fanout.hub().subscribe(["team.1"], lambda message: asyncio.sleep(0))).start()  # binds the hub
+        (await bus.current().subscribe(["team.1"], lambda message: asyncio.sleep(0))).start()  # binds the hub
         frame = {"job": "finished-job", "seq": 3, "kind": "done", "status": "done"}
         await asyncio.to_thread(events.publish, frame, 1)
         await asyncio.to_thread(
@@ -138,4 +137,4 @@ async def test_a_job_that_finished_before_the_wait_began_is_known_without_the_da
         assert await waiting.wait_until_finished("running-job", 0.2) is False
         assert reads == ["running-job"]  # once, when the wait ran out
     finally:
-        fanout.use(old)
+        bus.use(old)

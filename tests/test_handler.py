@@ -10,7 +10,6 @@ from http.cookies import SimpleCookie
 import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import Client
 
@@ -92,7 +91,7 @@ async def test_a_waiting_submit_is_woken_by_the_jobs_done_event(app, users, monk
     _, key = await sync_to_async(ApiKey.issue)(users["alice"])
     auth = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
     body = json.dumps({"profile": "local", "shots": 2000, "circuits": [{"qasm": BELL}]}).encode()
-    serving = asyncio.create_task(JobRunner(worker_id="w").serve(get_channel_layer()))
+    serving = asyncio.create_task(JobRunner(worker_id="w").serve())
     try:
         answer = await call(app, "POST", "/api/v1/jobs", body, auth, query=b"wait=20")
     finally:
@@ -131,7 +130,7 @@ async def test_a_waiting_request_holds_no_request_thread(users):
 
 async def test_a_waiting_request_ends_when_its_client_leaves(users):
     """The wait is given up (and its event subscription dropped) when the client disconnects."""
-    from qportal.jobs import fanout
+    from qportal.jobs import bus
 
     handler, auth, job = await one_thread_handler_and_a_queued_job(users["alice"])
     scope = http_scope("GET", f"/api/v1/jobs/{job['id']}", auth, b"wait=30")
@@ -139,14 +138,14 @@ async def test_a_waiting_request_ends_when_its_client_leaves(users):
     await comm.send_input({"type": "http.request", "body": b""})
     group = f"job.{job['id']}"
     for _ in range(100):  # the wait has begun once its subscription is there
-        if fanout.hub().groups.get(group):
+        if bus.current().hub.groups.get(group):
             break
         await asyncio.sleep(0.02)
-    assert fanout.hub().groups.get(group), "the request never started waiting"
+    assert bus.current().hub.groups.get(group), "the request never started waiting"
     await comm.send_input({"type": "http.disconnect"})
     await comm.wait(5)  # well before the 30 s wait is over
     assert await comm.receive_nothing(0.1), "an answer was sent to a client that had left"
-    assert not fanout.hub().groups.get(group)
+    assert not bus.current().hub.groups.get(group)
 
 
 async def test_login_form_with_csrf_and_session_cookies(app, users):

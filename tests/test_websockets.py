@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from qportal.jobs import events, fanout, services
+from qportal.jobs import bus, events, fanout, services
 from qportal.jobs.models import JobEvent
 from qportal.jobs.worker import JobRunner
 from tests.circuits import BELL, GHZ3
@@ -35,11 +35,11 @@ def app(settings):
 @pytest.fixture(autouse=True)
 async def fresh_layer():
     await get_channel_layer().flush()
-    hub = fanout.Hub(None)  # the embedded default's in-process hub, fresh for each test
-    old = fanout.use(hub)
-    yield hub
-    await hub.aclose()
-    fanout.use(old)
+    local = bus.LocalBus()  # the embedded default's in-process bus, fresh for each test
+    old = bus.use(local)
+    yield local.hub
+    await local.hub.aclose()
+    bus.use(old)
     await get_channel_layer().flush()
 
 
@@ -141,7 +141,7 @@ async def test_outsider_and_anonymous_are_refused(app, users):
         assert not connected and code == 4401
     # The refused sockets left nothing in the registry: events for the job reach no one.
     await sync_to_async(services.cancel_job)(users["alice"], job)
-    assert fanout.hub().groups == {}
+    assert bus.current().hub.groups == {}
 
 
 async def test_reconnect_and_refetch_converge_after_frames_were_dropped(app, users, monkeypatch):
@@ -266,17 +266,17 @@ REDIS_TEST_URL = "redis://127.0.0.1:6379/10"
 
 @pytest.fixture
 async def redis_hub():
-    """The production transport on the machine's Redis (db 10, flushed): this process's hub plus a
-    second hub standing for another web process."""
+    """The production transport on the machine's Redis (db 10, flushed): this process's bus's hub
+    plus a second hub standing for another web process."""
     import redis
 
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    hub, other = fanout.Hub(REDIS_TEST_URL), fanout.Hub(REDIS_TEST_URL)
-    old = fanout.use(hub)
-    yield hub, other
-    await hub.aclose()
+    redis_bus, other = bus.RedisBus.for_url(REDIS_TEST_URL), fanout.Hub(REDIS_TEST_URL)
+    old = bus.use(redis_bus)
+    yield redis_bus.hub, other
+    await redis_bus.hub.aclose()
     await other.aclose()
-    fanout.use(old)
+    bus.use(old)
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
 
 
@@ -305,12 +305,14 @@ async def test_events_reach_sockets_in_every_process_over_redis(app, users, redi
     # A publisher in another OS process reaches both hubs.
     frame = {**want[-1], "seq": want[-1]["seq"] + 1, "kind": "note"}
     code = (
-        "import sys; from qportal.jobs.fanout import Hub\n"
-        f"Hub({REDIS_TEST_URL!r}).publish(sys.argv[1].split(), sys.argv[2])\n"
+        "import json, os, sys, django\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tests.settings')\n"
+        "django.setup()\n"
+        "from qportal.jobs.bus import RedisBus\n"
+        f"RedisBus.for_url({REDIS_TEST_URL!r}).publish(json.loads(sys.argv[2]), int(sys.argv[1]))\n"
     )
-    groups = f"job.{job.id} team.{users['lab'].id}"
     await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", code, groups, json.dumps(frame)], check=True, timeout=60
+        subprocess.run, [sys.executable, "-c", code, str(users["lab"].id), json.dumps(frame)], check=True, timeout=60
     )
     assert await single.receive_json_from() == frame
     assert await team.receive_json_from() == frame

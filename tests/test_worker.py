@@ -7,17 +7,16 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 from django.apps import apps
-from django.conf import settings
 from django.utils import timezone
 
 from executors import isolation
 from executors.base import CircuitResult
-from qportal.jobs import services, store
+from qportal.jobs import bus, services, store
 from qportal.jobs.models import Job, JobStatus
 from qportal.jobs.parsed import ParsedCircuits
 from qportal.jobs.worker import JobRunner
+from tests.buses import KINDS, close_bus, new_bus
 from tests.circuits import BELL
 
 
@@ -113,8 +112,10 @@ SLOW = (
 )
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_cancel_stops_a_running_job(users):
+def test_cancel_stops_a_running_job(users, kind):
+    """On either bus, the cancel notice reaches the worker running the job."""
     from qportal.profiles.models import ExecutorProfile
 
     ExecutorProfile.objects.create(team=users["lab"], name="stepwise", kind="local", single_job=False)
@@ -126,8 +127,10 @@ def test_cancel_stops_a_running_job(users):
     async def scenario():
         # A 300 s lease puts the next heartbeat 100 s away: only the cancel notice sent to this
         # worker's own channel can stop the job within the bounded wait below.
+        message_bus = new_bus(kind)
+        old = bus.use(message_bus)
         runner = JobRunner(worker_id="w", lease_seconds=300)
-        serving = asyncio.create_task(runner.serve(get_channel_layer()))
+        serving = asyncio.create_task(runner.serve())
         try:
             for _ in range(600):
                 await asyncio.sleep(0.05)
@@ -141,7 +144,10 @@ def test_cancel_stops_a_running_job(users):
                     return
         finally:
             serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
             isolation.disable()  # serve() turned it on for this process
+            bus.use(old)
+            await close_bus(message_bus)
 
     async_to_sync(scenario)()
     job.refresh_from_db()
@@ -219,100 +225,6 @@ def test_remembered_circuits_are_bounded():
     assert parsed.take("job-3", 1) is None  # a count that does not match is a miss
     assert parsed.take("job-2", 2) == ["circuit"] * 2
     assert len(parsed) == 0 and parsed.take("job-2", 2) is None
-
-
-async def test_embedded_wake_up_goes_through_the_channel_layer():
-    from django.conf import settings
-
-    from qportal.jobs import events, fanout
-
-    old = fanout.use(fanout.Hub(None))
-    try:
-        layer = get_channel_layer()
-        await _drain(layer)
-        await asyncio.to_thread(events.wake_workers, "some-job")
-        message = await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), 5)
-        assert message == {"type": "job.wake", "job": "some-job"}
-    finally:
-        fanout.use(old)
-
-
-async def test_embedded_wake_up_reaches_a_local_worker_directly():
-    """A worker serving in this process (the embedded default) is woken on its loop, not via the layer."""
-    from qportal.jobs import events, fanout
-
-    old = fanout.use(fanout.Hub(None))
-    try:
-        runner = JobRunner(worker_id="local")
-        await _drain(get_channel_layer())
-        remove = fanout.hub().add_local_worker(runner.wake)
-        await asyncio.to_thread(events.wake_workers, "some-job")
-        await asyncio.wait_for(runner._wake.wait(), 5)
-        assert await _nothing_on(get_channel_layer()) is None
-        remove()
-        runner._wake.clear()
-        await asyncio.to_thread(events.wake_workers, "other-job")  # no local worker left: the layer again
-        message = await asyncio.wait_for(get_channel_layer().receive(settings.JOB_CHANNEL), 5)
-        assert message == {"type": "job.wake", "job": "other-job"} and not runner._wake.is_set()
-    finally:
-        fanout.use(old)
-
-
-@pytest.mark.production
-async def test_wake_up_is_one_redis_publish_that_wakes_a_worker():
-    """With Redis, ``wake_workers`` publishes on the wake-up channel and a listening worker wakes."""
-    import redis
-
-    from qportal.jobs import events, fanout
-
-    url = "redis://127.0.0.1:6379/10"
-    runner = JobRunner(worker_id="wake-test")
-    await _drain(get_channel_layer())
-    listener = asyncio.create_task(runner._listen_wakes(url))
-    old = fanout.use(fanout.Hub(url))
-    try:
-        await asyncio.wait_for(runner._wake.wait(), 5)  # the wake after subscribing
-        runner._wake.clear()
-        admin = redis.Redis.from_url(url)
-        deadline = asyncio.get_running_loop().time() + 5
-        while admin.pubsub_numsub(fanout.wake_channel(url))[0][1] < 1:
-            assert asyncio.get_running_loop().time() < deadline, "worker never subscribed"
-            await asyncio.sleep(0.02)
-        await asyncio.to_thread(events.wake_workers, "some-job")
-        await asyncio.wait_for(runner._wake.wait(), 5)
-        # the message went over Redis, not the channel layer
-        assert await asyncio.wait_for(_nothing_on(get_channel_layer()), 1) is None
-
-        # A new job's event and its wake-up go together (one pipeline): both arrive.
-        runner._wake.clear()
-        events_sub = admin.pubsub()
-        events_sub.subscribe(fanout.hub().channel)
-        assert (await asyncio.to_thread(events_sub.get_message, timeout=5))["type"] == "subscribe"
-        frame = {"job": "new-job", "seq": 1, "kind": "queued"}
-        await asyncio.to_thread(events.publish, frame, 7, wake=True)
-        await asyncio.wait_for(runner._wake.wait(), 5)
-        message = await asyncio.to_thread(events_sub.get_message, timeout=5)
-        assert message["type"] == "message" and message["data"].decode().startswith("job.new-job team.7\n")
-        events_sub.close()
-    finally:
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
-        fanout.use(old)
-
-
-async def _drain(layer) -> None:
-    """Drop wake-ups earlier tests left on the in-memory layer's job channel (no worker read them)."""
-    while await _nothing_on(layer, 0.01) is not None:
-        pass
-
-
-async def _nothing_on(layer, timeout: float = 0.2):
-    from django.conf import settings
-
-    try:
-        return await asyncio.wait_for(layer.receive(settings.JOB_CHANNEL), timeout)
-    except TimeoutError:
-        return None
 
 
 def test_a_tiny_local_job_runs_and_finishes_in_the_sweep_and_its_failure_is_recorded(users, run_jobs, monkeypatch):

@@ -7,8 +7,8 @@ something. Frames can be lost (delivery is at most once); clients refetch over R
 a gap or reconnect. Membership is checked in ``connect()``: a socket for a job the user cannot see
 is closed before it is accepted, exactly as for a job that does not exist.
 
-Event frames come from the process's fan-out hub (``qportal.jobs.fanout``), not from the channel
-layer: the consumers hold no channel-layer channel.
+Event frames come from the message bus (``qportal.jobs.bus``), through its process-local socket
+fan-out, not from the channel layer: the consumers hold no channel-layer channel.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from qportal.accounts.access import team_filter, team_ids
-from qportal.jobs import fanout
+from qportal.jobs import bus, fanout
 from qportal.jobs.models import Job
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -26,13 +26,13 @@ CLOSE_TRY_AGAIN = 1013
 
 
 class _JobStream(AsyncJsonWebsocketConsumer):
-    channel_layer_alias = None  # no channel-layer channel per socket: frames come from the hub
+    channel_layer_alias = None  # no channel-layer channel per socket: frames come from the bus
     subscription: fanout.Subscription | None = None
 
     async def _join(self, groups: list[str]) -> bool:
-        """Register in the hub before the state is read, so no event can fall between the two."""
+        """Subscribe before the state is read, so no event can fall between the two."""
         try:
-            self.subscription = await fanout.hub().subscribe(groups, self.base_send)
+            self.subscription = await bus.current().subscribe(groups, self.base_send)
         except fanout.Unavailable:
             await self.close(code=CLOSE_TRY_AGAIN)
             return False

@@ -3,29 +3,19 @@
 Every state change is one conditional UPDATE of named Job fields plus one JobEvent row, in one
 transaction; the event's sequence number comes from ``Job.last_seq``.  Conditions are the named
 ``queries.Where`` conditions over the job's columns.  Websocket frames and worker
-wake-ups are sent after commit and may be lost: the database stays the record of truth.  Frames
-go through the process-local fan-out (``qportal.jobs.fanout``), and so do worker wake-ups (in
-production one Redis ``PUBLISH`` on its connection, in the embedded default a call on the
-in-process worker's loop); cancel notices go through the channel layer.
+wake-ups are sent after commit, through the message bus (``qportal.jobs.bus``), and may be lost:
+the database stays the record of truth.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import re
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import transaction
 
-from qportal.jobs import fanout, queries
-from qportal.jobs.models import TERMINAL, JobEvent
+from qportal.jobs import bus, queries
+from qportal.jobs.models import JobEvent
 from qportal.jobs.queries import Where
-
-log = logging.getLogger(__name__)
 
 
 def append_event(
@@ -58,48 +48,6 @@ def append_event(
 
 
 def publish(frame: dict[str, Any], team_id: int, *, wake: bool = False) -> None:
-    """Fan an event out to the job's and the team's websocket groups (best effort).
-
-    One message for every web process (``qportal.jobs.fanout``), the frame encoded to JSON once.
-    ``wake``: also wake the workers for this (new) job, in the same Redis round trip when there is one.
-    """
-    woken = False
-    groups = [f"job.{frame['job']}", f"team.{team_id}"]
-    if frame.get("status") in TERMINAL:
-        groups.append(fanout.FINISHED_PREFIX + frame["job"])
-    try:
-        woken = fanout.hub().publish(groups, json.dumps(frame), wake_job=frame["job"] if wake else None)
-    except Exception as exc:  # a lost frame is repaired by the client's refetch
-        log.warning("could not publish event %s/%s: %s", frame["job"], frame["seq"], exc)
-    if wake and not woken:
-        wake_workers(frame["job"])
-
-
-def wake_workers(job_id) -> None:
-    """Hint the workers that a job is waiting (best effort; the sweeper finds it anyway).
-
-    With Redis, one sync ``PUBLISH`` that every worker hears (``JobRunner`` subscribes to it): a
-    channel-layer send from a request thread cost an event loop hop and channels_redis's own
-    connection handling, several times the CPU of the PUBLISH.  Embedded: the worker serving in this
-    process is woken on its loop; the channel layer only when no worker has registered there.
-    """
-    try:
-        if fanout.hub().wake_workers(str(job_id)):
-            return
-        async_to_sync(get_channel_layer().send)(settings.JOB_CHANNEL, {"type": "job.wake", "job": str(job_id)})
-    except Exception as exc:
-        log.debug("wake-up for %s not sent: %s", job_id, exc)
-
-
-def worker_group(worker_id: str) -> str:
-    """The channel-layer group that reaches one worker (names allow only [a-zA-Z0-9_.-])."""
-    return "worker." + re.sub(r"[^a-zA-Z0-9_.-]", "-", worker_id)[:90]
-
-
-def notify_cancel(job_id, worker_id: str) -> None:
-    """Tell the worker running ``job_id`` to look at it now (best effort; its heartbeat would)."""
-    layer = get_channel_layer()
-    try:
-        async_to_sync(layer.group_send)(worker_group(worker_id), {"type": "job.cancel", "job": str(job_id)})
-    except Exception as exc:
-        log.debug("cancel notice for %s not sent: %s", job_id, exc)
+    """Send an event to the job's and the team's websockets (best effort, ``bus.Bus.publish``);
+    ``wake``: also wake the workers for this (new) job."""
+    bus.current().publish(frame, team_id, wake=wake)

@@ -1,15 +1,15 @@
-"""Process-local fan-out of job events to websockets.
+"""Process-local fan-out of job events to websockets: the receiving side of ``qportal.jobs.bus``.
 
 One event reaches every web process as one message, not one channel-layer message per socket:
-``publish()`` sends the frame, encoded to JSON once, with the names of its groups (``job.<id>``,
+the bus sends the frame, encoded to JSON once, with the names of its groups (``job.<id>``,
 ``team.<id>``); each web process keeps one subscription and a registry of its own sockets per
-group, and writes the frame text to each of them.
+group (a ``Hub``), and writes the frame text to each of them.
 
 - Production (``REDIS_URL``): one Redis ``PUBLISH`` per event on a pub/sub channel named after the
   Redis database (pub/sub ignores the database number, so the name keeps databases apart); one
   ``SUBSCRIBE`` connection per web process, opened with its first socket.
-- Embedded default: the registry lives in the one process, and ``publish()`` hands the frame to the
-  event loop that serves the sockets (from any thread), without Redis.
+- Embedded default: the registry lives in the one process, and the bus hands the frame to the
+  event loop that serves the sockets (``deliver_threadsafe``, from any thread), without Redis.
 
 Delivery is best effort, as the channel layer's was: a socket whose client does not read gets its
 pending frames dropped and is closed, and if the Redis subscription is lost every local socket is
@@ -22,13 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-
-from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +119,11 @@ class Hub:
 
     def __init__(self, url: str | None):
         self.url = url
-        self.channel = f"qportal.events.{_redis_db(url)}" if url else ""
+        self.channel = events_channel(url) if url else ""
         self.groups: dict[str, dict[Subscription, None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.Task | None = None
         self._ready = asyncio.Event()
-        self._publisher = None
-        self._publisher_pid = 0
-        self._lock = threading.Lock()
-        self._wakers: dict[int, tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
 
     # -- the sockets' side, on the event loop --------------------------------------------------
@@ -255,90 +247,29 @@ class Hub:
     def socket_count(self) -> int:
         return len({sub for members in self.groups.values() for sub in members})
 
-    # -- the publishers' side, any thread -------------------------------------------------------
-
-    def publish(self, groups: list[str], text: str, wake_job: str | None = None) -> bool:
-        """Send one frame text to ``groups`` in every web process (best effort, never blocks long).
-
-        With ``wake_job`` and Redis, the workers' wake-up (``wake_workers``) goes in the same round
-        trip (a pipeline of the two PUBLISHes).  Returns whether that wake-up was sent.
-        """
-        if self.url is None:
-            loop = self._loop
-            if loop is not None and not loop.is_closed():
-                try:
-                    loop.call_soon_threadsafe(self.deliver, groups, text)
-                except RuntimeError:  # the loop closed in between
-                    pass
-            return False
-        message = " ".join(groups) + "\n" + text
-        if wake_job is None:
-            self._redis().publish(self.channel, message)
-            return False
-        pipe = self._redis().pipeline(transaction=False)
-        pipe.publish(self.channel, message)
-        pipe.publish(wake_channel(self.url), wake_job)
-        pipe.execute()
-        return True
-
-    def wake_workers(self, job_id: str) -> bool:
-        """Tell the workers that ``job_id`` is queued: with Redis, one ``PUBLISH`` on this hub's
-        connection that every worker hears; without, a call on the loop of each worker of this
-        process (``add_local_worker``).  Returns False when neither reaches a worker."""
-        if self.url is None:
-            for loop, wake in list(self._wakers.values()):
-                try:
-                    loop.call_soon_threadsafe(wake)
-                except RuntimeError:  # its loop has closed
-                    pass
-            return bool(self._wakers)
-        self._redis().publish(wake_channel(self.url), job_id)
-        return True
-
-    def add_local_worker(self, wake: Callable[[], None]) -> Callable[[], None]:
-        """Embedded default: wake this worker (on the running loop) directly for new jobs of this
-        process, skipping the channel layer's hop.  Returns the function that removes it."""
-        key = id(wake)
-        self._wakers[key] = (asyncio.get_running_loop(), wake)
-        return lambda: self._wakers.pop(key, None)
-
-    def _redis(self):
-        with self._lock:
-            if self._publisher is None or self._publisher_pid != os.getpid():
-                import redis
-
-                self._publisher = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
-                self._publisher_pid = os.getpid()
-            return self._publisher
+    def deliver_threadsafe(self, groups: list[str], text: str) -> None:
+        """In-process transport: ``deliver`` on the hub's loop, from any thread (dropped when no
+        socket has bound the hub yet, or its loop has ended)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self.deliver, groups, text)
+            except RuntimeError:  # the loop closed in between
+                pass
 
 
-def wake_channel(url: str) -> str:
-    """The pub/sub channel of worker wake-ups, named after the Redis database like the events'."""
-    return f"qportal.wake.{_redis_db(url)}"
+def encode(groups: list[str], text: str) -> str:
+    """The Redis message of one frame for ``groups`` (``Hub._on_message`` reads it)."""
+    return " ".join(groups) + "\n" + text
 
 
-def _redis_db(url: str) -> int:
+def events_channel(url: str) -> str:
+    """The pub/sub channel of job events, named after the Redis database."""
+    return f"qportal.events.{redis_db(url)}"
+
+
+def redis_db(url: str) -> int:
+    """The database number of a Redis URL (pub/sub names carry it: pub/sub ignores databases)."""
     from redis.connection import parse_url
 
     return int(parse_url(url).get("db", 0) or 0)
-
-
-_hub: Hub | None = None
-_hub_lock = threading.Lock()
-
-
-def hub() -> Hub:
-    """This process's hub, on ``settings.REDIS_URL`` (in-process when unset)."""
-    global _hub
-    with _hub_lock:
-        if _hub is None:
-            _hub = Hub(getattr(settings, "REDIS_URL", None) or None)
-        return _hub
-
-
-def use(new: Hub | None) -> Hub | None:
-    """Replace this process's hub (tests); returns the previous one."""
-    global _hub
-    with _hub_lock:
-        old, _hub = _hub, new
-    return old

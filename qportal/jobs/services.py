@@ -17,8 +17,8 @@ from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, va
 from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
 from qportal.accounts.access import Conflict, NotFound, personal_team, team_filter, writable_membership
-from qportal.jobs import queries
-from qportal.jobs.events import append_event, notify_cancel, publish
+from qportal.jobs import bus, queries
+from qportal.jobs.events import append_event, publish
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
 
@@ -292,7 +292,7 @@ def cancel_job(user, job: Job) -> Job:
             fields={"cancel_requested": True},
         )
         worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
-        transaction.on_commit(lambda: notify_cancel(job.id, worker_id))
+        transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
     job.refresh_from_db()
     return job
 

@@ -1,8 +1,8 @@
 """Long-poll: wait until a job is finished, woken by its live events, bounded by a timeout.
 
-A request that asks to wait registers with this process's event fan-out (``qportal.jobs.fanout``,
+A request that asks to wait subscribes to the job's frames on the message bus (``qportal.jobs.bus``,
 the job's ``job.<id>`` group, as its websocket stream does); a job whose finishing frame came
-before that is known to the hub (``Hub.finished``).  Frames can be lost, so the database is read
+before that is known to the bus (``Bus.finished``).  Frames can be lost, so the database is read
 every ``RECHECK_SECONDS`` as well (at once when there is no live fan-out): a lost frame costs at
 most that much latency, never a wrong answer.
 
@@ -21,7 +21,7 @@ from django.http import JsonResponse
 from ninja.responses import NinjaJSONEncoder
 
 from qportal.handler import FinishedLater, RunSync, in_sync_thread, set_body
-from qportal.jobs import fanout
+from qportal.jobs import bus
 from qportal.jobs.detail import job_detail
 from qportal.jobs.models import TERMINAL, Job
 
@@ -46,26 +46,26 @@ async def wait_until_finished(job_id, timeout: float, run_sync: RunSync = in_syn
 
     async def on_frame(message: dict) -> None:
         if message.get("type") != "websocket.send":
-            return  # the hub closing a lagging or cut-off subscriber: the database check still answers
+            return  # the fan-out closing a lagging or cut-off subscriber: the database check still answers
         try:
             if json.loads(message["text"]).get("status") in TERMINAL:
                 terminal_seen.set()
         except (ValueError, KeyError, AttributeError):
             pass
 
-    hub, subscription = fanout.hub(), None
+    events, subscription = bus.current(), None
     try:
-        subscription = await hub.subscribe([f"job.{job_id}"], on_frame)
+        subscription = await events.subscribe([f"job.{job_id}"], on_frame)
         subscription.start()
     except Exception as exc:  # no live fan-out: the periodic database check below still answers
         log.debug("long-poll for %s without live events: %s", job_id, exc)
         subscription = None
-    # Subscribed, with the frames that came before remembered by the hub: the first database read
+    # Subscribed, with the frames that came before remembered by the bus: the first database read
     # can wait for the recheck (a lost frame costs that much, as everywhere here).
     read_now = subscription is None
     try:
         while True:
-            if subscription is not None and hub.finished(job_id):
+            if subscription is not None and events.finished(job_id):
                 return True
             if read_now and await run_sync(_finished, job_id):
                 return True

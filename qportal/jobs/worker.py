@@ -1,9 +1,9 @@
 """The job manager: claims jobs from the database and drives them through the executor core.
 
-One ``JobRunner`` per process.  It wakes on hints (with Redis, messages on the pub/sub channel
-``fanout.wake_channel``; in the embedded default, direct calls from the fan-out hub of its process,
-or ``job.wake`` on ``settings.JOB_CHANNEL`` of the channel layer) and also sweeps the database
-every few seconds, so a lost hint only costs latency.  Each job runs as its own task under a
+One ``JobRunner`` per process, a Channels background consumer: it joins the message bus
+(``qportal.jobs.bus``) and receives ``job.wake`` hints and ``job.cancel`` notices on its own
+channel of the bus's channel layer.  It also sweeps the database every few seconds, so a lost
+hint only costs latency.  Each job runs as its own task under a
 semaphore; a heartbeat task renews the lease and notices cancel requests.  Losing the lease
 (another worker took over) stops the job silently.
 """
@@ -36,8 +36,7 @@ from executors.base import (
 )
 from executors.registry import build_executor, simulator_classes
 from qportal.accounts import checks
-from qportal.jobs import fanout, store
-from qportal.jobs.events import worker_group
+from qportal.jobs import bus, store
 from qportal.jobs.models import JobStatus
 from qportal.jobs.parsed import ParsedCircuits
 from qportal.startup import freeze_loaded_objects
@@ -73,9 +72,11 @@ class JobRunner:
         lease_seconds: int | None = None,
         sweep_seconds: float | None = None,
         parsed_circuits: ParsedCircuits | None = None,
+        message_bus: bus.Bus | None = None,
     ):
         """``parsed_circuits``: circuits parsed at submission (default: this process's, kept only
-        when the worker runs in the web process)."""
+        when the worker runs in the web process).  ``message_bus``: where wake-ups and cancel
+        notices come from (default: this process's, ``bus.current()``)."""
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.concurrency = concurrency or settings.WORKER_CONCURRENCY
         self.lease_seconds = lease_seconds or settings.WORKER_LEASE_SECONDS
@@ -83,6 +84,7 @@ class JobRunner:
         self.parsed_circuits = (
             parsed_circuits if parsed_circuits is not None else apps.get_app_config("jobs").parsed_circuits
         )
+        self.bus = message_bus if message_bus is not None else bus.current()
         self.tasks: dict[object, asyncio.Task] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -94,8 +96,8 @@ class JobRunner:
     def wake(self) -> None:
         self._wake.set()
 
-    async def serve(self, channel_layer=None) -> None:
-        """Sweep forever; with a channel layer, also listen for wake-ups on the job channel.
+    async def serve(self) -> None:
+        """Sweep forever, woken early by the messages of the bus.
 
         Simulations run in child processes here (see ``executors.isolation``) so that a long
         local job cannot stall heartbeats, other jobs or, in the embedded default, the web server.
@@ -103,19 +105,8 @@ class JobRunner:
         isolation.enable(settings.WORKER_SIM_PROCESSES, warm=simulator_classes())
         await asyncio.to_thread(isolation.warm_up)
         freeze_loaded_objects()  # the simulators' imports and pools, loaded by the warm-up
-        listeners = []
-        if channel_layer is not None:
-            # A shared channel for wake-ups (any worker may take a job) and this worker's own
-            # channel, reached through its group, for cancels of the jobs it is running.
-            own = await channel_layer.new_channel()
-            await channel_layer.group_add(worker_group(self.worker_id), own)
-            listeners = [asyncio.create_task(self._listen(channel_layer, name)) for name in (settings.JOB_CHANNEL, own)]
-        hub = fanout.hub()
-        remove_local = None
-        if hub.url is not None:
-            listeners.append(asyncio.create_task(self._listen_wakes(hub.url)))
-        else:  # one process: new jobs of this process wake this worker directly
-            remove_local = hub.add_local_worker(self.wake)
+        # Joined before the first sweep, so that no wake-up falls between the two.
+        listener = asyncio.create_task(self._listen(await self._join()))
         log.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         try:
             timer = True
@@ -133,10 +124,7 @@ class JobRunner:
                     timer = True
                 self._wake.clear()
         finally:
-            if remove_local is not None:
-                remove_local()
-            for listener in listeners:
-                listener.cancel()
+            listener.cancel()
 
     async def drain(self) -> None:
         """Stop claiming and wait for the running jobs (SIGTERM)."""
@@ -145,50 +133,41 @@ class JobRunner:
         if self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
-    async def _listen(self, channel_layer, channel: str) -> None:
-        while True:
-            try:
-                message = await channel_layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("channel layer receive failed (%s); the sweeper keeps going", exc)
+    async def _join(self) -> str | None:
+        try:
+            return await self.bus.join(self.worker_id)
+        except Exception as exc:
+            log.warning("cannot join the message bus (%s); the sweeper keeps going", exc)
+            return None
+
+    async def _listen(self, channel: str | None) -> None:
+        """Receive this worker's messages on ``channel`` of the bus's layer (joining first when it
+        is None, after a failed join); on the way out, leave."""
+        if channel is None:
+            while channel is None:
                 await asyncio.sleep(1)
-                continue
-            if message.get("type") == "job.wake":
-                self.wake()
-            elif message.get("type") == "job.cancel":
-                self.check_now(message.get("job"))
-
-    async def _listen_wakes(self, url: str) -> None:
-        """Wake on every message of the Redis wake-up channel (published by ``events.wake_workers``).
-
-        Pub/sub reaches every worker; a busy one just sweeps once more.  After a (re)subscription
-        the worker sweeps at once, since wake-ups sent in the gap are lost.
-        """
-        import redis.asyncio as aioredis
-
-        channel = fanout.wake_channel(url)
-        while True:
-            client = aioredis.Redis.from_url(url, health_check_interval=10)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(channel)
-                self.wake()
-                while True:
-                    if await pubsub.get_message(timeout=5) is not None:
-                        self.wake()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("wake-up subscription failed (%s); the sweeper keeps going", exc)
-            finally:
+                channel = await self._join()
+            self.wake()  # wake-ups sent before the join were lost
+        layer = self.bus.layer
+        try:
+            while True:
                 try:
-                    await pubsub.aclose()
-                    await client.aclose()
-                except Exception:
-                    pass
-            await asyncio.sleep(1)
+                    message = await layer.receive(channel)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("channel layer receive failed (%s); the sweeper keeps going", exc)
+                    await asyncio.sleep(1)
+                    continue
+                if message.get("type") == bus.WAKE:
+                    self.wake()
+                elif message.get("type") == bus.CANCEL:
+                    self.check_now(message.get("job"))
+        finally:
+            try:
+                await self.bus.leave(self.worker_id, channel)
+            except Exception as exc:
+                log.debug("leaving the bus: %s", exc)
 
     def check_now(self, job_id) -> None:
         """Run the heartbeat of ``job_id`` at once (it notices a cancel request)."""

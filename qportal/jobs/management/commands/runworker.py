@@ -3,13 +3,14 @@
 import asyncio
 import signal
 
-from channels.layers import get_channel_layer
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run a job worker: listens for wake-ups on the channel layer and sweeps the database."
+    help = (
+        "Run a job worker: claims and runs queued jobs, sweeping the database every few seconds; "
+        "wake-ups and cancel notices reach it sooner through the Redis channel layer (REDIS_URL)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--concurrency", type=int, default=None, help="jobs run at once (default: settings)")
@@ -21,11 +22,11 @@ class Command(BaseCommand):
         async def main():
             runner = JobRunner(concurrency=concurrency, worker_id=worker_id)
             loop = asyncio.get_running_loop()
-            serving = asyncio.create_task(runner.serve(get_channel_layer()))
+            serving = asyncio.create_task(runner.serve())
             stop = asyncio.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            self.stdout.write(f"worker {runner.worker_id} on {settings.JOB_CHANNEL}")
+            self.stdout.write(f"worker {runner.worker_id} started")
             self.stdout.flush()
             await stop.wait()
             await runner.drain()
