@@ -82,6 +82,8 @@ def _parse_qasm(text: str, index: int) -> QuantumCircuit:
             return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     except Exception as exc:  # noqa: BLE001 - the parsers raise several unrelated types
         line, reason = _qasm_error_position(exc)
+        if line is not None and "';'" in reason:
+            line = _line_missing_semicolon(text, line)
         where = f" line {line}" if line is not None else ""
         raise InvalidRequest(
             f"circuit {index}: invalid OpenQASM {version} at{where or ' an unknown line'}: {reason}",
@@ -89,6 +91,17 @@ def _parse_qasm(text: str, index: int) -> QuantumCircuit:
             line=line,
         ) from exc
     raise InvalidRequest(f"circuit {index}: OpenQASM {version} is not supported (use 2.0 or 3.0)", index=index)
+
+
+def _line_missing_semicolon(text: str, line: int) -> int:
+    """The parsers find a missing ``;`` at the next token, often on the next line: the statement
+    that lacks it is the last non-blank line before, when that line does not end a statement."""
+    lines = text.splitlines()
+    for number in range(min(line, len(lines) + 1) - 1, 0, -1):
+        code = lines[number - 1].split("//", 1)[0].strip()
+        if code:
+            return line if code.endswith((";", "{", "}")) else number
+    return line
 
 
 def _qasm_error_position(exc: BaseException) -> tuple[int | None, str]:

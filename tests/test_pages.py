@@ -232,11 +232,84 @@ def test_submit_error_is_inline_and_keeps_the_text(as_user, users):
         reverse("job-submit"), {"qasm": broken, "profile": "local", "shots": "77", "name": "mine", "tags": "a, b"}
     )
     html = resp.content.decode()
-    assert resp.status_code == 400 and 'id="form-error"' in html
+    assert resp.status_code == 400 and 'id="circuit-error-0"' in html
     assert "q[9]" in html and 'value="77"' in html and 'value="mine"' in html and 'value="a, b"' in html
     assert Job.objects.count() == 0
     resp = as_user("bob").post(reverse("job-submit"), {"qasm": BELL, "profile": "local", "shots": "many"})
     assert resp.status_code == 400 and "whole number" in resp.content.decode()
+
+
+def test_every_bundled_example_offered_passes_validation(as_user):
+    from qportal.jobs.views import qasmbench_examples
+
+    offered = qasmbench_examples()
+    assert len(offered) >= 50 and "vqe_uccsd_n4" not in offered  # that program uses q before declaring it
+    html = as_user("alice").get(reverse("job-submit")).content.decode()
+    assert "<option>bell_n4</option>" in html
+
+
+def test_the_page_starts_with_a_real_circuit_that_submits(as_user):
+    import html as html_text
+
+    client = as_user("bob")
+    html = client.get(reverse("job-submit")).content.decode()
+    start = re.search(r'<textarea id="qasm-0" name="qasm"[^>]*>(.*?)</textarea>', html, re.S).group(1)
+    assert "cx q[0],q[1];" in start
+    resp = client.post(reverse("job-submit"), {"qasm": html_text.unescape(start), "profile": "local", "shots": "50"})
+    assert resp.status_code == 302 and Job.objects.get().num_circuits == 1
+
+
+def test_one_job_of_typed_and_uploaded_circuits(as_user):
+    import base64 as b64
+    import io as stdio
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from qiskit import QuantumCircuit, qpy
+
+    circuit = QuantumCircuit(1, 1, name="x-gate")
+    circuit.x(0)
+    circuit.measure(0, 0)
+    blob = stdio.BytesIO()
+    qpy.dump(circuit, blob)
+    files = [
+        SimpleUploadedFile("ghz3.qasm", GHZ3.encode(), content_type="text/plain"),
+        SimpleUploadedFile("flip.qpy", blob.getvalue(), content_type="application/octet-stream"),
+    ]
+    resp = as_user("bob").post(
+        reverse("job-submit"),
+        {"qasm": [BELL, "  "], "files": files, "profile": "local", "shots": "20", "name": "three"},
+    )
+    assert resp.status_code == 302
+    job = Job.objects.get()
+    rows = list(job.circuits.order_by("index").values_list("name", "source_format", "num_qubits"))
+    assert rows == [("", "qasm2", 2), ("ghz3", "qasm2", 3), ("flip", "qpy", 1)]
+    assert b64.b64decode(job.circuits.get(index=2).source) == blob.getvalue()
+
+
+def test_errors_are_shown_once_at_their_circuit_on_their_line(as_user):
+    missing_semicolon = BELL.replace("h q[0];", "h q[0]")
+    resp = as_user("bob").post(
+        reverse("job-submit"), {"qasm": [BELL, missing_semicolon], "profile": "local", "shots": "20"}
+    )
+    html = resp.content.decode()
+    assert resp.status_code == 400 and 'id="circuit-error-0"' not in html
+    error = re.search(r'id="circuit-error-1"[^>]*>(.*?)</div>', html, re.S).group(1)
+    line = BELL.splitlines().index("h q[0];") + 1
+    assert error.startswith(f"Line {line}: ") and error.count(str(line)) == 1 and "circuit 1" not in error
+    assert f'data-error-line="{line}"' in html and Job.objects.count() == 0
+    bad_file = as_user("bob").post(
+        reverse("job-submit"),
+        {"qasm": [""], "files": [_upload("oops.qasm", missing_semicolon)], "profile": "local", "shots": "20"},
+    )
+    assert bad_file.status_code == 400 and f"oops line {line}: invalid OpenQASM 2:" in bad_file.content.decode()
+    nothing = as_user("bob").post(reverse("job-submit"), {"qasm": [""], "profile": "local", "shots": "20"})
+    assert nothing.status_code == 400 and "write a circuit" in nothing.content.decode()
+
+
+def _upload(name: str, text: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, text.encode(), content_type="text/plain")
 
 
 def test_submit_creates_the_job_in_the_chosen_team(as_user, users):
@@ -258,9 +331,11 @@ def test_submit_creates_the_job_in_the_chosen_team(as_user, users):
 
 def test_qasmbench_examples(as_user, settings, tmp_path):
     (tmp_path / "tiny_n1.qasm").write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\n')
+    (tmp_path / "broken_n2.qasm").write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nh q[0];\n')
     settings.QASMBENCH_DIR = tmp_path
     client = as_user("alice")
-    assert "<option>tiny_n1</option>" in client.get(reverse("job-submit")).content.decode()
+    html = client.get(reverse("job-submit")).content.decode()
+    assert "<option>tiny_n1</option>" in html and "broken_n2" not in html  # refused programs are not offered
     resp = client.get(reverse("qasm-example", args=["tiny_n1"]))
     assert resp.status_code == 200 and b"qreg q[1]" in b"".join(resp.streaming_content)
     assert client.get(reverse("qasm-example", args=["..%2Fsettings"])).status_code == 404

@@ -6,9 +6,12 @@ change something need a writable membership (a viewer gets a 403 page that says 
 
 from __future__ import annotations
 
+import base64
 import csv
+import functools
 import io
 import json
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -22,12 +25,14 @@ from django.views.decorators.http import require_GET, require_POST
 from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
-from executors.circuits import circuit_diagram, parse_circuit
+from executors.circuits import circuit_diagram, parse_circuit, qasm_version
+from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, team_ids, user_teams
 from qportal.accounts.models import Membership
 from qportal.jobs import detail, services
 from qportal.jobs.filters import PARAMETERS, filter_jobs, parse_filters
 from qportal.jobs.models import Job, JobStatus
+from qportal.profiles.models import ExecutorProfile, ProfileKind
 from qportal.profiles.services import ProfileInvalid, visible_profiles
 
 PAGE_SIZE = 25
@@ -301,11 +306,28 @@ def job_results_csv(request, job_id):
 
 
 def qasmbench_examples() -> list[str]:
-    """Names of the QASMBench example files (empty when the corpus is not installed)."""
+    """Names of the QASMBench example files that pass submission's checks on ``local`` (empty when
+    the corpus is not installed): a program the portal would refuse is not offered."""
     folder = Path(getattr(settings, "QASMBENCH_DIR", "") or "")
     if not folder.is_dir():
         return []
-    return sorted(p.stem for p in folder.glob("*.qasm"))
+    return _valid_examples(str(folder), tuple(sorted((p.stem, p.stat().st_mtime) for p in folder.glob("*.qasm"))))
+
+
+@functools.lru_cache(maxsize=4)
+def _valid_examples(folder: str, files: tuple) -> list[str]:
+    """The examples among ``files`` (name, mtime) that parse and pass preflight; checked once per change."""
+    limits = services.source_limits(ExecutorProfile(name="local", kind=ProfileKind.LOCAL))
+    usable = []
+    for name, _ in files:
+        text = (Path(folder) / f"{name}.qasm").read_text(encoding="utf-8", errors="replace")
+        try:
+            check_job_sources([("qasm3" if qasm_version(text) == 3 else "qasm2", text)], limits)
+            parse_circuit({"qasm": text})
+        except InvalidRequest:
+            continue
+        usable.append(name)
+    return usable
 
 
 @login_required
@@ -317,58 +339,101 @@ def qasm_example(request, name: str):
     return FileResponse(path.open("rb"), content_type="text/plain; charset=utf-8")
 
 
-SUBMIT_FIELDS = ("qasm", "profile", "shots", "name", "tags", "team", "primitive", "observables")
+SUBMIT_FIELDS = ("profile", "shots", "name", "tags", "team", "primitive", "observables")
+STARTING_CIRCUIT = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0],q[1];
+measure q -> c;
+"""
 
 
-def _observables(text: str) -> list[list[str]] | None:
+def _observables(text: str) -> list[str] | None:
     terms = [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
-    return [terms] if terms else None
+    return terms or None
+
+
+def _uploaded(files) -> tuple[list[dict], list[str]]:
+    """Each uploaded file as a circuit source named after the file (``.qpy``: base64 of its bytes)."""
+    sources, problems = [], []
+    for upload in files:
+        name = Path(upload.name).stem[:200]
+        data = upload.read()
+        if upload.name.lower().endswith(".qpy"):
+            sources.append({"qpy": base64.b64encode(data).decode(), "name": name})
+            continue
+        try:
+            sources.append({"qasm": data.decode("utf-8"), "name": name})
+        except UnicodeDecodeError:
+            problems.append(f"{upload.name}: not UTF-8 text; upload OpenQASM as text or a circuit as .qpy")
+    return sources, problems
+
+
+def _said_once(exc: InvalidRequest) -> str:
+    """The error without the circuit and line its field already shows."""
+    message = re.sub(r"^circuit \d+:\s*", "", str(exc))
+    return re.sub(r" at line \d+:", ":", message)
 
 
 @login_required
 def submit(request):
-    form = {
-        "qasm": "",
-        "profile": "local",
-        "shots": "1024",
-        "name": "",
-        "tags": "",
-        "team": "",
-        "primitive": "sampler",
-        "observables": "",
-    }
-    error = None
-    error_line = None
-    status = 200
+    form = {"profile": "local", "shots": "1024", "name": "", "tags": "", "team": "", "primitive": "sampler"}
+    form["observables"] = ""
+    editors = [{"text": STARTING_CIRCUIT}]
+    error, file_errors, status = None, [], 200
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in SUBMIT_FIELDS}
+        texts = request.POST.getlist("qasm")
+        editors = [{"text": text} for text in texts] or [{"text": ""}]
+        typed = [(i, text) for i, text in enumerate(texts) if text.strip()]
+        uploaded, file_errors = _uploaded(request.FILES.getlist("files"))
+        sources = [{"qasm": text} for _, text in typed] + uploaded
+        # Where each source came from: an editor's index, or an uploaded file's name.
+        origins = [("editor", i) for i, _ in typed] + [("file", s["name"]) for s in uploaded]
         try:
             shots = int(form["shots"]) if form["shots"].strip() else None
         except ValueError:
             error, status = "shots must be a whole number", 400
         else:
-            primitive = form["primitive"] if form["primitive"] in ("sampler", "estimator") else "sampler"
-            sub = services.Submission(
-                profile=form["profile"],
-                circuits=[{"qasm": form["qasm"]}],
-                shots=shots,
-                primitive=primitive,
-                observables=_observables(form["observables"]) if primitive == "estimator" else None,
-                name=form["name"],
-                tags=[t for t in (s.strip() for s in form["tags"].split(",")) if t],
-                team=int(form["team"]) if form["team"].isdigit() else None,
-            )
-            try:
-                job = services.submit_job(request.user, sub)
-                return redirect("job-detail", job_id=job.id)
-            except ReadOnly as exc:
-                error, status = f"You cannot submit jobs here: {exc}.", 403
-            except InvalidRequest as exc:
-                error, error_line, status = str(exc), exc.line, 400
-            except (ProfileInvalid, NotFound) as exc:
-                error, status = str(exc), 400
-            except services.QueueFull as exc:
-                error, status = str(exc), 429
+            if file_errors:
+                status = 400
+            elif not sources:
+                error, status = "write a circuit in an editor or upload a .qasm or .qpy file", 400
+            else:
+                primitive = form["primitive"] if form["primitive"] in ("sampler", "estimator") else "sampler"
+                observables = _observables(form["observables"]) if primitive == "estimator" else None
+                sub = services.Submission(
+                    profile=form["profile"],
+                    circuits=sources,
+                    shots=shots,
+                    primitive=primitive,
+                    observables=[observables] * len(sources) if observables else None,
+                    name=form["name"],
+                    tags=[t for t in (s.strip() for s in form["tags"].split(",")) if t],
+                    team=int(form["team"]) if form["team"].isdigit() else None,
+                )
+                try:
+                    job = services.submit_job(request.user, sub)
+                    return redirect("job-detail", job_id=job.id)
+                except ReadOnly as exc:
+                    error, status = f"You cannot submit jobs here: {exc}.", 403
+                except InvalidRequest as exc:
+                    status = 400
+                    if exc.index is not None and exc.index < len(origins):
+                        kind, where = origins[exc.index]
+                        if kind == "editor":
+                            editors[where].update(error=_said_once(exc), line=exc.line)
+                        else:
+                            line = f" line {exc.line}" if exc.line else ""
+                            file_errors = [f"{where}{line}: {_said_once(exc)}"]
+                    else:
+                        error = str(exc)
+                except (ProfileInvalid, NotFound) as exc:
+                    error, status = str(exc), 400
+                except services.QueueFull as exc:
+                    error, status = str(exc), 429
     teams = [
         m
         for m in Membership.objects.filter(user=request.user)
@@ -377,8 +442,9 @@ def submit(request):
     ]
     context = {
         "form": form,
+        "editors": editors,
         "error": error,
-        "error_line": error_line,
+        "file_errors": file_errors,
         "profiles": visible_profiles(request.user).order_by("team_id", "name"),
         "teams": teams,
         "examples": qasmbench_examples(),

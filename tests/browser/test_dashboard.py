@@ -66,7 +66,7 @@ def test_submit_ghz_goes_live_to_done(server, chromium, tmp_path):
     page.fill("textarea[name=qasm]", GHZ3.replace("cx q[1],q[2];", "cx q[1],q[7];"))
     page.fill("input[name=name]", "ghz-3 browser")
     page.click("#submit")
-    assert page.locator("#form-error").is_visible()
+    assert page.locator("#circuit-error-0").is_visible()
     assert "q[7]" in page.input_value("textarea[name=qasm]")
     assert page.input_value("input[name=name]") == "ghz-3 browser"
     save_shot(page, tmp_path, "submit-error", full_page=False)

@@ -63,8 +63,12 @@ def test_legacy_qelib_gates_load():
     ("text", "line", "fragment"),
     [
         ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nfoo q[0];\n', 4, "'foo' is not defined"),
-        ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0]\ncx q[0],q[1];\n', 5, "needed ';'"),
-        ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh q[0]\ncx q[0], q[1];\n', 5, "expecting ';'"),
+        (
+            'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0]\ncx q[0],q[1];\n',
+            4,
+            "needed ';'",
+        ),  # the line that lacks it
+        ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nh q[0]\ncx q[0], q[1];\n', 4, "expecting ';'"),
         ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbogus q[0];\n', 4, "'bogus' is not defined"),
     ],
 )
