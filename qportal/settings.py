@@ -93,6 +93,14 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'qportal.sqlit
 # turns (benchmark 4 on 2 CPUs: same rate, p99 of submissions 99-110 ms with 8 threads, 74-78 ms with 4).
 WEB_THREADS = env_int("QPORTAL_WEB_THREADS", 4, minimum=1)
 DB_POOL_SIZE = env_int("QPORTAL_DB_POOL_SIZE", WEB_THREADS, minimum=0)
+# Connections, as qportal.serving enforces them under uvicorn: a request head must arrive within
+# SERVE_HEADER_TIMEOUT seconds, a body within SERVE_BODY_TIMEOUT plus one second per
+# SERVE_BODY_MIN_RATE bytes received, and one client address holds at most
+# SERVE_MAX_CONNECTIONS_PER_CLIENT HTTP connections per web process (0: no cap, e.g. behind a proxy).
+SERVE_HEADER_TIMEOUT = env_int("QPORTAL_HEADER_TIMEOUT", 10, minimum=1)
+SERVE_BODY_TIMEOUT = env_int("QPORTAL_BODY_TIMEOUT", 30, minimum=1)
+SERVE_BODY_MIN_RATE = env_int("QPORTAL_BODY_MIN_RATE", 10240, minimum=1)
+SERVE_MAX_CONNECTIONS_PER_CLIENT = env_int("QPORTAL_MAX_CONNECTIONS_PER_CLIENT", 100, minimum=0)
 # SQLite only: FULL syncs every commit to disk; NORMAL (WAL) may lose the last commits on power loss.
 SQLITE_SYNCHRONOUS = env_choice("QPORTAL_SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL"))
 DATABASES = {

@@ -121,7 +121,8 @@ class Portal:
         """uvicorn with ``workers`` processes on one port, as README's production command."""
         uvicorn = str(Path(sys.executable).parent / "uvicorn")
         args = [uvicorn, "qportal.asgi:application", "--host", "127.0.0.1", "--port", str(self.port)]
-        args += ["--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--lifespan", "off"]
+        args += ["--workers", str(workers), "--loop", "uvloop", "--lifespan", "off"]
+        args += ["--http", "qportal.serving:GuardedHttpProtocol"]
         self._spawn("web", args, env={**self.env, **(env or {})})
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -133,6 +134,20 @@ class Portal:
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
         raise RuntimeError("uvicorn did not start; see web.log")
+
+    def web_worker_pids(self, count: int, timeout: float = 60) -> list[int]:
+        """The pids of the ``count`` processes uvicorn ``--workers`` started, once each has loaded
+        the application (its "Started server process" line is in web.log)."""
+        master = self.procs["web"].pid
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+            workers = [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            log = (self.log_dir / "web.log").read_text()
+            if len(workers) == count and all(f"Started server process [{pid}]" in log for pid in workers):
+                return workers
+            time.sleep(0.2)
+        raise AssertionError(f"uvicorn did not start {count} workers; see {self.log_dir / 'web.log'}")
 
     def start_worker(self, worker_id: str, concurrency: int = 4) -> subprocess.Popen:
         return self._spawn(

@@ -1,5 +1,5 @@
-"""Serve the portal (uvicorn by default, daphne on request); on the embedded default the job worker
-shares the server's event loop."""
+"""Serve the portal (uvicorn by default, with qportal.serving's read deadlines and per-client cap;
+daphne on request); on the embedded default the job worker shares the server's event loop."""
 
 import asyncio
 
@@ -40,8 +40,10 @@ class Command(BaseCommand):
         import uvicorn
         import uvloop
 
+        from qportal.serving import GuardedHttpProtocol
+
         config = uvicorn.Config(
-            app, host=host, port=port, loop="none", http="httptools", lifespan="off", log_level="warning"
+            app, host=host, port=port, loop="none", http=GuardedHttpProtocol, lifespan="off", log_level="warning"
         )
         server = uvicorn.Server(config)
 
