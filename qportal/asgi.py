@@ -4,6 +4,9 @@ import os
 
 import django
 
+from qportal.serving import exit_with_master
+
+exit_with_master()  # first: a uvicorn worker whose master was killed while it started ends too
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qportal.settings")
 django.setup(set_prefix=False)
 

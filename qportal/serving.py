@@ -1,5 +1,5 @@
-"""What the portal adds to uvicorn when it serves: read deadlines and a cap on connections per
-client address.
+"""What the portal adds to uvicorn when it serves: read deadlines, a cap on connections per
+client address, and worker processes that end with their master.
 
 uvicorn closes an idle keep-alive connection after ``--timeout-keep-alive`` seconds and nothing
 else: a fresh connection that sends nothing, or a request head or body sent a byte at a time, stays
@@ -20,17 +20,44 @@ open as long as its client likes (issue 16: 1000 such connections stayed open in
 
 Used by ``manage.py serve`` and by the README's production command
 (``uvicorn ... --http qportal.serving:GuardedHttpProtocol``).
+
+``exit_with_master()`` (called when ``qportal.asgi`` is loaded) makes a process that uvicorn's
+``--workers`` started end when its master dies: killed with SIGKILL, the master used to leave its
+workers serving on the shared socket, so the restarted master failed with "Address already in use".
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
 from dataclasses import dataclass
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers; browsers send under 8 KiB
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def exit_with_master() -> None:
+    """In a process started by ``multiprocessing`` (uvicorn's ``--workers`` and ``--reload``
+    children): ask Linux to send it SIGTERM when its parent dies, so it stops listening at once and
+    ends like a worker its master stopped (requests in flight are finished). The kernel sends the
+    signal, so it needs no thread of this process and no GIL; if the parent died before the request
+    was made, the process ends now. A process nobody started this way (a single uvicorn process,
+    ``manage.py serve``, daphne) is left alone: its parent is a shell or a supervisor."""
+    parent = multiprocessing.parent_process()
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent.pid:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @dataclass(frozen=True)
