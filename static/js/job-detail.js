@@ -42,18 +42,22 @@
     schedulePanels();
   }
 
-  let catching = false, again = false;
+  let catching = false, again = false, retryDelay = 0, retryTimer = null;
   async function catchUp() {
     if (catching) { again = true; return; }
     catching = true;
+    clearTimeout(retryTimer);
     try {
       do {
         again = false;
         const missed = await qportal.api("GET", "/api/v1/jobs/" + id + "/events?after=" + lastSeq);
         missed.forEach(apply);
       } while (again);
+      retryDelay = 0;
     } catch (err) {
-      /* the next frame, reconnect or poll tries again */
+      // Try again, less and less often, until the events are whole (a frame or reconnect may sooner).
+      retryDelay = Math.min(Math.max(2 * retryDelay, 1000), 10000);
+      retryTimer = setTimeout(catchUp, retryDelay);
     } finally {
       catching = false;
     }

@@ -1,4 +1,6 @@
-/* Jobs list: rows re-rendered from the server's row partial whenever a frame says a job changed. */
+/* Jobs list: rows re-rendered from the server's row partial whenever a frame says a job changed,
+   and all of them refetched on every (re)connect, until a refetch succeeds. Answers can arrive out
+   of order, so a row is never replaced by one with an older sequence number. */
 (function () {
   "use strict";
   const table = document.getElementById("jobs");
@@ -9,25 +11,51 @@
   const pending = {};
 
   function rowOf(id) { return tbody.querySelector('tr[data-job="' + id + '"]'); }
+  function seqOf(row) { return Number(row.dataset.seq); }
+
+  function parseRows(html) {
+    const holder = document.createElement("tbody");
+    holder.innerHTML = html.trim();
+    return holder;
+  }
 
   async function refreshRow(id) {
-    const resp = await fetch("/jobs/" + id + "/row/", { credentials: "same-origin" });
-    if (!resp.ok) return;
+    let html;
+    try {
+      const resp = await fetch("/jobs/" + id + "/row/", { credentials: "same-origin" });
+      if (!resp.ok) return;
+      html = await resp.text();
+    } catch (err) {
+      return;  /* the next frame, reconnect or poll tries again */
+    }
     const row = rowOf(id);
-    if (!row) return;
-    const holder = document.createElement("tbody");
-    holder.innerHTML = (await resp.text()).trim();
-    row.replaceWith(holder.firstElementChild);
+    const fresh = parseRows(html).firstElementChild;
+    if (row && fresh && seqOf(fresh) >= seqOf(row)) row.replaceWith(fresh);
   }
 
   let allTimer = null;
-  function refreshAll() {
+  function refreshAll(delay) {
     clearTimeout(allTimer);
     allTimer = setTimeout(async function () {
       const url = "?" + (query ? query + "&" : "") + "page=" + page + "&fragment=rows";
-      const resp = await fetch(url, { credentials: "same-origin" });
-      if (resp.ok) tbody.innerHTML = await resp.text();
-    }, 150);
+      let html = null;
+      try {
+        const resp = await fetch(url, { credentials: "same-origin" });
+        if (resp.ok) html = await resp.text();
+      } catch (err) {
+        html = null;
+      }
+      if (html === null) {  // try again, less and less often, until the list is whole
+        refreshAll(Math.min(Math.max(2 * (delay || 0), 1000), 10000));
+        return;
+      }
+      const rows = parseRows(html);
+      rows.querySelectorAll("tr[data-job]").forEach(function (fresh) {
+        const shown = rowOf(fresh.dataset.job);
+        if (shown && seqOf(shown) > seqOf(fresh)) fresh.replaceWith(shown);
+      });
+      tbody.replaceChildren(...rows.childNodes);
+    }, delay || 150);
   }
 
   function scheduleRow(id) {
