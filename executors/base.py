@@ -50,6 +50,11 @@ class RemoteJobFailed(ExecutorError):
     """The backend ran the job and reported failure (e.g. IBM error 1305). Terminal."""
 
 
+class SimulatorDied(ExecutorError):
+    """The simulator process running the job died (a signal, the out-of-memory killer) or could not
+    get the memory the job needs. Terminal: running the job again would end the same way."""
+
+
 class JobCancelled(ExecutorError):
     """The job was cancelled before it produced a result."""
 

@@ -3,8 +3,14 @@
 qiskit-aer holds the GIL for a whole simulation (measured: a 33 s run let a 100 ms ticker thread
 run once), so running it in a thread freezes every coroutine in the process: heartbeats, websocket
 frames, HTTP requests.  A long-running service (the portal's job worker) calls :func:`enable` once;
-each batch of circuits then runs in a pool of spawned processes.  Scripts and notebooks that never
-call it keep the lower-latency in-thread path.
+each batch of circuits then runs in a pool of spawned processes (``pebble.ProcessPool``).  Scripts
+and notebooks that never call it keep the lower-latency in-thread path.
+
+Each child's death is its own: a child that dies (a signal, the out-of-memory killer) fails only the
+batch it was running, with :class:`~executors.base.SimulatorDied` saying how it died and what the
+job needs against the memory a child may use; the pool starts a new child in its place.  With a
+memory budget, each child's address space is capped at the budget plus its own start-up size and
+a headroom, so an over-large allocation fails inside that child as a clean error.
 
 A circuit whose OpenQASM text the request carries (``ExecutionRequest.sources``) is sent as that
 text.  A child caches the executor and the prepared (transpiled) circuits of recent jobs, so the
@@ -18,63 +24,84 @@ import dataclasses
 import multiprocessing
 import os
 import pickle
+import resource
+import signal
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from executors.base import TransientError
+from pebble import ProcessExpired, ProcessPool
+
+from executors.base import SimulatorDied, TransientError
+from executors.memory import describe, job_state_bytes
 
 _lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
+_pool: ProcessPool | None = None
 _size = 0
 _warm: tuple[type, ...] = ()
+_memory: int | None = None  # bytes one child may use (None: no cap)
+# One thread for the process's lifetime starts every pool, so its first children are spawned by a
+# thread that never exits (the pool's own manager thread spawns the replacements).
+_starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isolation-start")
 
 
-def enable(processes: int, warm: tuple[type, ...] = ()) -> None:
+def enable(processes: int, warm: tuple[type, ...] = (), memory_bytes: int | None = None) -> None:
     """Route in-process simulations through ``processes`` worker processes (idempotent).
 
     ``warm``: executor classes each child loads at start (their modules import qiskit and Aer,
     which takes seconds), instead of on its first job; passed in so this module imports none.
+    ``memory_bytes``: what one child may use (the portal's ``QPORTAL_SIM_MEMORY_MB``): each child's
+    address space is capped from it, and a child's death is explained against it.
     """
-    global _pool, _size, _warm
+    global _pool, _size, _warm, _memory
     with _lock:
-        if _pool is None or _size != processes or _warm != tuple(warm):
+        if _pool is None or _size != processes or _warm != tuple(warm) or _memory != memory_bytes:
             if _pool is not None:
-                _pool.shutdown(wait=False, cancel_futures=True)
-            _warm = tuple(warm)
-            _pool = _new_pool(processes)
-            _size = processes
+                _stop(_pool)
+            _warm, _size, _memory = tuple(warm), processes, memory_bytes
+            _pool = _new_pool()
 
 
-def _new_pool(processes: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=multiprocessing.get_context("spawn"),
+def _new_pool() -> ProcessPool:
+    pool = ProcessPool(
+        max_workers=_size,
+        context=multiprocessing.get_context("spawn"),
         initializer=_warm_child,
         # The parent's pid from the parent: a child that starts after its parent died would
         # otherwise watch its new parent (init) forever. Unpickling the classes imports them.
-        initargs=(os.getpid(), *_warm),
+        initargs=(os.getpid(), _memory, *_warm),
     )
+    _starter.submit(lambda: pool.active).result()  # spawns the children from the long-lived thread
+    return pool
 
 
-def _replace_broken(pool: ProcessPoolExecutor) -> None:
-    """A child died (killed, out of memory): a broken pool refuses all work, so start a new one."""
+def _stop(pool: ProcessPool) -> None:
+    """Stop ``pool`` without waiting for its children (pebble terminates them in the background)."""
+    pool.stop()
+    threading.Thread(target=pool.join, name="isolation-stop", daemon=True).start()
+
+
+def _live_pool() -> ProcessPool:
+    """The pool, replaced first if it broke (pebble gives up when a child dies while none is busy)."""
     global _pool
     with _lock:
-        if _pool is pool:
-            pool.shutdown(wait=False, cancel_futures=True)
-            _pool = _new_pool(_size)
+        if _pool is None:
+            raise RuntimeError("process isolation is not enabled")
+        if not _pool.active:
+            _stop(_pool)
+            _pool = _new_pool()
+        return _pool
 
 
 def disable() -> None:
     global _pool
     with _lock:
         if _pool is not None:
-            _pool.shutdown(wait=False, cancel_futures=True)
+            _stop(_pool)
         _pool = None
 
 
@@ -85,13 +112,22 @@ def enabled() -> bool:
 def process_ids() -> list[int]:
     """The pids of the pool's running children (none when isolation is off)."""
     pool = _pool
-    return [] if pool is None else list(pool._processes or ())
+    return [] if pool is None else list(pool._pool_manager.worker_manager.workers)
 
 
-def warm_up() -> None:
-    """Start every child now (imports take seconds) instead of on the first job."""
-    if _pool is not None:
-        list(_pool.map(_noop, range(_size)))
+def warm_up(timeout: float = 120) -> None:
+    """Start every child now (imports take seconds) instead of on the first job: returns once each
+    child has run a task, so each has finished its start-up."""
+    if _pool is None:
+        return
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pool = _live_pool()
+        futures = [pool.schedule(_pid_after, (0.05,)) for _ in range(_size)]
+        seen.update(future.result(timeout=max(1.0, deadline - time.monotonic())) for future in futures)
+        if len(seen & set(process_ids())) >= _size:
+            return
 
 
 # A batch of at least this many circuits is split across the pool's processes (one simulator call
@@ -161,15 +197,52 @@ def _subrequest(request: Any, part: list[int]) -> Any:
 
 
 async def _run_part(executor_cls: type, spec: Any, job_key: str, request: Any, indices: list[int], shots: int) -> Any:
-    loop = asyncio.get_running_loop()
-    pool = _pool
+    need = job_state_bytes(spec, [request.circuits[index].num_qubits for index in indices])
+    args = (executor_cls, pickle.dumps(spec), job_key, portable(request), indices, shots)
+    return await run_call(_child_run, args, need)
+
+
+async def run_call(function: Any, args: tuple, need: int | None = None) -> Any:
+    """``function(*args)`` in a child process (both picklable); its result, or its exception.
+
+    ``need``: bytes the job's largest state takes (``executors.memory``), to explain a death or a
+    failed allocation.  A child that dies raises :class:`SimulatorDied` here, for this call only.
+    Cancelling the awaiting task stops the child (it is replaced).
+    """
+    future = _live_pool().schedule(_child_call, (function, args, need))
     try:
-        return await loop.run_in_executor(
-            pool, _child_run, executor_cls, pickle.dumps(spec), job_key, portable(request), indices, shots
-        )
-    except BrokenProcessPool:
-        _replace_broken(pool)
-        raise TransientError("the simulator process died; the job will be retried") from None
+        return await asyncio.wrap_future(future)
+    except ProcessExpired as exc:
+        raise SimulatorDied(death_message(exc.exitcode, need, _memory)) from None
+    except (BrokenProcessPool, CancelledError):
+        if asyncio.current_task() is not None and asyncio.current_task().cancelling():
+            raise
+        raise TransientError("the simulator processes were restarted; the job will be retried") from None
+
+
+def death_message(exitcode: int | None, need: int | None, memory: int | None) -> str:
+    """What a person is told when the simulator process running their job died with ``exitcode``."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGKILL:
+            text = f"the simulator process was killed ({name}), most likely out of memory"
+        else:
+            text = f"the simulator process was killed by {name}"
+    else:
+        text = f"the simulator process exited with code {exitcode}"
+    return text + _memory_clause(need, memory)
+
+
+def _memory_clause(need: int | None, memory: int | None) -> str:
+    parts = []
+    if need is not None:
+        parts.append(f"this job needs about {describe(need)}")
+    if memory is not None:
+        parts.append(f"a simulator process may use {describe(memory)} (QPORTAL_SIM_MEMORY_MB)")
+    return (": " + "; ".join(parts)) if parts else ""
 
 
 # ---- circuits sent as their source text ---------------------------------------------------------
@@ -222,8 +295,31 @@ _prepared: OrderedDict[str, tuple[Any, Any, Any]] = OrderedDict()  # job key -> 
 _KEEP_PREPARED = 4
 
 
-def _warm_child(parent: int, *_classes: type) -> None:
+# Address space a child keeps beyond its budget and its start-up size: Aer's scratch and result
+# objects (an eighth of the state, at least 1 GiB) and, per CPU, an OpenMP thread's stack and malloc
+# arena (measured: a warmed child's threads add ~220 MiB on 2 CPUs; a 1 GiB state needs ~1.07 GiB).
+_HEADROOM_MIN = 2**30
+_HEADROOM_PER_CPU = 80 * 2**20
+
+
+def address_space_cap(memory_bytes: int, start_bytes: int, cpus: int) -> int:
+    """The address-space limit of a child allowed ``memory_bytes`` that starts at ``start_bytes``."""
+    return start_bytes + memory_bytes + max(_HEADROOM_MIN, memory_bytes // 8) + cpus * _HEADROOM_PER_CPU
+
+
+_budget: int | None = None  # in a child: the memory it may use
+
+
+def _warm_child(parent: int, memory_bytes: int | None, *_classes: type) -> None:
+    global _budget
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped at once, even inside a simulation
     _exit_with_parent(parent)
+    if memory_bytes is not None:
+        _budget = memory_bytes
+        with open("/proc/self/statm") as statm:
+            start = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        cap = address_space_cap(memory_bytes, start, os.cpu_count() or 1)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -238,8 +334,26 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _noop(_: int) -> None:
-    return None
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _child_call(function: Any, args: tuple, need: int | None) -> Any:
+    """Run ``function(*args)``; a failed allocation, or any failure of a job whose state exceeds
+    this child's budget, is reported as :class:`SimulatorDied` naming memory."""
+    try:
+        return function(*args)
+    except MemoryError:
+        raise SimulatorDied(_out_of_memory(need)) from None
+    except Exception:
+        if _budget is not None and need is not None and need > _budget:
+            raise SimulatorDied(_out_of_memory(need)) from None
+        raise
+
+
+def _out_of_memory(need: int | None) -> str:
+    return "the simulator ran out of memory" + _memory_clause(need, _budget)
 
 
 def _child_run(executor_cls: type, spec_blob: bytes, job_key: str, request: Any, indices: list[int], shots: int) -> Any:

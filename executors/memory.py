@@ -43,8 +43,23 @@ def memory_max_qubits(spec: ExecutorSpec, memory_bytes: int) -> int | None:
     return qubits
 
 
+def state_bytes(spec: ExecutorSpec, num_qubits: int) -> int | None:
+    """Bytes the state of ``num_qubits`` takes for ``spec``; None when memory is not the bound."""
+    found = representation(spec)
+    return None if found is None else BYTES_PER_AMPLITUDE * found[1] ** num_qubits
+
+
+def job_state_bytes(spec: ExecutorSpec, qubit_counts: list[int]) -> int | None:
+    """Bytes the largest state of a job (its circuits' qubit counts) takes for ``spec``, or None."""
+    return state_bytes(spec, max(qubit_counts)) if qubit_counts else None
+
+
 def describe(num_bytes: int) -> str:
-    return f"{num_bytes / GiB:.0f} GiB" if num_bytes >= GiB else f"{num_bytes / 2**20:.0f} MiB"
+    if num_bytes >= GiB:
+        return f"{num_bytes / GiB:.0f} GiB"
+    if num_bytes >= 2**20:
+        return f"{num_bytes / 2**20:.0f} MiB"
+    return f"{max(1, round(num_bytes / 2**10))} KiB"
 
 
 def memory_hint(spec: ExecutorSpec, num_qubits: int, memory_bytes: int) -> str:

@@ -32,6 +32,7 @@ from executors.base import (
     JobHandle,
     RemoteExecutor,
     RemoteJobFailed,
+    SimulatorDied,
     TransientError,
 )
 from executors.registry import build_executor, simulator_classes
@@ -102,7 +103,9 @@ class JobRunner:
         Simulations run in child processes here (see ``executors.isolation``) so that a long
         local job cannot stall heartbeats, other jobs or, in the embedded default, the web server.
         """
-        isolation.enable(settings.WORKER_SIM_PROCESSES, warm=simulator_classes())
+        isolation.enable(
+            settings.WORKER_SIM_PROCESSES, warm=simulator_classes(), memory_bytes=settings.SIM_MEMORY_BYTES
+        )
         await asyncio.to_thread(isolation.warm_up)
         freeze_loaded_objects()  # the simulators' imports and pools, loaded by the warm-up
         # Joined before the first sweep, so that no wake-up falls between the two.
@@ -290,7 +293,7 @@ class JobRunner:
             if item.credential_id:
                 await db(store.mark_credential_invalid)(item.credential_id, str(exc))
             await db(store.finish_failed)(item, f"credential refused: {exc}")
-        except (InvalidRequest, RemoteJobFailed) as exc:
+        except (InvalidRequest, RemoteJobFailed, SimulatorDied) as exc:  # final: a rerun would end the same way
             await db(store.finish_failed)(item, str(exc))
         except TransientError as exc:
             if item.attempt >= MAX_TRANSIENT_ATTEMPTS:
