@@ -20,12 +20,14 @@ batches of a per-circuit job prepare once per child.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
 import multiprocessing
 import os
 import pickle
 import resource
 import signal
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -323,8 +325,18 @@ def _warm_child(parent: int, memory_bytes: int | None, *_classes: type) -> None:
 
 
 def _exit_with_parent(parent: int) -> None:
-    """A parent killed outright (SIGKILL, out of memory) never shuts its pool down; without this
-    its children would live on as orphans."""
+    """A parent killed outright (SIGKILL, out of memory) never shuts its pool down; its children must
+    not live on as orphans.
+
+    On Linux the kernel sends this child SIGKILL when the thread that spawned it exits
+    (``PR_SET_PDEATHSIG``): no Python code has to run, so a child busy in Aer (which holds its GIL)
+    dies too.  Children are therefore spawned only by threads that live as long as their pool (the
+    module's start thread, pebble's pool manager).  Elsewhere a thread polls the parent's pid.
+    """
+    if _kill_me_with_my_parent():
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(0)
+        return
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -332,6 +344,20 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _kill_me_with_my_parent() -> bool:
+    """Arm ``PR_SET_PDEATHSIG`` with SIGKILL; False where it is not available (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def _pid_after(seconds: float) -> int:

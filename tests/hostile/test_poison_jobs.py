@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -153,3 +155,48 @@ def test_a_job_over_the_childs_memory_fails_inside_the_child_naming_memory(users
 def test_the_address_space_cap_leaves_room_for_the_budget():
     assert isolation.address_space_cap(8 * 2**30, 300 * 2**20, 2) > 300 * 2**20 + 8 * 2**30 * 1.1
     assert isolation.address_space_cap(64 * 2**20, 300 * 2**20, 2) < 2 * 2**30  # the test above relies on it
+
+
+PARENT = """
+import asyncio, sys
+from executors import isolation
+from executors.base import ExecutionRequest
+from executors.circuits import parse_circuit
+from executors.local import LocalSimulatorExecutor
+isolation.enable(2, warm=(LocalSimulatorExecutor,), memory_bytes=2**30)
+isolation.warm_up()
+print(" ".join(str(pid) for pid in isolation.process_ids()), flush=True)
+request = ExecutionRequest(circuits=[parse_circuit({"qasm": sys.stdin.read()})], shots=100000)
+asyncio.run(LocalSimulatorExecutor().run(request))
+"""
+
+
+def test_a_worker_killed_mid_simulation_leaves_no_child_alive():
+    """The child is inside Aer, which holds its GIL: a watching thread could not run there."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        parent.stdin.write(LONG)
+        parent.stdin.close()
+        children = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(children) == 2 and all(alive(pid) for pid in children)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until one child simulates
+            before = {pid: cpu_ticks(pid) for pid in children}
+            time.sleep(0.3)
+            if any(cpu_ticks(pid) - ticks >= 10 for pid, ticks in before.items()):
+                break
+        else:
+            raise AssertionError("the simulation never started")
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and any(alive(pid) for pid in children):
+            time.sleep(0.05)
+        assert not any(alive(pid) for pid in children), "a simulator child outlived its killed parent"
+    finally:
+        parent.kill()
+        for pid in children if "children" in locals() else ():
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
