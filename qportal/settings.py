@@ -134,6 +134,8 @@ else:
 EMBEDDED_WORKER = env_bool("QPORTAL_EMBEDDED_WORKER", not REDIS_URL)
 WORKER_CONCURRENCY = env_int("QPORTAL_WORKER_CONCURRENCY", 4, minimum=1)
 WORKER_LEASE_SECONDS = env_int("QPORTAL_LEASE_SECONDS", 30, minimum=2)
+# A job whose workers died (their leases expired) this many times is failed, not claimed again.
+MAX_RECOVERIES = env_int("QPORTAL_MAX_RECOVERIES", 3, minimum=1)
 WORKER_SIM_PROCESSES = env_int("QPORTAL_SIM_PROCESSES", os.cpu_count() or 1, minimum=1)
 WORKER_SWEEP_SECONDS = env_int("QPORTAL_SWEEP_SECONDS", 3, minimum=1)
 # Fair share: queued or running jobs a person, and a team, may have at once (429 beyond), and the

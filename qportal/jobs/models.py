@@ -50,6 +50,8 @@ class Job(models.Model):
     execution_time = models.FloatField(null=True, blank=True)
 
     attempt = models.PositiveIntegerField(default=0)
+    # Times the job was taken over from a worker whose lease expired (it died or stalled mid-job).
+    recoveries = models.PositiveIntegerField(default=0)
     worker_id = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
     submit_key = models.CharField(max_length=64, blank=True)

@@ -174,14 +174,14 @@ def claim_turns(now, count: int) -> list:
 
 
 def lock_claimable(now, job_ids: list) -> list[tuple]:
-    """(id, status, attempt, profile kind) of those of ``job_ids`` still claimable; on PostgreSQL
+    """(id, status, attempt, profile kind, recoveries) of those of ``job_ids`` still claimable; on PostgreSQL
     locked with SKIP LOCKED, so workers never wait on each other (caller's transaction)."""
     if not job_ids:
         return []
     condition = claimable(now, "j")
     lock = ' FOR UPDATE OF "j" SKIP LOCKED' if rawsql.current().features.has_select_for_update_skip_locked else ""
     return rawsql.fetch(
-        f'SELECT "j"."id", "j"."status", "j"."attempt", "p"."kind" FROM {JOB} "j"'
+        f'SELECT "j"."id", "j"."status", "j"."attempt", "p"."kind", "j"."recoveries" FROM {JOB} "j"'
         f' INNER JOIN {rawsql.quoted(ExecutorProfile)} "p" ON "p"."id" = "j"."profile_id"'
         f' WHERE "j"."id" IN ({", ".join(["%s"] * len(job_ids))}) AND {condition.sql}{lock}',
         [*job_ids, *condition.params],

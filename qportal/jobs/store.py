@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from qiskit import qpy
@@ -81,9 +82,12 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
     now = timezone.now()
     claims: list[Claim] = []
     with transaction.atomic():
-        for job_id, status, attempt, kind in claim_candidates(now, limit):
+        for job_id, status, attempt, kind, recoveries in claim_candidates(now, limit):
             job_id = Job._meta.pk.to_python(job_id)
             recovered = status != JobStatus.QUEUED
+            if recovered and recoveries + 1 >= settings.MAX_RECOVERIES:
+                quarantine(job_id, status, attempt, recoveries + 1, now)
+                continue
             fields: dict[str, Any] = {
                 "attempt": attempt + 1,
                 "worker_id": worker_id,
@@ -92,6 +96,7 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
             }
             message = f"attempt {attempt + 1} on {worker_id}"
             if recovered:
+                fields["recoveries"] = recoveries + 1
                 message = f"previous worker lost its lease; {message}"
             elif kind in RUNS_IN_WORKER:
                 fields.update(status=JobStatus.RUNNING, sub_status="executing", submitted_at=now, started_at=now)
@@ -109,6 +114,34 @@ def claim_jobs(worker_id: str, limit: int, lease_seconds: int) -> list[Claim]:
             if event is not None:
                 claims.append(Claim(job_id, attempt + 1, recovered))
     return claims
+
+
+def quarantine(job_id, status: str, attempt: int, deaths: int, now) -> bool:
+    """Fail a job whose workers keep dying (each took it and lost its lease) instead of handing it to
+    the next one: a job that kills its worker would otherwise take every worker down in turn."""
+    times = "once" if deaths == 1 else f"{deaths} times"
+    message = (
+        f"quarantined: the workers running it died {times} (QPORTAL_MAX_RECOVERIES is "
+        f"{settings.MAX_RECOVERIES}); it is not run again. It may need more memory than a worker has"
+    )
+    return (
+        append_event(
+            job_id,
+            "failed",
+            message=message,
+            data={"attempt": attempt, "recoveries": deaths},
+            where=queries.unchanged_since(attempt, status) & queries.claimable(now),
+            fields={
+                "status": JobStatus.FAILED,
+                "sub_status": "",
+                "error": message,
+                "recoveries": deaths,
+                "finished_at": now,
+                "lease_until": None,
+            },
+        )
+        is not None
+    )
 
 
 def _parse_rows(rows: list[JobCircuit]) -> list:
