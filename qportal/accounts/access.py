@@ -51,6 +51,10 @@ def team_ids(user, *, write: bool = False) -> list[int]:
     return list(_memberships(user, write).values_list("team_id", flat=True))
 
 
+def is_owner(user, team_id: int) -> bool:
+    return Membership.objects.filter(user=user, team_id=team_id, role=Role.OWNER).exists()
+
+
 def can_write(user, team_id: int) -> bool:
     return _memberships(user, True).filter(team_id=team_id).exists()
 

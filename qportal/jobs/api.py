@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from django.http import JsonResponse
-from ninja import Query, Router
+from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import NinjaJSONEncoder
 
@@ -82,6 +82,16 @@ def job_events(request, job_id: UUID, after: int = 0):
 @router.post("/jobs/{job_id}/cancel", response=JobOut, summary="Cancel a job (idempotent)")
 def cancel(request, job_id: UUID):
     return services.cancel_job(request.user, services.get_job(request.user, job_id))
+
+
+class FailIn(Schema):
+    reason: str = ""
+
+
+@router.post("/jobs/{job_id}/fail", response=JobOut, summary="Fail a stuck job now (team owners)")
+def force_fail(request, job_id: UUID, payload: FailIn | None = None):
+    reason = payload.reason if payload is not None else ""
+    return services.force_fail_job(request.user, services.get_job(request.user, job_id), reason)
 
 
 @router.post("/jobs/{job_id}/rerun", response={201: JobOut}, summary="Run a job again as a new, linked job")

@@ -88,6 +88,10 @@ def is_queued() -> Where:
     return Where('"status" = %s', (JobStatus.QUEUED.value,))
 
 
+def unfinished() -> Where:
+    return status_in([JobStatus.QUEUED, *ACTIVE])
+
+
 def running_without_cancel() -> Where:
     return status_in(ACTIVE) & Where('"cancel_requested" = %s', (rawsql.db_value(Job, "cancel_requested", False),))
 

@@ -16,7 +16,16 @@ from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidReq
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
 from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
-from qportal.accounts.access import Conflict, NotFound, personal_team, team_filter, writable_membership
+from qportal.accounts.access import (
+    Conflict,
+    NotFound,
+    ReadOnly,
+    is_owner,
+    membership,
+    personal_team,
+    team_filter,
+    writable_membership,
+)
 from qportal.jobs import bus, queries
 from qportal.jobs.events import append_event, publish
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
@@ -293,6 +302,46 @@ def cancel_job(user, job: Job) -> Job:
         )
         worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
         transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
+    job.refresh_from_db()
+    return job
+
+
+def force_fail_job(user, job: Job, reason: str = "") -> Job:
+    """A team owner fails a stuck job now, whichever worker holds it (or none).
+
+    The failure is written whatever the attempt, as long as the job has not finished; the worker's
+    own later writes are conditional on its attempt and an active status, so they write nothing.
+    The worker is told through the cancel notice and stops the simulation (or the remote job).
+    """
+    if not is_owner(user, job.team_id):
+        raise ReadOnly(f"only an owner of team {membership(user, job.team_id).team.name!r} may fail a job")
+    if job.status in TERMINAL:
+        raise Conflict(f"job already {job.status}; it cannot be failed")
+    who = user.get_username()
+    reason = " ".join(str(reason or "").split())[:500]
+    message = f"failed by {who}" + (f": {reason}" if reason else "")
+    with transaction.atomic():
+        event = append_event(
+            job.id,
+            "failed",
+            message=message,
+            data={"by": who},
+            where=queries.unfinished(),
+            fields={
+                "status": JobStatus.FAILED,
+                "sub_status": "",
+                "error": message,
+                "cancel_requested": True,
+                "finished_at": timezone.now(),
+                "lease_until": None,
+            },
+        )
+        if event is None:
+            job.refresh_from_db()
+            raise Conflict(f"job already {job.status}; it cannot be failed")
+        worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
+        if worker_id:
+            transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
     job.refresh_from_db()
     return job
 

@@ -223,7 +223,8 @@ def renew_lease(job_id, attempt: int, lease_seconds: int) -> tuple[bool, bool]:
     """Heartbeat. Returns (still ours, cancel requested)."""
     query = _owned(job_id, attempt)
     if not query.update(lease_until=timezone.now() + timedelta(seconds=lease_seconds)):
-        return False, False
+        # Failed by an owner (services.force_fail_job) while this attempt held it: stop what runs.
+        return False, Job.objects.filter(id=job_id, attempt=attempt, cancel_requested=True).exists()
     return True, bool(Job.objects.filter(id=job_id).values_list("cancel_requested", flat=True)[0])
 
 

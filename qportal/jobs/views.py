@@ -27,7 +27,7 @@ from ninja.responses import NinjaJSONEncoder
 from executors.base import InvalidRequest
 from executors.circuits import circuit_diagram, parse_circuit, qasm_version
 from executors.preflight import check_job_sources
-from qportal.accounts.access import NotFound, ReadOnly, can_write, team_ids, user_teams
+from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
 from qportal.jobs import detail, services
 from qportal.jobs.filters import PARAMETERS, filter_jobs, parse_filters
@@ -119,6 +119,19 @@ def job_cancel(request, job_id):
     return redirect("job-detail", job_id=job.id)
 
 
+@login_required
+@require_POST
+def job_force_fail(request, job_id):
+    job = _job_or_404(request, job_id)
+    try:
+        services.force_fail_job(request.user, job, request.POST.get("reason", ""))
+    except ReadOnly as exc:
+        return forbidden(request, f"You cannot fail this job: {exc}.")
+    except services.Conflict as exc:
+        return render(request, "forbidden.html", {"message": str(exc), "title": "Cannot fail"}, status=409)
+    return redirect("job-detail", job_id=job.id)
+
+
 def _safe_next(request) -> str:
     target = request.POST.get("next", "")
     return target if target.startswith("/") and not target.startswith("//") else "/"
@@ -206,6 +219,7 @@ def _summary_context(request, job: Job) -> dict:
     return {
         "job": job,
         "can_write": can_write(request.user, job.team_id),
+        "can_force_fail": not job.is_terminal and is_owner(request.user, job.team_id),
         "now": timezone.now(),
         "progress": int(100 * job.circuits_done / job.num_circuits) if job.num_circuits else 0,
     }
