@@ -5,6 +5,11 @@ Any PennyLane device works: ``"default.qubit"``, ``"lightning.qubit"``, or penny
 Each circuit is one job on a thread pool of ``max_jobs`` threads; every thread keeps its own
 device instances, since devices are not guaranteed to be thread-safe.
 
+With process isolation on (the portal's worker: ``executors.isolation``), a device that simulates
+on this machine (``default.*``, ``lightning.*``, ``qiskit.aer``) runs each circuit in a simulator
+child process, as local jobs do: a circuit that exhausts memory ends its child and its own job,
+never the worker.  Remote devices and scripts without isolation use the thread pool.
+
 Shots follow the seeds' rule: ``shots=0`` (default) uses the request's shots (a qelectron passes
 its QNode's shots); ``None`` runs analytically (exact ``probabilities``, no ``counts``; exact
 ``evs``, zero ``stds``); a positive int overrides.
@@ -13,6 +18,8 @@ its QNode's shots); ``None`` runs analytically (exact ``probabilities``, no ``co
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import pickle
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +31,7 @@ import pennylane as qml
 from pennylane.queuing import AnnotatedQueue
 from qiskit import QuantumCircuit
 
+from executors import isolation
 from executors.base import (
     CircuitResult,
     ExecutionRequest,
@@ -34,9 +42,12 @@ from executors.base import (
     RemoteJobFailed,
 )
 from executors.circuits import parameter_values, to_observables, validate_request
+from executors.memory import job_state_bytes
 from executors.taskjobs import TaskJobs
 
 _CACHE = 256
+# Devices that simulate in this process's memory (the rest reach a remote service).
+LOCAL_DEVICES = ("default.", "lightning.", "qiskit.aer")
 
 
 class _Loaded:
@@ -142,8 +153,13 @@ class PennyLaneDeviceExecutor(TaskJobs):
         loop = asyncio.get_running_loop()
         pool = self._executor()
 
+        isolated = isolation.enabled() and self.device_name.startswith(LOCAL_DEVICES)
+
         async def one(index: int) -> CircuitResult:
-            result = await loop.run_in_executor(pool, self._run_circuit, request, index, shots)
+            if isolated:
+                result = await self._run_isolated(request, index, shots)
+            else:
+                result = await loop.run_in_executor(pool, self._run_circuit, request, index, shots)
             if request.on_circuit is not None:
                 request.on_circuit(result)
             return result
@@ -152,8 +168,29 @@ class PennyLaneDeviceExecutor(TaskJobs):
         return ExecutionResult(
             list(results),
             time.perf_counter() - started,
-            metadata={"executor": self.name, "device": self.device_name, "shots": shots},
+            metadata={"executor": self.name, "device": self.device_name, "shots": shots, "isolated": isolated},
         )
+
+    async def _run_isolated(self, request: ExecutionRequest, index: int, shots: int | None) -> CircuitResult:
+        """Circuit ``index`` in a simulator child (``isolation.run_call``), sent alone, its text when known."""
+
+        def pick(values: list | None) -> list | None:
+            return None if values is None else [values[index]]
+
+        one = dataclasses.replace(
+            request,
+            circuits=[request.circuits[index]],
+            observables=pick(request.observables),
+            parameter_values=pick(request.parameter_values),
+            sources=pick(request.sources),
+            on_circuit=None,
+            on_progress=None,
+        )
+        spec = ExecutorSpec(kind="pennylane", backend=self.device_name)
+        need = job_state_bytes(spec, [request.circuits[index].num_qubits])
+        config = pickle.dumps((self.device_name, self.shots, self.default_shots, self.device_kwargs))
+        result = await isolation.run_call(_run_in_child, (config, isolation.portable(one), shots), need)
+        return dataclasses.replace(result, index=index)
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -263,3 +300,18 @@ class PennyLaneDeviceExecutor(TaskJobs):
         if num_qubits not in devices:
             devices[num_qubits] = qml.device(self.device_name, wires=num_qubits, **self.device_kwargs)
         return devices[num_qubits]
+
+
+_child_executors: dict[bytes, PennyLaneDeviceExecutor] = {}
+
+
+def _run_in_child(config: bytes, request: ExecutionRequest, shots: int | None) -> CircuitResult:
+    """A simulator child's side of ``_run_isolated``: the one circuit of ``request``, on an executor
+    kept per device configuration (devices and converted circuits are reused across jobs)."""
+    executor = _child_executors.get(config)
+    if executor is None:
+        device, shots_rule, default_shots, device_kwargs = pickle.loads(config)
+        executor = _child_executors[config] = PennyLaneDeviceExecutor(
+            device, shots=shots_rule, default_shots=default_shots, max_jobs=1, **device_kwargs
+        )
+    return executor._run_circuit(isolation.materialize(request), 0, shots)

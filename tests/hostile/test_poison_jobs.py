@@ -152,6 +152,35 @@ def test_a_job_over_the_childs_memory_fails_inside_the_child_naming_memory(users
     assert time.monotonic() - started < 60
 
 
+def test_a_pennylane_job_simulates_in_a_child_so_its_memory_ends_only_its_job(users, settings):
+    """Before, a PennyLane profile simulated inside the worker: 30 qubits killed the server."""
+    from qportal.profiles.models import ExecutorProfile
+
+    settings.WORKER_SIM_PROCESSES = 1
+    ExecutorProfile.objects.create(team=users["lab"], name="pl", kind="pennylane", backend="default.qubit")
+
+    def on_pennylane(qasm: str):
+        sub = services.Submission(profile="pl", circuits=[{"qasm": qasm}], shots=100, team=users["lab"].id)
+        return services.submit_job(users["alice"], sub)
+
+    big, small = on_pennylane(wide(27)), on_pennylane(wide(2))  # 2 GiB: accepted at the default 8 GiB
+    settings.SIM_MEMORY_BYTES = 64 * 2**20
+
+    async def scenario(runner):
+        await until(lambda: finished(big, small), timeout=90)
+
+    serving(JobRunner(worker_id="w", sweep_seconds=0.2), scenario)
+    big.refresh_from_db()
+    small.refresh_from_db()
+    assert big.status == JobStatus.FAILED and big.attempt == 1, (big.status, big.error)
+    assert big.error == (
+        "the simulator ran out of memory: this job needs about 2 GiB; "
+        "a simulator process may use 64 MiB (QPORTAL_SIM_MEMORY_MB)"
+    )
+    assert small.status == JobStatus.DONE, small.error
+    assert sum(small.circuits.get().counts.values()) == 100
+
+
 def test_the_address_space_cap_leaves_room_for_the_budget():
     assert isolation.address_space_cap(8 * 2**30, 300 * 2**20, 2) > 300 * 2**20 + 8 * 2**30 * 1.1
     assert isolation.address_space_cap(64 * 2**20, 300 * 2**20, 2) < 2 * 2**30  # the test above relies on it
