@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html as htmlmod
 import io
 import json
 import re
@@ -424,3 +425,18 @@ def test_the_500_page_renders_without_a_request():
 
     html = render_to_string("500.html")  # as django.views.defaults.server_error renders it
     assert "Something went wrong" in html and "/static/qportal.css" in html and 'href="/"' in html
+
+
+def test_scripts_get_their_urls_and_status_sets_from_the_page(as_user, lab_job):
+    html = as_user("alice").get(reverse("job-detail", args=[lab_job.id])).content.decode()
+    body = re.search(r"<body ([^>]*)>", html).group(1)
+    urls = json.loads(htmlmod.unescape(re.search(r'data-urls="([^"]*)"', body).group(1)))
+    job = str(lab_job.id)
+    assert urls["events"].replace("{id}", job) == f"/api/v1/jobs/{job}/events"
+    assert urls["row"].replace("{id}", job) == reverse("job-row", args=[lab_job.id])
+    assert 'data-unfinished="queued running submitting"' in body and 'data-finished="cancelled done failed"' in body
+    template = re.search(r'<template id="event-template">(.*?)</template>', html, re.S).group(1)
+    first = re.search(r'<li data-seq="1".*?</li>', html, re.S).group(0)
+    assert re.sub(r">[^<]*<", "><", template.strip()).replace('data-seq=""', 'data-seq="1"').replace(
+        'class="ev-"', 'class="ev-queued"'
+    ).replace('datetime=""', re.search(r'datetime="[^"]*"', first).group(0)) == re.sub(r">[^<]*<", "><", first)

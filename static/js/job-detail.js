@@ -10,21 +10,19 @@
   let lastSeq = Number(root.dataset.seq);
   let connected = false;
 
-  function text(tag, cls, value) {
-    const el = document.createElement(tag);
-    if (cls) el.className = cls;
-    el.textContent = value;
-    return el;
-  }
+  const eventTemplate = document.getElementById("event-template");
 
+  /* A new event row: the server's own row template (jobs/_event.html), filled in. */
   function appendEvent(e) {
-    const li = document.createElement("li");
+    const li = eventTemplate.content.firstElementChild.cloneNode(true);
     li.dataset.seq = e.seq;
     li.className = "ev-" + e.kind;
-    li.append(text("span", "seq", "#" + e.seq));
-    const time = text("time", "", String(e.created).slice(11, 19));
+    li.querySelector(".seq").textContent = "#" + e.seq;
+    const time = li.querySelector("time");
+    time.textContent = String(e.created).slice(11, 19);
     time.setAttribute("datetime", e.created);
-    li.append(time, text("span", "kind", e.kind), text("span", "msg", e.message));
+    li.querySelector(".kind").textContent = e.kind;
+    li.querySelector(".msg").textContent = e.message;
     events.append(li);
   }
 
@@ -50,7 +48,7 @@
     try {
       do {
         again = false;
-        const missed = await qportal.api("GET", "/api/v1/jobs/" + id + "/events?after=" + lastSeq);
+        const missed = await qportal.api("GET", qportal.url("events", id) + "?after=" + lastSeq);
         missed.forEach(apply);
       } while (again);
       retryDelay = 0;
@@ -86,7 +84,7 @@
       const slot = document.getElementById("result-" + index);
       if (slot && !slot.dataset.final) { slot.innerHTML = data.results[index]; slot.dataset.final = "1"; }
     });
-    if (["done", "failed", "cancelled"].indexOf(data.status) >= 0) {
+    if (qportal.finished.indexOf(data.status) >= 0) {
       document.querySelectorAll(".result .pending").forEach(function (p) { p.textContent = "Not run: the job " + data.status + " first."; });
     }
     if (data.last_seq > lastSeq) catchUp();
@@ -101,11 +99,12 @@
     button.disabled = true;
     try {
       if (cancel) {
-        await qportal.api("POST", "/api/v1/jobs/" + id + "/cancel");
+        if (!window.confirm("Cancel this job? A running job is stopped; this cannot be undone.")) { button.disabled = false; return; }
+        await qportal.api("POST", qportal.url("cancel", id));
         schedulePanels();
       } else {
-        const job = await qportal.api("POST", "/api/v1/jobs/" + id + "/rerun");
-        location.href = "/jobs/" + job.id + "/";
+        const job = await qportal.api("POST", qportal.url("rerun", id));
+        location.href = qportal.url("job", job.id);
       }
     } catch (err) {
       button.disabled = false;
@@ -126,12 +125,12 @@
   // Running times keep moving; without a socket, poll for events instead.
   setInterval(function () {
     const summary = document.querySelector("#summary .summary");
-    const active = summary && ["queued", "submitting", "running"].indexOf(summary.dataset.status) >= 0;
+    const active = summary && qportal.unfinished.indexOf(summary.dataset.status) >= 0;
     if (!connected) catchUp();
     if (active) schedulePanels();
   }, 10000);
 
-  qportal.socket("/ws/jobs/" + id + "/", onFrame, function (state) {
+  qportal.socket(qportal.url("job_socket", id), onFrame, function (state) {
     connected = state === "live";
     qportal.showState(live, state);
   });

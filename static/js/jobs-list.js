@@ -22,7 +22,7 @@
   async function refreshRow(id) {
     let html;
     try {
-      const resp = await fetch("/jobs/" + id + "/row/", { credentials: "same-origin" });
+      const resp = await fetch(qportal.url("row", id), { credentials: "same-origin" });
       if (!resp.ok) return;
       html = await resp.text();
     } catch (err) {
@@ -77,9 +77,10 @@
     const button = ev.target.closest("[data-cancel]");
     if (!button) return;
     ev.preventDefault();
+    if (!window.confirm("Cancel this job? A running job is stopped; this cannot be undone.")) return;
     button.disabled = true;
     try {
-      await qportal.api("POST", "/api/v1/jobs/" + button.dataset.cancel + "/cancel");
+      await qportal.api("POST", qportal.url("cancel", button.dataset.cancel));
       scheduleRow(button.dataset.cancel);
     } catch (err) {
       button.disabled = false;
@@ -90,9 +91,9 @@
   // Keep queued/running times moving for jobs that are not finished.
   setInterval(function () {
     tbody.querySelectorAll("tr[data-job]").forEach(function (row) {
-      if (["queued", "submitting", "running"].indexOf(row.dataset.status) >= 0) scheduleRow(row.dataset.job);
+      if (qportal.unfinished.indexOf(row.dataset.status) >= 0) scheduleRow(row.dataset.job);
     });
   }, 15000);
 
-  qportal.socket("/ws/jobs/", onFrame, function (state) { qportal.showState(live, state); });
+  qportal.socket(qportal.url("team_socket", ""), onFrame, function (state) { qportal.showState(live, state); });
 })();

@@ -64,5 +64,15 @@ window.qportal = (function () {
     box.textContent = message;
   }
 
-  return { csrfToken: csrfToken, api: api, socket: socket, showState: showState, flash: flash };
+  /* URLs and status sets come from the server (<body data-urls data-unfinished data-finished>). */
+  const body = document.body.dataset;
+  const urls = JSON.parse(body.urls || "{}");
+  function url(name, id) { return urls[name].replace("{id}", encodeURIComponent(id)); }
+  const unfinished = (body.unfinished || "").split(" ");
+  const finished = (body.finished || "").split(" ");
+
+  return {
+    csrfToken: csrfToken, api: api, socket: socket, showState: showState, flash: flash,
+    url: url, unfinished: unfinished, finished: finished,
+  };
 })();

@@ -147,8 +147,19 @@ def test_cancel_a_slow_job_from_the_live_list(server, chromium, tmp_path):
         timeout=30_000,
     )
     save_shot(page, tmp_path, "list-running")
+    asked = []
+
+    def answer(dialog):  # cancelling asks first: dismissed, nothing happens; accepted, it cancels
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    row.locator("button[data-cancel]").click()
+    page.wait_for_timeout(500)
+    assert len(asked) == 1 and page.request.get(f"{base}/api/v1/jobs/{job_id}").json()["status"] == "running"
     row.locator("button[data-cancel]").click()
     row.locator(".badge", has_text="cancelled").wait_for(timeout=20_000)
+    assert len(asked) == 2 and "Cancel this job?" in asked[0]
     assert row.locator("button[data-cancel]").count() == 0
 
     body = page.request.get(f"{base}/api/v1/jobs/{job_id}").json()
