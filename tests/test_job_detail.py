@@ -136,3 +136,15 @@ def test_the_submit_answer_is_what_the_schema_answers(users, django_assert_num_q
             summary = job_summary(made)
         assert typed(summary) == typed(JobOut.from_orm(made).model_dump())
     assert (summary["submitted_by"], summary["rerun_of"], summary["team_name"]) == ("alice", job.id, "lab")
+
+
+def test_a_frame_is_the_event_the_api_shows_with_its_job(users, client):
+    from qportal.accounts.models import ApiKey
+    from qportal.jobs.detail import event_frame
+    from qportal.jobs.models import JobEvent
+
+    job = services.submit_job(users["alice"], services.Submission(profile="local", circuits=[{"qasm": BELL}]))
+    _, key = ApiKey.issue(users["alice"])
+    shown = client.get(f"/api/v1/jobs/{job.id}", HTTP_AUTHORIZATION=f"Bearer {key}").json()["events"]
+    frames = [event_frame(e) for e in JobEvent.objects.filter(job_id=job.id).order_by("seq")]
+    assert [{"job": str(job.id), **event} for event in shown] == frames

@@ -14,6 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from qportal.jobs import bus, events, fanout, services
+from qportal.jobs.detail import event_frame
 from qportal.jobs.models import JobEvent
 from qportal.jobs.worker import JobRunner
 from tests.circuits import BELL, GHZ3
@@ -80,7 +81,7 @@ async def frames_until(comm, kind: str, timeout: float = 10) -> list[dict]:
 
 
 async def db_events(job_id) -> list[dict]:
-    return await sync_to_async(lambda: [e.as_frame() for e in JobEvent.objects.filter(job_id=job_id)])()
+    return await sync_to_async(lambda: [event_frame(e) for e in JobEvent.objects.filter(job_id=job_id)])()
 
 
 async def test_job_frames_arrive_in_order_with_sequence_numbers(app, users):

@@ -1,6 +1,6 @@
 """Live job streams over websockets.
 
-Event frames are ``JobEvent.as_frame()`` dicts and carry the job's event sequence number ``seq``.
+Event frames are ``detail.event_frame()`` dicts and carry the job's event sequence number ``seq``.
 Right after accepting, each socket sends one ``{"type": "hello", ...}`` frame with the current
 state (``last_seq`` per job), so a client that reconnects can tell at once whether it missed
 something. Frames can be lost (delivery is at most once); clients refetch over REST when they see

@@ -14,6 +14,7 @@ one).  It is not validated by the schema again: ninja's validation costs more th
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 
 from qportal.accounts.access import NotFound
 from qportal.jobs import queries
@@ -26,6 +27,7 @@ JOINED = ("team_name", "profile", "backend", "submitted_by")
 JOB_FIELDS = [(name, field.alias or name) for name, field in JobOut.model_fields.items()]
 EVENT_FIELDS = list(EventOut.model_fields)
 RESULT_FIELDS = list(CircuitResultOut.model_fields)
+_JSON = DjangoJSONEncoder()
 
 
 def job_detail(user, job_id) -> dict:
@@ -38,11 +40,22 @@ def job_detail(user, job_id) -> dict:
         raise NotFound("job not found")
     job, names = found
     detail = _job_out(job, dict(zip(JOINED, names, strict=True)))
-    detail["events"] = [{name: getattr(event, name) for name in EVENT_FIELDS} for event in queries.events_of(job.id)]
+    detail["events"] = [event_out(event) for event in queries.events_of(job.id)]
     detail["results"] = [
         {name: getattr(circuit, name) for name in RESULT_FIELDS} for circuit in queries.circuits_of(job.id)
     ]
     return detail
+
+
+def event_out(event) -> dict:
+    """An event as ``EventOut`` shows it (in a job's ``events``)."""
+    return {name: getattr(event, name) for name in EVENT_FIELDS}
+
+
+def event_frame(event) -> dict:
+    """An event as its websocket frame carries it: ``event_out`` with the job's id, ready for JSON
+    (``created`` written as the API writes it)."""
+    return {"job": str(event.job_id), **event_out(event), "created": _JSON.default(event.created)}
 
 
 def job_summary(job: Job) -> dict:

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 
 from qportal.jobs import bus, queries
+from qportal.jobs.detail import event_frame
 from qportal.jobs.models import JobEvent
 from qportal.jobs.queries import Where
 
@@ -42,7 +43,7 @@ def append_event(
             job_id=job_id, seq=seq, kind=kind, status=status, sub_status=sub_status, message=message, data=data or {}
         )
         queries.insert_event(event)
-        frame = event.as_frame()
+        frame = event_frame(event)
         transaction.on_commit(lambda: publish(frame, team_id))
     return event
 

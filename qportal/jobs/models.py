@@ -115,15 +115,3 @@ class JobEvent(models.Model):
         ordering = ["job", "seq"]
         # Its index, led by job, serves every lookup by job: the foreign key has none of its own.
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_event_seq")]
-
-    def as_frame(self) -> dict:
-        return {
-            "job": str(self.job_id),
-            "seq": self.seq,
-            "kind": self.kind,
-            "status": self.status,
-            "sub_status": self.sub_status,
-            "message": self.message,
-            "data": self.data,
-            "created": self.created.isoformat(),
-        }

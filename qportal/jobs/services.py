@@ -27,6 +27,7 @@ from qportal.accounts.access import (
     writable_membership,
 )
 from qportal.jobs import bus, queries
+from qportal.jobs.detail import event_frame
 from qportal.jobs.events import append_event, publish
 from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
@@ -257,7 +258,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     parsed = apps.get_app_config("jobs").parsed_circuits
     if parsed is not None:
         parsed.remember(job.id, circuits)  # spares this process's worker parsing them again
-    frame = event.as_frame()
+    frame = event_frame(event)
     # Sent after commit (at once when no outer transaction is open).
     transaction.on_commit(lambda: publish(frame, team.id, wake=True))
     return job
