@@ -166,8 +166,8 @@ def iter_operation_names(circuit: QuantumCircuit) -> Iterator[str]:
 def operation_names(circuit: QuantumCircuit) -> set[str]:
     """The distinct operation names, including those inside control-flow blocks.
 
-    Counted by Qiskit's native ``count_ops`` (a 100-circuit QASMBench job: ~1 ms against ~20 ms
-    for walking every instruction in Python); blocks are walked only when the circuit has some.
+    Counted by Qiskit's native ``count_ops``, which is far cheaper than walking every instruction
+    in Python (bench/README.md, "Figures behind the code"); blocks are walked only when the circuit has some.
     """
     names = set(circuit.count_ops())
     if names & CONTROL_FLOW_OP_NAMES:

@@ -1,7 +1,7 @@
 """Run simulations in worker processes so the caller's event loop stays responsive.
 
-qiskit-aer holds the GIL for a whole simulation (measured: a 33 s run let a 100 ms ticker thread
-run once), so running it in a thread freezes every coroutine in the process: heartbeats, websocket
+qiskit-aer holds the GIL for a whole simulation (bench/README.md, "Figures behind the code"), so
+running it in a thread freezes every coroutine in the process: heartbeats, websocket
 frames, HTTP requests.  A long-running service (the portal's job worker) calls :func:`enable` once;
 each batch of circuits then runs in a pool of spawned processes (``pebble.ProcessPool``).  Scripts
 and notebooks that never call it keep the lower-latency in-thread path.
@@ -299,7 +299,7 @@ _KEEP_PREPARED = 4
 
 # Address space a child keeps beyond its budget and its start-up size: Aer's scratch and result
 # objects (an eighth of the state, at least 1 GiB) and, per CPU, an OpenMP thread's stack and malloc
-# arena (measured: a warmed child's threads add ~220 MiB on 2 CPUs; a 1 GiB state needs ~1.07 GiB).
+# arena (the measurements behind these: bench/README.md, "Figures behind the code").
 _HEADROOM_MIN = 2**30
 _HEADROOM_PER_CPU = 80 * 2**20
 

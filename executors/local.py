@@ -42,7 +42,7 @@ from executors.taskjobs import TaskJobs
 # Directives Aer executes although its target does not list them.
 _DIRECTIVES = frozenset({"barrier"})
 # Below Aer's statevector_parallel_threshold its OpenMP threads cost more than they save
-# (100 small QASMBench circuits: 2.2 s threaded vs 0.9 s single-threaded on a busy 2-core box).
+# (benchmark 3).
 _PARALLEL_QUBITS = 14
 # Jobs within these bounds run in the caller's thread even with process isolation (runs_inline).
 _STATEVECTOR_LIKE = frozenset({"automatic", "statevector", "stabilizer"})
@@ -63,7 +63,7 @@ def _simulator(method: str) -> AerSimulator:
 
 @lru_cache(maxsize=8)
 def _target(method: str) -> Target:
-    # AerSimulator.target builds a new Target on every access (~2 ms, ~100 gates): build it once.
+    # AerSimulator.target builds a new Target on every access: build it once.
     return _simulator(method).target
 
 
@@ -96,8 +96,8 @@ class LocalSimulatorExecutor(InProcessExecutor):
         """True for a job small enough to run in the caller's thread even with isolation on.
 
         The hop to a child process (pickling both ways, a process round trip) costs more than such
-        a simulation, and it holds the GIL for about 20 ms at most (measured on a busy 2-CPU
-        machine: 64 gates on 8 qubits at 4096 shots 19 ms, a Bell circuit at 1024 shots 4 ms).
+        a simulation, and it holds the GIL only briefly (the bounds' measurements: bench/README.md,
+        "Figures behind the code").
         Only sampler circuits that measure at the end qualify: Aer then evolves the state once and
         samples the shots from it, whereas a circuit that measures mid-way or resets is simulated
         shot by shot.
@@ -362,7 +362,7 @@ class AerSamplerExecutor(TaskJobs):
         """One Aer job, simulated in this thread.
 
         ``AerSimulator.run`` hands every job to qiskit-aer's single worker thread and waits for it;
-        on a busy machine that hand-over costs ~0.5 ms at the median and several ms in the tail.
+        that hand-over costs more than a small job's simulation (benchmark 1).
         The function that worker runs is called here instead (qiskit-aer is pinned; the public
         path is the fallback), one job at a time as with Aer's worker.
         """
@@ -411,8 +411,8 @@ class _AerJob:
     def run(self, executor: AerSamplerExecutor, shots: int, seed: int | None) -> Result:
         options: dict[str, Any] = {"shots": shots}
         if max(c.num_qubits for c in self.circuits) < _PARALLEL_QUBITS:
-            # Aer's OpenMP threads cost far more than they save on small circuits (10x on a
-            # busy 2-core machine), so small jobs run single-threaded.
+            # Aer's OpenMP threads cost far more than they save on small circuits (benchmark 1),
+            # so small jobs run single-threaded.
             options.update(max_parallel_threads=1, max_parallel_shots=1, max_parallel_experiments=1)
         if seed is not None:
             options["seed_simulator"] = seed
@@ -434,8 +434,8 @@ class _ExactPlan:
     Aer computes the exact distribution of the measured qubits once (``save_probabilities``, one
     statevector run) and the shots are drawn from it as one multinomial sample.  For such a
     circuit this is the same distribution Aer's own measurement sampling draws from, shot by
-    shot; Aer spends ~1 us per shot formatting outcomes, more than the whole simulation of a
-    small circuit (and what PennyLane's ``default.qubit`` does with shots as well).
+    shot; Aer's formatting of each shot's outcome costs more than the whole simulation of a
+    small circuit (benchmark 1) (and what PennyLane's ``default.qubit`` does with shots as well).
     """
 
     circuit: QuantumCircuit  # the unitary part, then save_probabilities over the measured qubits

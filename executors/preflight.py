@@ -33,7 +33,7 @@ class SourceLimits:
     max_job_operations: int = 2_000_000  # summed over a job's circuits (copies included)
     max_definition_depth: int = 64  # gate definitions nested in each other
     max_job_qasm2_chars: int = 4_000_000  # distinct OpenQASM 2 and QPY text a job may send
-    max_job_qasm3_chars: int = 50_000  # OpenQASM 3's reference parser reads ~45,000 characters/s
+    max_job_qasm3_chars: int = 50_000  # OpenQASM 3's reference parser is slow: about a second of it
     backend_name: str = "the backend"
     qubit_hint: Callable[[int], str] | None = None  # why n qubits are too many, and the way out
 

@@ -103,7 +103,7 @@ def parse_database_url(url: str, *, base_dir: str, pool_size: int = 0, sqlite_sy
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": path,
-            # Kept open per thread: opening one (WAL and pragmas) cost 0.6 ms of CPU per request, and
+            # Kept open per thread: opening one (WAL and pragmas) on every request costs CPU, and
             # the threads that use it are a fixed pool (qportal.handler) and the worker's thread.
             "CONN_MAX_AGE": None,
             "OPTIONS": {

@@ -91,7 +91,7 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'qportal.sqlit
 # Threads per web process that run requests (qportal.handler), and PostgreSQL connections kept per
 # process (0: a new connection for every request); as many connections as threads, so none waits.
 # 4, not 8: requests hold the GIL for most of their time, so more threads than that only make them take
-# turns (benchmark 4 on 2 CPUs: same rate, p99 of submissions 99-110 ms with 8 threads, 74-78 ms with 4).
+# turns (benchmark 4: the same rate, a worse p99).
 WEB_THREADS = env_int("QPORTAL_WEB_THREADS", 4, minimum=1)
 DB_POOL_SIZE = env_int("QPORTAL_DB_POOL_SIZE", WEB_THREADS, minimum=0)
 # Connections, as qportal.serving enforces them under uvicorn: a request head must arrive within

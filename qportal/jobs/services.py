@@ -106,7 +106,7 @@ def source_limits(profile) -> SourceLimits:
 
 def _parse_all(sources: list[dict[str, Any]]) -> list:
     """Each source parsed; a source repeated in the job (a parameter sweep, repeated runs) is parsed
-    once and copied, a tenth of the cost of parsing it again (QASMBench programs: ~0.8 ms vs 0.15)."""
+    once and copied, far cheaper than parsing it again (bench/README.md, "Figures behind the code")."""
     parsed: dict[tuple, Any] = {}
     circuits = []
     for index, source in enumerate(sources):

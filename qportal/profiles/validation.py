@@ -28,8 +28,8 @@ OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
     "device_options": (dict, None, None),
 }
 
-# Each submission on a cluster resolves every member in the worker's database thread: 5000 members
-# cost ~4 s each and starved every other job (issue 16). Failover needs a handful.
+# Each submission on a cluster resolves every member in the worker's database thread, so a long
+# list starved every other job (issue 16). Failover needs a handful.
 MAX_CLUSTER_MEMBERS = 16
 
 
