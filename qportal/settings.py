@@ -125,8 +125,6 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": f"qportal.{int(parse_url(REDIS_URL).get('db') or 0)}."},
         }
     }
-    # Shared by every web process: the API's rate limit counts there (qportal.throttle).
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 

@@ -37,11 +37,11 @@ def make_user(username: str):
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
+def fresh_rate_counts():
     """Each test starts with no API request counted (``qportal.throttle``): ids are reused across tests."""
-    from django.core.cache import cache
+    from qportal import throttle
 
-    cache.clear()
+    throttle.reset()
 
 
 @pytest.fixture
