@@ -392,8 +392,8 @@ def test_profile_validation_errors_are_inline(as_user, users):
     )
     resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, options="{not json"))
     assert resp.status_code == 400 and "not valid JSON" in resp.content.decode()
-    resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, kind="fake", backend=""))
-    assert resp.status_code == 400 and "needs a backend name" in resp.content.decode()
+    resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, kind="ibm_cloud", ibm_backend="x"))
+    assert resp.status_code == 400 and "needs a credential" in resp.content.decode()
     assert not ExecutorProfile.objects.filter(team__isnull=False).exists()
 
 

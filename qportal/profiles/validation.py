@@ -12,6 +12,16 @@ from qportal.profiles.services import ProfileInvalid, profile_max_qubits
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SELECTORS = ("cyclic", "random", "least_busy")
+# The AerSimulator methods a local profile may name (``options["method"]``, executors.local);
+# "unitary" and "superop" are left out: they cannot sample shots.
+AER_METHODS = (
+    "automatic",
+    "statevector",
+    "density_matrix",
+    "stabilizer",
+    "extended_stabilizer",
+    "matrix_product_state",
+)
 
 # option name -> (type, minimum, maximum)
 OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
@@ -26,6 +36,7 @@ OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
     "max_jobs": (int, 1, 100),
     "shots": (int, 0, MAX_SHOTS),  # PennyLane profiles: 0 keeps the job's shots (the seeds' rule)
     "device_options": (dict, None, None),
+    "method": (str, None, None),
 }
 
 # Each submission on a cluster resolves every member in the worker's database thread, so a long
@@ -46,6 +57,8 @@ def validate_options(options: Any) -> dict[str, Any]:
             raise ProfileInvalid(f"option {key} must be {kind.__name__}")
         if low is not None and not low <= value <= high:
             raise ProfileInvalid(f"option {key} must be between {low} and {high}, got {value}")
+    if "method" in options and options["method"] not in AER_METHODS:
+        raise ProfileInvalid(f"option method must be one of {', '.join(AER_METHODS)}")
     return options
 
 

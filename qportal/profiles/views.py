@@ -59,7 +59,7 @@ def profile_edit(request, profile_id: int | None = None):
         return _forbidden(request, "You are a viewer in all your teams and cannot create profiles.")
 
     if request.method == "POST":
-        form = ProfileForm(request.POST, teams=writable)
+        form = ProfileForm(request.POST, teams=writable, profile=profile)
         if form.is_valid():
             try:
                 form.apply(profile)
@@ -78,6 +78,6 @@ def profile_edit(request, profile_id: int | None = None):
         wanted = request.GET.get("team", "")
         default_team = next((t.id for t in writable if str(t.id) == wanted), writable[0].id if writable else None)
         initial = ProfileForm.initial_for(profile) if profile.pk else {"team": default_team}
-        form = ProfileForm(initial=initial, teams=writable)
+        form = ProfileForm(initial=initial, teams=writable, profile=profile)
         status = 200
     return render(request, "profiles/edit.html", {"form": form, "profile": profile}, status=status)
