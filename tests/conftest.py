@@ -29,6 +29,9 @@ class ApiClient:
     def put(self, path, body):
         return self.client.put(f"/api/v1{path}", body, content_type="application/json", **self.headers)
 
+    def delete(self, path):
+        return self.client.delete(f"/api/v1{path}", **self.headers)
+
 
 def make_user(username: str):
     user = get_user_model().objects.create_user(username, password="correct horse battery")

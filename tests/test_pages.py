@@ -440,3 +440,41 @@ def test_scripts_get_their_urls_and_status_sets_from_the_page(as_user, lab_job):
     assert re.sub(r">[^<]*<", "><", template.strip()).replace('data-seq=""', 'data-seq="1"').replace(
         'class="ev-"', 'class="ev-queued"'
     ).replace('datetime=""', re.search(r'datetime="[^"]*"', first).group(0)) == re.sub(r">[^<]*<", "><", first)
+
+
+def test_deleting_a_profile_from_the_page_asks_first(as_user, users):
+    profile = ExecutorProfile.objects.create(team=users["lab"], name="labsim", kind="local")
+    url = reverse("profile-delete", args=[profile.id])
+    client = as_user("bob")
+    html = client.get(reverse("profile-list")).content.decode()
+    assert f'action="{url}"' in html and 'data-confirm="Delete profile labsim?' in html
+    assert client.get(url).status_code == 405
+    asked = client.post(url)  # no confirm=yes: the page asks instead of deleting
+    assert asked.status_code == 200 and "Delete profile labsim?" in asked.content.decode()
+    assert 'name="confirm" value="yes"' in asked.content.decode()
+    assert ExecutorProfile.objects.filter(id=profile.id).exists()
+    resp = client.post(url, {"confirm": "yes"}, follow=True)
+    assert "Deleted profile labsim." in resp.content.decode()
+    assert not ExecutorProfile.objects.filter(id=profile.id).exists()
+
+
+def test_a_profile_in_use_is_not_deleted_and_the_list_says_why(as_user, users):
+    profile = ExecutorProfile.objects.create(team=users["lab"], name="labsim", kind="local")
+    submit(users["alice"], users["lab"], profile="labsim")
+    resp = as_user("alice").post(reverse("profile-delete", args=[profile.id]), {"confirm": "yes"}, follow=True)
+    refusal = 'class="error" id="message">1 job uses profile &#x27;labsim&#x27;, so it cannot be deleted.'
+    assert refusal in resp.content.decode()
+    assert ExecutorProfile.objects.filter(id=profile.id).exists() and profile.jobs.count() == 1
+
+
+def test_viewers_outsiders_and_built_ins_cannot_delete_profiles(as_user, users):
+    profile = ExecutorProfile.objects.create(team=users["lab"], name="labsim", kind="local")
+    builtin = ExecutorProfile.objects.get(name="local", team__isnull=True)
+    url = reverse("profile-delete", args=[profile.id])
+    viola = as_user("viola")
+    assert "data-delete" not in viola.get(reverse("profile-list")).content.decode()
+    assert viola.post(url, {"confirm": "yes"}).status_code == 403
+    assert as_user("charlie").post(url, {"confirm": "yes"}).status_code == 404
+    resp = as_user("alice").post(reverse("profile-delete", args=[builtin.id]), {"confirm": "yes"})
+    assert resp.status_code == 403 and "cannot be deleted" in resp.content.decode()
+    assert ExecutorProfile.objects.filter(id__in=[profile.id, builtin.id]).count() == 2

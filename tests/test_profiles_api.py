@@ -132,3 +132,60 @@ def test_pennylane_device_profile_runs_jobs(api_for, users, run_jobs):
     assert job["status"] == "done", job["error"]
     counts = job["results"][0]["counts"]
     assert sum(counts.values()) == 800 and set(counts) <= {"00", "11"}
+
+
+def test_delete_profile_owners_and_members_only(api_for, users):
+    lab = users["lab"].id
+    ids = [api_for("alice").post("/profiles", {"name": n, "kind": "local", "team": lab}).json()["id"] for n in "ab"]
+    builtin = ExecutorProfile.objects.get(name="local", team=None).id
+    viewer = api_for("viola").delete(f"/profiles/{ids[0]}")
+    assert viewer.status_code == 403 and "viewer" in viewer.json()["detail"]
+    assert api_for("charlie").delete(f"/profiles/{ids[0]}").status_code == 404
+    refused = api_for("alice").delete(f"/profiles/{builtin}")
+    assert refused.status_code == 403 and "built-in profiles cannot be deleted" in refused.json()["detail"]
+    assert api_for("alice").delete("/profiles/999999").status_code == 404
+    assert ExecutorProfile.objects.filter(id__in=[*ids, builtin]).count() == 3  # nothing deleted on refusal
+
+    assert api_for("bob").delete(f"/profiles/{ids[0]}").status_code == 204
+    assert api_for("alice").delete(f"/profiles/{ids[1]}").status_code == 204
+    assert not ExecutorProfile.objects.filter(id__in=ids).exists()
+    assert not {"a", "b"} & {p["name"] for p in api_for("bob").get("/profiles").json()}
+    assert api_for("bob").delete(f"/profiles/{ids[0]}").status_code == 404
+
+
+def test_a_profile_jobs_use_is_409_with_their_count_and_stays(api_for, users):
+    from qportal.jobs.models import Job
+
+    alice = api_for("alice")
+    profile = alice.post("/profiles", {"name": "busy", "kind": "local", "team": users["lab"].id}).json()
+    for _ in range(2):
+        assert alice.post("/jobs", {"profile": "busy", "circuits": [{"qasm": BELL}]}).status_code == 201
+    resp = alice.delete(f"/profiles/{profile['id']}")
+    assert resp.status_code == 409 and "2 jobs use profile 'busy'" in resp.json()["detail"]
+    assert ExecutorProfile.objects.filter(id=profile["id"]).exists()
+    assert Job.objects.filter(profile_id=profile["id"]).count() == 2
+
+
+def test_a_cluster_member_is_409_and_stays(api_for, users):
+    alice = api_for("alice")
+    lab = users["lab"].id
+    member = alice.post("/profiles", {"name": "m", "kind": "local", "team": lab}).json()
+    alice.post("/profiles", {"name": "duo", "kind": "cluster", "members": ["m", "local"], "team": lab})
+    resp = alice.delete(f"/profiles/{member['id']}")
+    assert resp.status_code == 409 and "member of cluster duo" in resp.json()["detail"]
+    assert ExecutorProfile.objects.filter(id=member["id"]).exists()
+
+
+def test_a_job_submitted_during_the_delete_keeps_the_profile(api_for, users, monkeypatch):
+    """The count said no jobs, but one arrived before the DELETE: Job.profile's PROTECT refuses."""
+    from qportal.jobs.models import Job
+    from qportal.profiles import services
+
+    alice = api_for("alice")
+    profile = alice.post("/profiles", {"name": "racy", "kind": "local", "team": users["lab"].id}).json()
+    alice.post("/jobs", {"profile": "racy", "circuits": [{"qasm": BELL}]})
+    real, calls = services._refusal, []
+    monkeypatch.setattr(services, "_refusal", lambda p: real(p) if calls.append(p) or len(calls) > 1 else None)
+    resp = alice.delete(f"/profiles/{profile['id']}")
+    assert resp.status_code == 409 and "1 job uses profile 'racy'" in resp.json()["detail"], resp.content
+    assert Job.objects.filter(profile_id=profile["id"]).count() == 1

@@ -10,7 +10,7 @@ from qportal.accounts.access import Conflict, NotFound, personal_team, writable_
 from qportal.accounts.models import IBMCredential
 from qportal.profiles import backends
 from qportal.profiles.models import ExecutorProfile
-from qportal.profiles.services import resolve_profile, visible_profiles
+from qportal.profiles.services import delete_profile, resolve_profile, visible_profiles
 from qportal.profiles.validation import validate_profile
 
 router = Router(tags=["profiles"])
@@ -112,6 +112,17 @@ def update_profile(request, profile_id: int, payload: ProfileIn):
         raise NotFound("profile not found")
     writable_membership(request.user, profile.team_id)
     return save_profile(apply_fields(profile, payload))
+
+
+@router.delete(
+    "/profiles/{profile_id}",
+    response={204: None},
+    summary="Delete a team profile no job uses",
+    description="409 says how many jobs (or which clusters) still use the profile; built-ins answer 403.",
+)
+def remove_profile(request, profile_id: int):
+    delete_profile(request.user, profile_id)
+    return 204, None
 
 
 @router.get("/backends", summary="Backends a profile can reach")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, Q, QuerySet
 
 from executors.base import ExecutorError
 from executors.memory import memory_max_qubits
 from executors.registry import backend_max_qubits
-from qportal.accounts.access import NotFound, team_filter
+from qportal.accounts.access import Conflict, NotFound, ReadOnly, team_filter, writable_membership
 from qportal.profiles import queries
 from qportal.profiles.models import ExecutorProfile, ProfileKind
 
@@ -47,6 +48,51 @@ def _resolve(user, name: str, team_id: int | None, *, with_personal_team: bool =
         teams = ", ".join(sorted(p.team.name for p in owned))
         raise ProfileInvalid(f'profile {name!r} exists in several of your teams ({teams}); say which with "team"')
     return (owned[0] if owned else candidates[0]), personal
+
+
+def deletable_profile(user, profile_id: int) -> ExecutorProfile:
+    """The team profile ``profile_id`` if ``user`` may delete it: NotFound for a profile of a team
+    they are not in, ReadOnly for a viewer or a built-in profile."""
+    profile = visible_profiles(user).filter(id=profile_id).first()
+    if profile is None:
+        raise NotFound("profile not found")
+    if profile.builtin:
+        raise ReadOnly(f"{profile.name!r} is a built-in profile: built-in profiles cannot be deleted")
+    writable_membership(user, profile.team_id)
+    return profile
+
+
+def _refusal(profile: ExecutorProfile) -> str | None:
+    """Why ``profile`` must stay: the jobs that refer to it, or the team's clusters that list it."""
+    jobs = profile.jobs.count()
+    if jobs:
+        noun = "job uses" if jobs == 1 else "jobs use"
+        return f"{jobs} {noun} profile {profile.name!r}, so it cannot be deleted"
+    clusters = ExecutorProfile.objects.filter(team_id=profile.team_id, kind=ProfileKind.CLUSTER).values_list(
+        "name", "members"
+    )
+    listing = sorted(name for name, members in clusters if profile.name in (members or []))
+    if listing:
+        return f"profile {profile.name!r} is a member of cluster {', '.join(listing)}: remove it there first"
+    return None
+
+
+def delete_profile(user, profile_id: int) -> ExecutorProfile:
+    """Delete a team profile that no job and no cluster refers to; Conflict (saying why) otherwise.
+
+    Jobs keep their profile (``Job.profile`` is PROTECT), so a job submitted while this runs makes
+    the delete fail rather than lose the job.
+    """
+    profile = deletable_profile(user, profile_id)
+    reason = _refusal(profile)
+    if reason:
+        raise Conflict(reason)
+    try:
+        with transaction.atomic():
+            profile.delete()
+    except (ProtectedError, IntegrityError):
+        raise Conflict(_refusal(profile) or f"profile {profile.name!r} is in use") from None
+    return profile
 
 
 def member_resolver(profile: ExecutorProfile):

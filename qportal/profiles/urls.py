@@ -6,4 +6,5 @@ urlpatterns = [
     path("", views.profile_list, name="profile-list"),
     path("new/", views.profile_edit, name="profile-new"),
     path("<int:profile_id>/edit/", views.profile_edit, name="profile-edit"),
+    path("<int:profile_id>/delete/", views.profile_delete, name="profile-delete"),
 ]

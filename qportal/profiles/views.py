@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from django import forms as django_forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.models import Membership
 from qportal.profiles.forms import ProfileForm
 from qportal.profiles.models import ExecutorProfile
-from qportal.profiles.services import ProfileInvalid, visible_profiles
+from qportal.profiles.services import ProfileInvalid, deletable_profile, delete_profile, visible_profiles
 from qportal.profiles.validation import validate_profile
 
 
@@ -81,3 +84,24 @@ def profile_edit(request, profile_id: int | None = None):
         form = ProfileForm(initial=initial, teams=writable, profile=profile)
         status = 200
     return render(request, "profiles/edit.html", {"form": form, "profile": profile}, status=status)
+
+
+@login_required
+@require_POST
+def profile_delete(request, profile_id: int):
+    """Delete after confirmation: the list's script asks and sends ``confirm=yes``; without the
+    script this answers with a page that asks."""
+    try:
+        profile = deletable_profile(request.user, profile_id)
+        if request.POST.get("confirm") != "yes":
+            return render(request, "profiles/delete.html", {"profile": profile})
+        delete_profile(request.user, profile_id)
+    except NotFound:
+        raise Http404("profile not found") from None
+    except ReadOnly as exc:
+        return _forbidden(request, str(exc))
+    except Conflict as exc:
+        messages.error(request, f"{exc}.")
+    else:
+        messages.success(request, f"Deleted profile {profile.name}.")
+    return redirect("profile-list")
