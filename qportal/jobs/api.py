@@ -14,7 +14,7 @@ from qportal.jobs.detail import job_detail, job_summary
 from qportal.jobs.filters import filter_jobs
 from qportal.jobs.models import TERMINAL
 from qportal.jobs.schemas import EventOut, JobDetailOut, JobFilters, JobIn, JobOut
-from qportal.jobs.waiting import MAX_WAIT_SECONDS, LongPoll
+from qportal.jobs.waiting import DELETE_WAIT_SECONDS, MAX_WAIT_SECONDS, DeleteWhenStopped, LongPoll
 
 router = Router(tags=["jobs"])
 
@@ -82,6 +82,31 @@ def job_events(request, job_id: UUID, after: int = 0):
 @router.post("/jobs/{job_id}/cancel", response=JobOut, summary="Cancel a job (idempotent)")
 def cancel(request, job_id: UUID):
     return services.cancel_job(request.user, services.get_job(request.user, job_id))
+
+
+@router.post("/jobs/{job_id}/archive", response=JobOut, summary="Archive a finished job (idempotent)")
+def archive(request, job_id: UUID):
+    return services.archive_job(request.user, services.get_job(request.user, job_id))
+
+
+@router.post("/jobs/{job_id}/unarchive", response=JobOut, summary="Bring an archived job back (idempotent)")
+def unarchive(request, job_id: UUID):
+    return services.unarchive_job(request.user, services.get_job(request.user, job_id))
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response={204: None},
+    summary="Delete a job with its circuits, results and events",
+    description="An unfinished job is cancelled first: a queued one is deleted at once; a running one "
+    f"is deleted once its worker has stopped it (the answer waits up to {DELETE_WAIT_SECONDS} s for that; "
+    "a 409 if it has not stopped by then: delete it again later).",
+)
+def delete(request, job_id: UUID):
+    job = services.get_job(request.user, job_id)
+    if services.delete_job(request.user, job):
+        return 204, None
+    return DeleteWhenStopped(job.id, request.user.get_username(), services.delete_stopped_job)
 
 
 class FailIn(Schema):

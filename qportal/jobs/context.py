@@ -14,13 +14,21 @@ from qportal.jobs.models import ACTIVE, TERMINAL, JobStatus
 
 _ANY = uuid.UUID(int=0)
 _PAGE_URLS = {"job": "job-detail", "row": "job-row", "panels": "job-panels"}
-_API_URLS = {"events": "job_events", "cancel": "cancel", "rerun": "rerun"}
+_API_URLS = {
+    "events": "job_events",
+    "cancel": "cancel",
+    "rerun": "rerun",
+    "archive": "archive",
+    "unarchive": "unarchive",
+    "api_job": "get_job",
+}
 
 
 @functools.cache
 def _script_data() -> dict[str, str]:
     urls = {key: reverse(name, args=[_ANY]) for key, name in _PAGE_URLS.items()}
     urls |= {key: reverse(f"api-v1:{name}", kwargs={"job_id": _ANY}) for key, name in _API_URLS.items()}
+    urls["list"] = reverse("job-list")
     urls["team_socket"] = "/ws/jobs/"
     urls["job_socket"] = "/ws/jobs/{id}/"
     return {

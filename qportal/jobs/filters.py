@@ -26,7 +26,9 @@ def parse_filters(params) -> JobFilters:
 
 def filter_jobs(jobs: QuerySet, filters: JobFilters) -> QuerySet:
     """``jobs`` narrowed by ``filters``: ``q`` searches names and tags (case-insensitive); dates and
-    times without a zone are in the server's zone; ``created_before`` excludes its instant."""
+    times without a zone are in the server's zone; ``created_before`` excludes its instant; archived
+    jobs only with ``archived``, and then only they."""
+    jobs = jobs.filter(archived_at__isnull=not filters.archived)
     if filters.status:
         if filters.status not in JobStatus.values:
             raise InvalidRequest(f"unknown status {filters.status!r}; one of {', '.join(JobStatus.values)}")

@@ -48,6 +48,8 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True, help_text="Retry backoff: not claimed before")
     execution_time = models.FloatField(null=True, blank=True)
+    # Set when the job is put away: hidden from the list and the API's list unless asked for.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     attempt = models.PositiveIntegerField(default=0)
     # Times the job was taken over from a worker whose lease expired (it died or stalled mid-job).

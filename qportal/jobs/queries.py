@@ -92,6 +92,14 @@ def unfinished() -> Where:
     return status_in([JobStatus.QUEUED, *ACTIVE])
 
 
+def archived() -> Where:
+    return Where('"archived_at" IS NOT NULL')
+
+
+def not_archived() -> Where:
+    return Where('"archived_at" IS NULL')
+
+
 def running_without_cancel() -> Where:
     return status_in(ACTIVE) & Where('"cancel_requested" = %s', (rawsql.db_value(Job, "cancel_requested", False),))
 

@@ -77,6 +77,7 @@ class JobOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     execution_time: float | None
+    archived_at: datetime | None
     last_seq: int
 
     @staticmethod
@@ -105,3 +106,4 @@ class JobFilters(Schema):
     q: str | None = Field(None, description="search in job names and tags")
     created_after: datetime | None = Field(None, description="a date or date-time: created at or after it")
     created_before: datetime | None = Field(None, description="a date or date-time: created before it")
+    archived: bool = Field(False, description="true: the archived jobs (hidden otherwise)")

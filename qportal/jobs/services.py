@@ -29,7 +29,7 @@ from qportal.accounts.access import (
 from qportal.jobs import bus, queries
 from qportal.jobs.detail import event_frame
 from qportal.jobs.events import append_event, publish
-from qportal.jobs.models import TERMINAL, Job, JobCircuit, JobEvent, JobStatus
+from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
 from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
 
 MAX_TAGS = 20
@@ -345,6 +345,74 @@ def force_fail_job(user, job: Job, reason: str = "") -> Job:
             transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
     job.refresh_from_db()
     return job
+
+
+def archive_job(user, job: Job) -> Job:
+    """Put a finished job away (idempotent): it leaves the lists unless they ask for archived jobs."""
+    writable_membership(user, job.team_id)
+    if job.archived_at is not None:
+        return job
+    if job.status not in TERMINAL:
+        raise Conflict(f"job is {job.status}; cancel it or let it finish before archiving it")
+    append_event(
+        job.id,
+        "archived",
+        message=f"archived by {user.get_username()}",
+        data={"by": user.get_username()},
+        where=queries.status_in(TERMINAL) & queries.not_archived(),
+        fields={"archived_at": timezone.now()},
+    )
+    job.refresh_from_db()
+    return job
+
+
+def unarchive_job(user, job: Job) -> Job:
+    """Bring an archived job back to the lists (idempotent)."""
+    writable_membership(user, job.team_id)
+    if job.archived_at is None:
+        return job
+    append_event(
+        job.id,
+        "unarchived",
+        message=f"unarchived by {user.get_username()}",
+        data={"by": user.get_username()},
+        where=queries.archived(),
+        fields={"archived_at": None},
+    )
+    job.refresh_from_db()
+    return job
+
+
+def delete_job(user, job: Job) -> bool:
+    """Delete the job with its circuits (and their results) and events, once it is not running.
+
+    An unfinished job is cancelled first (``cancel_job``): a queued one is cancelled at once and
+    deleted here; a running one is told to stop and False is returned (delete it once it has
+    stopped: ``delete_stopped_job``).  True when it was deleted.
+    """
+    writable_membership(user, job.team_id)
+    if job.status not in TERMINAL and not job.cancel_requested:
+        cancel_job(user, job)
+    return delete_stopped_job(job.id, user.get_username())
+
+
+def delete_stopped_job(job_id, by: str) -> bool:
+    """Delete the job unless a worker holds it (submitting or running); True when it was deleted.
+
+    The conditional update takes the row's lock first, so no claim can start the job between the
+    check and the delete; a worker's later writes find no row and change nothing.  Live pages get
+    a last frame of kind ``deleted`` (no event row is left to hold it).
+    """
+    with transaction.atomic():
+        if not Job.objects.filter(id=job_id).exclude(status__in=list(ACTIVE)).update(cancel_requested=True):
+            return False
+        team_id, status, seq = Job.objects.filter(id=job_id).values_list("team_id", "status", "last_seq")[0]
+        Job.objects.filter(id=job_id).delete()  # with its circuits and events (on_delete=CASCADE)
+        gone = JobEvent(job_id=job_id, seq=seq + 1, kind="deleted", status=status, message=f"deleted by {by}")
+        gone.created = timezone.now()
+        frame = event_frame(gone)
+        transaction.on_commit(lambda: publish(frame, team_id))
+    return True
 
 
 def rerun_job(user, job: Job) -> Job:

@@ -220,12 +220,14 @@ def _owned(job_id, attempt: int):
 
 
 def renew_lease(job_id, attempt: int, lease_seconds: int) -> tuple[bool, bool]:
-    """Heartbeat. Returns (still ours, cancel requested)."""
+    """Heartbeat. Returns (still ours, stop it): stop when a cancel was requested, or the job was
+    failed by an owner (``services.force_fail_job``) or deleted while this attempt held it."""
     query = _owned(job_id, attempt)
     if not query.update(lease_until=timezone.now() + timedelta(seconds=lease_seconds)):
-        # Failed by an owner (services.force_fail_job) while this attempt held it: stop what runs.
-        return False, Job.objects.filter(id=job_id, attempt=attempt, cancel_requested=True).exists()
-    return True, bool(Job.objects.filter(id=job_id).values_list("cancel_requested", flat=True)[0])
+        row = Job.objects.filter(id=job_id).values_list("attempt", "cancel_requested").first()
+        return False, row is None or (row[0] == attempt and row[1])
+    cancel = Job.objects.filter(id=job_id).values_list("cancel_requested", flat=True).first()
+    return True, cancel is None or bool(cancel)
 
 
 def save_submit_key(item: WorkItem, key: str) -> bool:

@@ -13,6 +13,8 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/rerun/", views.job_rerun, name="job-rerun"),
     path("jobs/<uuid:job_id>/fail/", views.job_force_fail, name="job-fail"),
+    path("jobs/<uuid:job_id>/archive/", views.job_archive, name="job-archive"),
+    path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
     path("jobs/<uuid:job_id>/results.json", views.job_results_json, name="job-results-json"),
     path("jobs/<uuid:job_id>/results.csv", views.job_results_csv, name="job-results-csv"),
     path("profiles/", include("qportal.profiles.urls")),

@@ -132,6 +132,38 @@ def job_force_fail(request, job_id):
     return redirect("job-detail", job_id=job.id)
 
 
+@login_required
+@require_POST
+def job_archive(request, job_id):
+    job = _job_or_404(request, job_id)
+    archive = request.POST.get("archived", "true") != "false"
+    try:
+        (services.archive_job if archive else services.unarchive_job)(request.user, job)
+    except ReadOnly as exc:
+        return forbidden(request, f"You cannot archive this job: {exc}.")
+    except services.Conflict as exc:
+        return render(request, "forbidden.html", {"message": str(exc), "title": "Cannot archive"}, status=409)
+    if request.POST.get("next"):
+        return redirect(_safe_next(request))
+    return redirect("job-detail", job_id=job.id)
+
+
+@login_required
+@require_POST
+def job_delete(request, job_id):
+    """The job page's Delete without its script: a running job is told to stop, and deleted by
+    pressing Delete again once it has stopped (the script waits for that itself)."""
+    job = _job_or_404(request, job_id)
+    try:
+        deleted = services.delete_job(request.user, job)
+    except ReadOnly as exc:
+        return forbidden(request, f"You cannot delete this job: {exc}.")
+    if not deleted:
+        message = "The job was told to stop; delete it again once it has stopped."
+        return render(request, "forbidden.html", {"message": message, "title": "Still running"}, status=409)
+    return redirect("job-list")
+
+
 def _safe_next(request) -> str:
     target = request.POST.get("next", "")
     return target if target.startswith("/") and not target.startswith("//") else "/"

@@ -20,6 +20,7 @@ import logging
 from django.http import JsonResponse
 from ninja.responses import NinjaJSONEncoder
 
+from qportal.accounts.access import NotFound
 from qportal.handler import FinishedLater, RunSync, in_sync_thread, set_body
 from qportal.jobs import bus
 from qportal.jobs.detail import job_detail
@@ -32,11 +33,13 @@ RECHECK_SECONDS = 1.0
 
 
 def _finished(job_id) -> bool:
-    return Job.objects.filter(id=job_id, status__in=list(TERMINAL)).exists()
+    """Done, failed or cancelled, or deleted: nothing more will happen to it."""
+    return not Job.objects.filter(id=job_id).exclude(status__in=list(TERMINAL)).exists()
 
 
 async def wait_until_finished(job_id, timeout: float, run_sync: RunSync = in_sync_thread) -> bool:
-    """Return True once the job is done, failed or cancelled; False when ``timeout`` seconds pass first.
+    """Return True once the job is done, failed or cancelled (or deleted); False when ``timeout``
+    seconds pass first.
 
     ``run_sync(fn, *args)`` runs the database check in a thread (the caller's choice of thread).
     """
@@ -96,4 +99,30 @@ class LongPoll(FinishedLater, JsonResponse):
         set_body(self, await run_sync(self.encoded))
 
     def encoded(self) -> bytes:
-        return json.dumps(job_detail(self.user, self.job_id), cls=NinjaJSONEncoder).encode()
+        try:
+            return json.dumps(job_detail(self.user, self.job_id), cls=NinjaJSONEncoder).encode()
+        except NotFound:  # deleted while the request waited
+            self.status_code = 404
+            return json.dumps({"detail": "job not found"}).encode()
+
+
+DELETE_WAIT_SECONDS = 30
+
+
+class DeleteWhenStopped(FinishedLater, JsonResponse):
+    """The answer to ``DELETE /api/v1/jobs/{id}`` for a job whose worker was just told to stop it:
+    once it has stopped (at most ``DELETE_WAIT_SECONDS``), it is deleted and the answer is 204;
+    a job still running then is a 409, and is left cancelling."""
+
+    def __init__(self, job_id, by: str, delete):
+        super().__init__({}, status=204)
+        self.job_id, self.by, self.delete = job_id, by, delete
+
+    async def finish(self, run_sync: RunSync) -> None:
+        await wait_until_finished(self.job_id, DELETE_WAIT_SECONDS, run_sync)
+        if await run_sync(self.delete, self.job_id, self.by):
+            set_body(self, b"")
+            return
+        self.status_code = 409
+        detail = f"cancel requested, but the job has not stopped within {DELETE_WAIT_SECONDS} s; delete it again later"
+        set_body(self, json.dumps({"detail": detail}).encode())

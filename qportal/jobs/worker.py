@@ -389,7 +389,7 @@ class JobRunner:
                 continue
             if not ours or cancel:
                 cancel_flag["requested"] = bool(cancel)
-                if not ours:
+                if not ours and not cancel:
                     log.warning("job %s: lease lost, stopping", item.job_id)
                 main.cancel()
                 return

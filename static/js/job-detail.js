@@ -9,6 +9,7 @@
   const live = document.getElementById("live");
   let lastSeq = Number(root.dataset.seq);
   let connected = false;
+  let gone = false;  // deleted: nothing more to fetch
 
   const eventTemplate = document.getElementById("event-template");
 
@@ -67,6 +68,7 @@
       return;
     }
     if (frame.job !== id || frame.seq <= lastSeq) return;
+    if (frame.kind === "deleted") { gone = true; qportal.flash("This job was deleted (" + frame.message + ")."); return; }
     if (frame.seq === lastSeq + 1) apply(frame); else catchUp();
   }
 
@@ -90,25 +92,52 @@
     if (data.last_seq > lastSeq) catchUp();
   }
 
+  /* What each action button asks first (null: nothing to ask), does, and says when it fails. */
+  const actions = {
+    cancel: {
+      ask: function () { return "Cancel this job? A running job is stopped; this cannot be undone."; },
+      run: async function () { await qportal.api("POST", qportal.url("cancel", id)); schedulePanels(); },
+      failed: "Could not cancel: ",
+    },
+    rerun: {
+      ask: function () { return null; },
+      run: async function () { location.href = qportal.url("job", (await qportal.api("POST", qportal.url("rerun", id))).id); },
+      failed: "Could not run again: ",
+    },
+    archive: {
+      ask: function () { return "Archive this job? It leaves the job list (tick \u201cArchived\u201d there to see it again)."; },
+      run: async function () { await qportal.api("POST", qportal.url("archive", id)); schedulePanels(); },
+      failed: "Could not archive: ",
+    },
+    unarchive: {
+      ask: function () { return null; },
+      run: async function () { await qportal.api("POST", qportal.url("unarchive", id)); schedulePanels(); },
+      failed: "Could not unarchive: ",
+    },
+    delete: {
+      ask: function (button) {
+        return (button.dataset.running ? "This job has not finished: cancel it, and delete it once it has stopped? " : "Delete this job? ")
+          + "Its circuits, results and events are removed for good.";
+      },
+      run: async function () { await qportal.api("DELETE", qportal.url("api_job", id)); location.href = qportal.url("list", id); },
+      failed: "Could not delete: ",
+    },
+  };
+
   root.addEventListener("click", async function (ev) {
-    const cancel = ev.target.closest("[data-cancel]");
-    const rerun = ev.target.closest("[data-rerun]");
-    if (!cancel && !rerun) return;
+    const button = ev.target.closest("[data-cancel], [data-rerun], [data-archive], [data-unarchive], [data-delete]");
+    if (!button) return;
     ev.preventDefault();
-    const button = cancel || rerun;
+    const name = Object.keys(actions).find(function (key) { return key in button.dataset; });
+    const action = actions[name];
+    const question = action.ask(button);
+    if (question && !window.confirm(question)) return;
     button.disabled = true;
     try {
-      if (cancel) {
-        if (!window.confirm("Cancel this job? A running job is stopped; this cannot be undone.")) { button.disabled = false; return; }
-        await qportal.api("POST", qportal.url("cancel", id));
-        schedulePanels();
-      } else {
-        const job = await qportal.api("POST", qportal.url("rerun", id));
-        location.href = qportal.url("job", job.id);
-      }
+      await action.run();
     } catch (err) {
       button.disabled = false;
-      qportal.flash((cancel ? "Could not cancel: " : "Could not run again: ") + err.message);
+      qportal.flash(action.failed + err.message);
     }
   });
 
@@ -124,6 +153,7 @@
 
   // Running times keep moving; without a socket, poll for events instead.
   setInterval(function () {
+    if (gone) return;
     const summary = document.querySelector("#summary .summary");
     const active = summary && qportal.unfinished.indexOf(summary.dataset.status) >= 0;
     if (!connected) catchUp();

@@ -66,12 +66,31 @@
   function onFrame(frame) {
     if (frame.type === "hello") { refreshAll(); return; }  // (re)connected: whatever we missed
     const row = rowOf(frame.job);
+    if (row && frame.kind === "deleted") { row.remove(); return; }
     if (row) {
       if (frame.seq > Number(row.dataset.seq)) scheduleRow(frame.job);
     } else if (frame.kind === "queued" && page === "1") {
       refreshAll();  // a new job; the server applies the filters
     }
   }
+
+  // Archive and unarchive move the row out of this list (archived jobs are listed apart).
+  tbody.addEventListener("click", async function (ev) {
+    const button = ev.target.closest("[data-archive], [data-unarchive]");
+    if (!button) return;
+    ev.preventDefault();
+    const archive = "archive" in button.dataset;
+    const id = archive ? button.dataset.archive : button.dataset.unarchive;
+    if (archive && !window.confirm("Archive this job? It leaves the list (tick \u201cArchived\u201d to see it again).")) return;
+    button.disabled = true;
+    try {
+      await qportal.api("POST", qportal.url(archive ? "archive" : "unarchive", id));
+      rowOf(id).remove();
+    } catch (err) {
+      button.disabled = false;
+      qportal.flash("Could not " + (archive ? "archive: " : "unarchive: ") + err.message);
+    }
+  });
 
   tbody.addEventListener("click", async function (ev) {
     const button = ev.target.closest("[data-cancel]");
