@@ -48,6 +48,8 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True, help_text="Retry backoff: not claimed before")
     execution_time = models.FloatField(null=True, blank=True)
+    # Cluster profiles: the member profile that ran the job (blank for any other kind).
+    ran_on = models.CharField(max_length=100, blank=True)
     # Set when the job is put away: hidden from the list and the API's list unless asked for.
     archived_at = models.DateTimeField(null=True, blank=True)
 

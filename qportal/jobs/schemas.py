@@ -77,6 +77,7 @@ class JobOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     execution_time: float | None
+    ran_on: str = Field(..., description="cluster profiles: the member profile that ran the job")
     archived_at: datetime | None
     last_seq: int
 

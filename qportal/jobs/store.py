@@ -51,6 +51,7 @@ class WorkItem:
     submit_key: str
     status: str
     cancel_requested: bool
+    members: tuple[str, ...] = ()  # cluster profiles: the member profiles' names, in the spec's order
 
 
 # Jobs of these profile kinds run inside the worker: there is no remote submission to make safe,
@@ -207,6 +208,7 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         submit_key=job.submit_key,
         status=job.status,
         cancel_requested=job.cancel_requested,
+        members=tuple(job.profile.members or ()) if job.profile.kind == ProfileKind.CLUSTER else (),
     )
 
 
@@ -284,14 +286,20 @@ def save_circuit_result(item: WorkItem, result: CircuitResult, total: int) -> No
 def finish_done(
     item: WorkItem, circuits: list[CircuitResult], execution_time: float, remote_ids: list[str], metadata: dict
 ) -> bool:
+    ran_on = _member_that_ran(item, metadata)
     with transaction.atomic():
         # The event's conditional update proves the job is still ours; the results join the same
         # transaction, so they and the "done" state commit together or not at all.
         event = append_event(
             item.job_id,
             "done",
-            message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s",
-            data={"execution_time": execution_time, "remote_ids": remote_ids, **_public_metadata(metadata)},
+            message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s" + (f" on {ran_on}" if ran_on else ""),
+            data={
+                "execution_time": execution_time,
+                "remote_ids": remote_ids,
+                **_public_metadata(metadata),
+                **({"ran_on": ran_on} if ran_on else {}),
+            },
             where=_mine(item),
             fields={
                 "status": JobStatus.DONE,
@@ -299,6 +307,7 @@ def finish_done(
                 "circuits_done": len(circuits),
                 "execution_time": execution_time,
                 **({"remote_ids": remote_ids} if remote_ids else {}),
+                **({"ran_on": ran_on} if ran_on else {}),
                 "finished_at": timezone.now(),
                 "lease_until": None,
             },
@@ -307,6 +316,15 @@ def finish_done(
             return False
         queries.save_results(item.job_id, circuits)
         return True
+
+
+def _member_that_ran(item: WorkItem, metadata: dict) -> str:
+    """A cluster job's member profile that answered (its executor's name, such as
+    ``aer_simulator``, is the same for every local member): "" for other kinds."""
+    index = metadata.get("executor_index")
+    if not item.members or not isinstance(index, int) or not 0 <= index < len(item.members):
+        return ""
+    return str(item.members[index])[:100]
 
 
 def _public_metadata(metadata: dict) -> dict:
