@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from ninja.responses import NinjaJSONEncoder
+from qiskit import qasm2, qasm3, qpy
 
 from executors.base import InvalidRequest
 from executors.circuits import circuit_diagram, parse_circuit, qasm_version
@@ -423,12 +424,72 @@ def _said_once(exc: InvalidRequest) -> str:
     return re.sub(r" at line \d+:", ":", message)
 
 
+def _as_qasm(circuit) -> tuple[str, str]:
+    """A stored circuit's source as OpenQASM for an editor, and a note when it had to be converted
+    (QPY: written as OpenQASM 2, else 3) or cannot be ("" and why)."""
+    if circuit.source_format != "qpy":
+        return circuit.source, ""
+    try:
+        loaded = qpy.load(io.BytesIO(base64.b64decode(circuit.source)))[0]
+    except Exception as exc:  # noqa: BLE001 - a note on the page, never a 500
+        return "", f"circuit {circuit.index + 1} is QPY that cannot be read ({type(exc).__name__}); upload it again"
+    for module, version in ((qasm2, 2), (qasm3, 3)):
+        try:
+            return module.dumps(loaded), f"circuit {circuit.index + 1} was QPY, written here as OpenQASM {version}"
+        except Exception:  # noqa: BLE001 - OpenQASM 2 cannot say everything: try 3
+            continue
+    return "", f"circuit {circuit.index + 1} is QPY that OpenQASM cannot express; upload its .qpy file again"
+
+
+def _prefilled(job: Job) -> tuple[dict, list[dict], list[str]]:
+    """The submit form filled in with ``job``'s inputs (``?from=``): its fields, one editor per
+    circuit, and notes on what the form cannot carry over."""
+    circuits = list(job.circuits.all())
+    form = {
+        "profile": job.profile.name,
+        "shots": str(job.shots),
+        "name": job.name,
+        "tags": ", ".join(job.tags),
+        "team": str(job.team_id),
+        "primitive": job.primitive,
+        "observables": "",
+    }
+    editors, notes = [], []
+    for circuit in circuits:
+        text, note = _as_qasm(circuit)
+        if note:
+            notes.append(note)
+        if text:
+            editors.append({"text": text})
+    if job.primitive == "estimator":
+        shared = {json.dumps(c.observables) for c in circuits}
+        terms = circuits[0].observables if circuits else None
+        terms = terms if isinstance(terms, list) else [terms]
+        if len(shared) == 1 and all(isinstance(term, str) for term in terms):
+            form["observables"] = "\n".join(terms)
+        else:
+            notes.append("the observables differ between circuits or carry coefficients: write them again here")
+    if any(c.parameter_values is not None for c in circuits):
+        notes.append("bound parameter values are not carried over: the form has no place for them")
+    return form, editors or [{"text": ""}], notes
+
+
+def _rerun_source(request) -> Job | None:
+    """The job named by ``from`` (a link to the job page's "Edit and run again") or None; another
+    team's job, or no job, is a 404."""
+    given = request.GET.get("from") or request.POST.get("from") or ""
+    return _job_or_404(request, given) if given else None
+
+
 @login_required
 def submit(request):
     form = {"profile": "local", "shots": "1024", "name": "", "tags": "", "team": "", "primitive": "sampler"}
     form["observables"] = ""
     editors = [{"text": STARTING_CIRCUIT}]
-    error, file_errors, status = None, [], 200
+    error, file_errors, status, notes = None, [], 200, []
+    source_job = _rerun_source(request)
+    if source_job is not None and request.method != "POST":
+        form, editors, notes = _prefilled(source_job)
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in SUBMIT_FIELDS}
         texts = request.POST.getlist("qasm")
@@ -461,7 +522,7 @@ def submit(request):
                     team=int(form["team"]) if form["team"].isdigit() else None,
                 )
                 try:
-                    job = services.submit_job(request.user, sub)
+                    job = services.submit_job(request.user, sub, rerun_of=source_job)
                     return redirect("job-detail", job_id=job.id)
                 except ReadOnly as exc:
                     error, status = f"You cannot submit jobs here: {exc}.", 403
@@ -495,5 +556,8 @@ def submit(request):
         "teams": teams,
         "examples": qasmbench_examples(),
         "any_writable": any(m.can_write for m in teams),
+        "source_job": source_job,
+        "notes": notes,
+        "starting_circuit": STARTING_CIRCUIT,
     }
     return render(request, "jobs/submit.html", context, status=status)

@@ -7,7 +7,7 @@
   const example = document.getElementById("example");
   const primitive = document.getElementById("primitive");
   const observables = document.getElementById("observables-field");
-  const starting = (circuits.querySelector("textarea") || {}).value || "";
+  const starting = circuits.dataset.starting || "";  // the server's starting circuit, replaced without asking
   const loaded = new WeakMap(); // editor -> the example text it was given, to tell edits apart
 
   function renumber() {

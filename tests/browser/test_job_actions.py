@@ -119,3 +119,49 @@ def test_delete_asks_first_and_a_running_job_is_stopped_then_deleted(server, chr
     assert page.request.get(f"{base}/api/v1/jobs/{running_id}").status == 404
     assert "cancel it, and delete it once it has stopped" in dialogs.asked[-1]
     page.context.close()
+
+
+def test_edit_and_run_again_opens_the_submit_page_filled_in(server, chromium, tmp_path):
+    """A cluster job (of two local members) says which member ran it; "Edit and run again" opens
+    the submit page with its inputs, and submitting it with a change makes a new, linked job."""
+    base = server.base_url
+    page = login(chromium, base, "alice")
+    profiles = page.request.get(f"{base}/api/v1/profiles").json()
+    lab = next(p["team"] for p in profiles if p["name"] == "stepwise")
+    pair = {"name": "pair", "kind": "cluster", "members": ["local", "stepwise"], "team": lab}
+    made = api_post(page, base, "/profiles", pair)
+    assert made.status == 201, made.text()
+    body = {"profile": "pair", "name": "cluster bell", "tags": ["edit"], "shots": 700, "team": lab}
+    resp = api_post(page, base, "/jobs?wait=30", {**body, "circuits": [{"qasm": BELL}, {"qasm": BELL}]})
+    job = resp.json()
+    assert job["status"] == "done" and job["ran_on"] in ("local", "stepwise"), job
+
+    page.goto(f"{base}/jobs/{job['id']}/")
+    assert page.inner_text("#ran-on") == job["ran_on"]
+    page.click("#edit-rerun")
+    page.wait_for_url(f"{base}/jobs/new/?from={job['id']}")
+    assert page.locator("#edited-from").is_visible()
+    assert [page.input_value(f"#qasm-{i}") for i in range(2)] == [BELL, BELL]
+    assert page.input_value("input[name=name]") == "cluster bell" and page.input_value("#shots") == "700"
+    assert page.input_value("input[name=tags]") == "edit" and page.input_value("#profile") == "pair"
+    assert page.input_value("select[name=team]") == str(lab)
+    at_widths(page, tmp_path, "submit-from-job")
+
+    page.fill("#shots", "333")
+    page.fill("input[name=name]", "cluster bell, fewer shots")
+    page.click("#submit")
+    page.wait_for_url(lambda url: "/jobs/" in url and job["id"] not in url and "new" not in url)
+    page.locator("#status", has_text="done").wait_for(timeout=60_000)
+    new_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    new = page.request.get(f"{base}/api/v1/jobs/{new_id}").json()
+    assert (new["shots"], new["name"], new["num_circuits"], new["rerun_of"], new["profile"]) == (
+        333,
+        "cluster bell, fewer shots",
+        2,
+        job["id"],
+        "pair",
+    )
+    assert new["ran_on"] in ("local", "stepwise") and new["ran_on"] != job["ran_on"]  # cyclic: the other member
+    assert page.inner_text("#ran-on") == new["ran_on"]
+    at_widths(page, tmp_path, "detail-cluster")
+    page.context.close()
