@@ -104,7 +104,14 @@ class JobFilters(Schema):
     profile: str | None = None
     tag: str | None = None
     team: int | None = None
-    q: str | None = Field(None, description="search in job names and tags")
+    q: str | None = Field(
+        None, description="search in job names and tags; 4 or more hex digits also match the start of a job id"
+    )
+    sort: str | None = Field(
+        None,
+        description="the order: `created`, `name`, `status`, `profile`, `creator`, `team` or `circuits`, "
+        "`-` first for descending; default `-created` (newest first)",
+    )
     created_after: datetime | None = Field(None, description="a date or date-time: created at or after it")
     created_before: datetime | None = Field(None, description="a date or date-time: created before it")
     archived: bool = Field(False, description="true: the archived jobs (hidden otherwise)")

@@ -31,12 +31,25 @@ from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
 from qportal.jobs import detail, services
-from qportal.jobs.filters import PARAMETERS, filter_jobs, parse_filters
+from qportal.jobs.filters import PARAMETERS, filter_jobs, parse_filters, parse_sort
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.models import ExecutorProfile, ProfileKind
 from qportal.profiles.services import ProfileInvalid, visible_profiles
 
 PAGE_SIZE = 25
+PAGE_SIZES = (25, 50, 100, 200)
+# The list's columns: label, the ``sort`` name that orders by it (None: not sortable), CSS class.
+LIST_COLUMNS = (
+    ("Job", "name", ""),
+    ("Status", "status", ""),
+    ("Circuits", "circuits", "num"),
+    ("Profile", "profile", ""),
+    ("Submitted by", "creator", ""),
+    ("Queued", None, "num"),
+    ("Running", None, "num"),
+    ("Created", "created", ""),
+    ("", None, ""),
+)
 CIRCUITS_SHOWN = 20
 DIAGRAMS_INLINE = 2  # drawing is slow; later circuits load their diagram when opened
 DIAGRAM_MAX_OPS = 400
@@ -59,8 +72,8 @@ def _job_or_404(request, job_id) -> Job:
 
 
 def filtered_jobs(request):
-    """The user's jobs narrowed by the list page's query string (``filters.filter_jobs``, as the
-    API does); returns (queryset, the filters as given, the error of an invalid one or "")."""
+    """The user's jobs narrowed and ordered by the list page's query string (``filters.filter_jobs``,
+    as the API does); returns (queryset, the filters as given, the error of an invalid one or "")."""
     given = {name: request.GET.get(name, "").strip() for name in PARAMETERS}
     jobs = services.jobs_for(request.user)
     try:
@@ -69,11 +82,42 @@ def filtered_jobs(request):
         return jobs.none(), given, str(exc)
 
 
+def _page_size(request) -> int:
+    value = request.GET.get("page_size", "")
+    return int(value) if value.isdigit() and int(value) in PAGE_SIZES else PAGE_SIZE
+
+
+def _columns(request) -> list[dict]:
+    """The table's headers: label, CSS class, and for a sortable one the link that sorts by it
+    (again: the other way round) and its ``aria-sort``."""
+    try:
+        current, descending = parse_sort(request.GET.get("sort"))
+    except InvalidRequest:
+        current, descending = parse_sort(None)
+    query = request.GET.copy()
+    for name in ("page", "fragment", "sort"):
+        query.pop(name, None)
+    columns = []
+    for label, key, css in LIST_COLUMNS:
+        column = {"label": label, "css": css, "key": key}
+        if key:
+            first_descending = key in ("created", "circuits")  # newest and largest first
+            if key == current:
+                column["aria_sort"] = "descending" if descending else "ascending"
+                next_descending = not descending
+            else:
+                next_descending = first_descending
+            query["sort"] = f"-{key}" if next_descending else key
+            column["url"] = "?" + query.urlencode()
+        columns.append(column)
+    return columns
+
+
 @login_required
 @require_GET
 def job_list(request):
     jobs, filters, error = filtered_jobs(request)
-    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(jobs, _page_size(request)).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("fragment", None)
@@ -83,14 +127,22 @@ def job_list(request):
         "filters": filters,
         "filter_error": error,
         "query": query.urlencode(),
+        "columns": _columns(request),
+        "page_size": page.paginator.per_page,
+        "page_sizes": PAGE_SIZES,
         "writable": set(team_ids(request.user, write=True)),
         "statuses": JobStatus.values,
         "profiles": sorted({p.name for p in visible_profiles(request.user)}),
         "teams": user_teams(request.user),
         "now": timezone.now(),
     }
-    if request.GET.get("fragment") == "rows":
-        return render(request, "jobs/_rows.html", context)
+    if request.GET.get("fragment") == "rows":  # the live refetch: the rows and the count line
+        return JsonResponse(
+            {
+                "rows": render_to_string("jobs/_rows.html", context, request=request),
+                "pager": render_to_string("jobs/_pager.html", context, request=request),
+            }
+        )
     return render(request, "jobs/list.html", context)
 
 

@@ -1,6 +1,7 @@
 /* Jobs list: rows re-rendered from the server's row partial whenever a frame says a job changed,
-   and all of them refetched on every (re)connect, until a refetch succeeds. Answers can arrive out
-   of order, so a row is never replaced by one with an older sequence number. */
+   and all of them (with the count line) refetched on every (re)connect and every new job, until a
+   refetch succeeds. Answers can arrive out of order, so a row is never replaced by one with an
+   older sequence number. Times are shown in the viewer's time zone, named in the header. */
 (function () {
   "use strict";
   const table = document.getElementById("jobs");
@@ -8,7 +9,13 @@
   const live = document.getElementById("live");
   const query = table.dataset.query;
   const page = table.dataset.page;
+  const pager = document.getElementById("pager");
   const pending = {};
+
+  function showTimes(root) {
+    const zone = qportal.localTimes(root);
+    document.getElementById("time-zone").textContent = "(" + zone + ")";
+  }
 
   function rowOf(id) { return tbody.querySelector('tr[data-job="' + id + '"]'); }
   function seqOf(row) { return Number(row.dataset.seq); }
@@ -30,7 +37,10 @@
     }
     const row = rowOf(id);
     const fresh = parseRows(html).firstElementChild;
-    if (row && fresh && seqOf(fresh) >= seqOf(row)) row.replaceWith(fresh);
+    if (row && fresh && seqOf(fresh) >= seqOf(row)) {
+      showTimes(fresh);
+      row.replaceWith(fresh);
+    }
   }
 
   let allTimer = null;
@@ -38,23 +48,25 @@
     clearTimeout(allTimer);
     allTimer = setTimeout(async function () {
       const url = "?" + (query ? query + "&" : "") + "page=" + page + "&fragment=rows";
-      let html = null;
+      let answer = null;
       try {
         const resp = await fetch(url, { credentials: "same-origin" });
-        if (resp.ok) html = await resp.text();
+        if (resp.ok) answer = await resp.json();
       } catch (err) {
-        html = null;
+        answer = null;
       }
-      if (html === null) {  // try again, less and less often, until the list is whole
+      if (answer === null) {  // try again, less and less often, until the list is whole
         refreshAll(Math.min(Math.max(2 * (delay || 0), 1000), 10000));
         return;
       }
-      const rows = parseRows(html);
+      const rows = parseRows(answer.rows);
+      showTimes(rows);
       rows.querySelectorAll("tr[data-job]").forEach(function (fresh) {
         const shown = rowOf(fresh.dataset.job);
         if (shown && seqOf(shown) > seqOf(fresh)) fresh.replaceWith(shown);
       });
       tbody.replaceChildren(...rows.childNodes);
+      pager.innerHTML = answer.pager;
     }, delay || 150);
   }
 
@@ -69,8 +81,8 @@
     if (row && frame.kind === "deleted") { row.remove(); return; }
     if (row) {
       if (frame.seq > Number(row.dataset.seq)) scheduleRow(frame.job);
-    } else if (frame.kind === "queued" && page === "1") {
-      refreshAll();  // a new job; the server applies the filters
+    } else if (frame.kind === "queued") {
+      refreshAll();  // a new job: the server applies the filters and the order, and counts again
     }
   }
 
@@ -106,6 +118,11 @@
       qportal.flash("Could not cancel: " + err.message);
     }
   });
+
+  // A new page size applies at once.
+  document.getElementById("page-size").addEventListener("change", function (ev) { ev.target.form.submit(); });
+
+  showTimes(tbody);
 
   // Keep queued/running times moving for jobs that are not finished.
   setInterval(function () {

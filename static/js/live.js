@@ -64,6 +64,25 @@ window.qportal = (function () {
     box.textContent = message;
   }
 
+  /* Every <time datetime> under root shown as YYYY-MM-DD HH:MM in the viewer's time zone (the
+     server writes UTC); returns the zone's name, e.g. "Europe/Berlin". */
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const short = new Intl.DateTimeFormat("en-GB", {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
+  const long = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+  function localTimes(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
+      const when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      const part = {};
+      short.formatToParts(when).forEach(function (p) { part[p.type] = p.value; });
+      el.textContent = part.year + "-" + part.month + "-" + part.day + " " + part.hour + ":" + part.minute;
+      el.title = long.format(when);
+    });
+    return zone;
+  }
+
   /* URLs and status sets come from the server (<body data-urls data-unfinished data-finished>). */
   const body = document.body.dataset;
   const urls = JSON.parse(body.urls || "{}");
@@ -73,6 +92,6 @@ window.qportal = (function () {
 
   return {
     csrfToken: csrfToken, api: api, socket: socket, showState: showState, flash: flash,
-    url: url, unfinished: unfinished, finished: finished,
+    localTimes: localTimes, url: url, unfinished: unfinished, finished: finished,
   };
 })();

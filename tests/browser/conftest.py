@@ -141,8 +141,9 @@ def chromium():
         browser.close()
 
 
-def login(browser, base_url: str, username: str):
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
+def login(browser, base_url: str, username: str, **context_options):
+    """A logged-in page; ``context_options`` go to ``new_context`` (``timezone_id``, ``viewport``...)."""
+    context = browser.new_context(**{"viewport": {"width": 1360, "height": 900}, **context_options})
     page = context.new_page()
     page.set_default_timeout(20_000)
     page.goto(f"{base_url}/login/")
