@@ -1,4 +1,6 @@
-/* Shared by live pages: CSRF-aware fetch and a websocket that reconnects by itself. */
+/* Shared by live pages: CSRF-aware fetch, a websocket that reconnects by itself, and a banner for
+   what went wrong that clears itself once the problem is gone (the next API call that succeeds, or
+   the socket back after a drop) and has a close button. */
 window.qportal = (function () {
   "use strict";
 
@@ -21,6 +23,7 @@ window.qportal = (function () {
       const detail = body && body.detail ? body.detail : resp.status + " " + resp.statusText;
       throw new Error(detail);
     }
+    clearFlash();
     return body;
   }
 
@@ -28,16 +31,23 @@ window.qportal = (function () {
   function socket(path, onFrame, onState) {
     let delay = 500;
     let ws = null;
+    let dropped = false;
     function connect() {
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
       ws = new WebSocket(scheme + location.host + path);
-      ws.onopen = function () { delay = 500; onState("live"); };
+      ws.onopen = function () {
+        delay = 500;
+        if (dropped) clearFlash();  // the server is back: what failed while it was away may work now
+        dropped = false;
+        onState("live");
+      };
       ws.onmessage = function (msg) {
         let frame;
         try { frame = JSON.parse(msg.data); } catch (e) { return; }
         onFrame(frame);
       };
       ws.onclose = function () {
+        dropped = true;
         onState("reconnecting");
         setTimeout(connect, delay);
         delay = Math.min(delay * 2, 10000);
@@ -59,9 +69,24 @@ window.qportal = (function () {
       box = document.createElement("div");
       box.id = "flash";
       box.className = "error flash";
+      box.setAttribute("role", "alert");
+      const text = document.createElement("span");
+      text.className = "flash-text";
+      const close = document.createElement("button");
+      close.type = "button";
+      close.className = "flash-close";
+      close.setAttribute("aria-label", "Dismiss");
+      close.textContent = "×";
+      close.addEventListener("click", clearFlash);
+      box.append(text, close);
       document.querySelector("main").prepend(box);
     }
-    box.textContent = message;
+    box.querySelector(".flash-text").textContent = message;
+  }
+
+  function clearFlash() {
+    const box = document.getElementById("flash");
+    if (box) box.remove();
   }
 
   /* Every <time datetime> under root shown as YYYY-MM-DD HH:MM in the viewer's time zone (the
@@ -92,6 +117,7 @@ window.qportal = (function () {
 
   return {
     csrfToken: csrfToken, api: api, socket: socket, showState: showState, flash: flash,
+    clearFlash: clearFlash,
     localTimes: localTimes, url: url, unfinished: unfinished, finished: finished,
   };
 })();
