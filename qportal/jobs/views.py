@@ -267,9 +267,7 @@ def _expectations(circuit) -> list[dict] | None:
     observables = circuit.observables if isinstance(circuit.observables, list) else [circuit.observables]
     rows = []
     for i, (ev, std) in enumerate(zip(circuit.evs, stds, strict=True)):
-        label = observables[i] if i < len(observables) else f"#{i}"
-        if isinstance(label, (list, dict)):
-            label = json.dumps(label)
+        label = observables[i] if i < len(observables) else f"#{i}"  # written out by |observable
         low, high = ev - std, ev + std
         rows.append(
             {
@@ -283,6 +281,22 @@ def _expectations(circuit) -> list[dict] | None:
             }
         )
     return rows
+
+
+def _parameters(circuit) -> list[tuple[str, float]]:
+    """The circuit's bound parameter values with their names (``circuit.parameters`` order, the
+    order ``parameter_values`` is given in); numbered ``#i`` when the source does not parse."""
+    values = circuit.parameter_values or []
+    if not values:
+        return []
+    try:
+        parsed = parse_circuit({"qpy": circuit.source} if circuit.source_format == "qpy" else {"qasm": circuit.source})
+        names = [parameter.name for parameter in parsed.parameters]
+    except Exception:  # noqa: BLE001 - a parse problem must not break the page
+        names = []
+    if len(names) != len(values):
+        names = [f"#{i}" for i in range(len(values))]
+    return list(zip(names, values, strict=True))
 
 
 def _result_context(circuit, job: Job) -> dict:
@@ -316,7 +330,11 @@ def job_detail(request, job_id):
     job = _job_or_404(request, job_id)
     circuits = list(job.circuits.all()[:CIRCUITS_SHOWN])
     blocks = [
-        {"diagram": _diagram(c) if i < DIAGRAMS_INLINE else None, **_result_context(c, job)}
+        {
+            "diagram": _diagram(c) if i < DIAGRAMS_INLINE else None,
+            "parameters": _parameters(c),
+            **_result_context(c, job),
+        }
         for i, c in enumerate(circuits)
     ]
     for block in blocks:

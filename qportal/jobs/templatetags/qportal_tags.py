@@ -1,8 +1,11 @@
-"""Template helpers for job pages: short durations and queued/running times."""
+"""Template helpers for job pages: short durations, queued/running times, observables as written."""
 
 from __future__ import annotations
 
+import json
+import numbers
 from datetime import datetime
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -49,3 +52,32 @@ def running_for(job) -> str:
     if start is None:
         return "–"
     return seconds_short(_span(start, job.finished_at))
+
+
+@register.filter
+def observable(item: Any) -> str:
+    """One estimator observable as a person writes it: ``ZZ``, ``-1.0 * YY``, ``0.5 * ZZ - 0.5 * XX``
+    (the forms ``executors.circuits.to_observables`` reads; anything else as JSON)."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        terms = list(item.items())
+    elif _is_pair(item):
+        terms = [item]
+    elif isinstance(item, list) and item and all(_is_pair(term) for term in item):
+        terms = item
+    else:
+        return json.dumps(item)
+    text = ""
+    for i, (label, coeff) in enumerate(terms):
+        if not isinstance(coeff, numbers.Real) or isinstance(coeff, bool):
+            return json.dumps(item)
+        if i == 0:
+            text = f"{coeff} * {label}"
+        else:
+            text += f" - {-coeff} * {label}" if coeff < 0 else f" + {coeff} * {label}"
+    return text
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
