@@ -27,17 +27,29 @@ def test_the_api_docs_render_with_only_the_portal_reachable(server, chromium, tm
     page.context.close()
 
 
-PAGES = ["/", "/jobs/new/", "/profiles/", "/credentials/", "/api/v1/docs", "/no-such-page/"]
+PAGES = ["/", "/jobs/new/", "/profiles/", "/profiles/new/", "/credentials/", "/api/v1/docs", "/no-such-page/"]
+ESTIMATOR = {
+    "profile": "local",
+    "primitive": "estimator",
+    "name": "a job page to measure",
+    "circuits": [{"qasm": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0];\ncx q[0],q[1];\n'}],
+    "observables": [[["ZZ", 1.0], ["XX", 0.5]]],
+}
 
 
 @pytest.mark.parametrize("width", [390, 1300])
 def test_no_page_scrolls_sideways_and_the_navigation_is_visible(server, chromium, tmp_path, width):
     page = login(chromium, server.base_url, "alice")
     page.set_viewport_size({"width": width, "height": 900})
-    for path in PAGES:
+    token = page.evaluate("document.cookie.match(/csrftoken=([^;]+)/)[1]")
+    made = page.request.post(
+        f"{server.base_url}/api/v1/jobs?wait=30", data=ESTIMATOR, headers={"X-CSRFToken": token}
+    ).json()
+    for path in [*PAGES, f"/jobs/{made['id']}/"]:
         page.goto(f"{server.base_url}{path}")
         page.wait_for_load_state("networkidle")
-        name = path.strip("/").replace("/", "-") or "jobs"
+        name = "job-page" if path.startswith("/jobs/") and path != "/jobs/new/" else path.strip("/").replace("/", "-")
+        name = name or "jobs"
         save_shot(page, tmp_path, f"layout-{name}-{width}")
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= width, f"{path} is {scroll} px wide at {width} px"
