@@ -151,3 +151,25 @@ def test_the_pages_say_when_the_queue_is_full(client, users):
     again = client.post(reverse("job-rerun", args=[first.id]))
     assert again.status_code == 429 and again["Retry-After"] == "10"
     assert Job.objects.count() == 1
+
+
+def test_each_process_adds_its_count_to_redis_in_steps(api_for):
+    """A request reaches Redis once per hundredth of the limit; the others count in the process."""
+    import redis
+
+    from qportal import throttle
+
+    url = "redis://127.0.0.1:6379/7"
+    shared = redis.Redis.from_url(url)
+    shared.flushdb()
+    with override_settings(REDIS_URL=url, API_RATE=(1000, 60)):
+        alice = api_for("alice")
+        assert {alice.get("/jobs").status_code for _ in range(25)} == {200}
+        (key,) = shared.keys("qportal:rate:*")
+        assert int(shared.get(key)) == 20  # two steps of 10 added; 5 requests still counted here only
+        shared.incrby(key, 965)  # other web processes' requests: 990 in all, with this one's 5
+        codes = [alice.get("/jobs").status_code for _ in range(20)]
+        allowed = codes.index(429)
+        assert 10 <= allowed < 10 + 10 and set(codes[allowed:]) == {429}  # the limit holds within a step
+    throttle.reset()
+    shared.flushdb()
