@@ -156,8 +156,8 @@ def _secrets_env(data_dir: Path) -> dict[str, str]:
         "QPORTAL_FERNET_KEYS": Fernet.generate_key().decode(),
         "QPORTAL_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SETTINGS_MODULE": "qportal.settings",
-        # One key submits thousands of jobs a minute: limits far above it, still counted on every
-        # request, so the rate limit's cost is in every figure.
+        # One key submits thousands of jobs a minute: limits far above it (the rate limit then
+        # counts in each process and rarely reaches Redis; bench/README.md, benchmark 6).
         "QPORTAL_API_RATE": "1000000000/minute",
         "QPORTAL_MAX_UNFINISHED_PER_USER": "1000000000",
         "QPORTAL_MAX_UNFINISHED_PER_TEAM": "1000000000",

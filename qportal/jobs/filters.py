@@ -34,9 +34,13 @@ STATUS_RANK = Case(
 _ID_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
 
 
-def parse_filters(params) -> JobFilters:
-    """``JobFilters`` from a query string (the page's form); empty values are no filter."""
-    given = {name: params.get(name, "").strip() for name in PARAMETERS}
+def given_filters(params) -> dict[str, str]:
+    """The filter parameters of a query string (the page's form) as typed, stripped."""
+    return {name: params.get(name, "").strip() for name in PARAMETERS}
+
+
+def parse_filters(given: dict[str, str]) -> JobFilters:
+    """``JobFilters`` from ``given_filters``; empty values are no filter."""
     try:
         return JobFilters(**{name: value for name, value in given.items() if value})
     except ValidationError as exc:

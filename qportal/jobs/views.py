@@ -31,7 +31,7 @@ from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
 from qportal.jobs import detail, services
-from qportal.jobs.filters import PARAMETERS, filter_jobs, parse_filters, parse_sort
+from qportal.jobs.filters import filter_jobs, given_filters, parse_filters, parse_sort
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.models import ExecutorProfile, ProfileKind
 from qportal.profiles.services import ProfileInvalid, visible_profiles
@@ -74,10 +74,10 @@ def _job_or_404(request, job_id) -> Job:
 def filtered_jobs(request):
     """The user's jobs narrowed and ordered by the list page's query string (``filters.filter_jobs``,
     as the API does); returns (queryset, the filters as given, the error of an invalid one or "")."""
-    given = {name: request.GET.get(name, "").strip() for name in PARAMETERS}
+    given = given_filters(request.GET)
     jobs = services.jobs_for(request.user)
     try:
-        return filter_jobs(jobs, parse_filters(request.GET)), given, ""
+        return filter_jobs(jobs, parse_filters(given)), given, ""
     except InvalidRequest as exc:
         return jobs.none(), given, str(exc)
 
@@ -553,8 +553,7 @@ def _rerun_source(request) -> Job | None:
 
 @login_required
 def submit(request):
-    form = {"profile": "local", "shots": "1024", "name": "", "tags": "", "team": "", "primitive": "sampler"}
-    form["observables"] = ""
+    form = dict.fromkeys(SUBMIT_FIELDS, "") | {"profile": "local", "shots": "1024", "primitive": "sampler"}
     editors = [{"text": STARTING_CIRCUIT}]
     error, file_errors, status, notes = None, [], 200, []
     source_job = _rerun_source(request)
