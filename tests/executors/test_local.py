@@ -236,6 +236,39 @@ def test_run_inline_runs_only_tiny_one_batch_jobs():
     assert per_circuit.run_inline(ExecutionRequest(circuits=[bell()], shots=100)) is not None
 
 
+def test_tiny_sampler_jobs_draw_from_the_exact_distribution():
+    """A tiny job's shots are one multinomial draw from Aer's exact probabilities (no SamplerV2 job
+    thread); clbits measured out of order, unmeasured clbits and a second job keep their own keys."""
+    crossed = QuantumCircuit(3, 4)
+    crossed.ry(0.7, 0)
+    crossed.ry(2.1, 1)
+    crossed.cx(1, 2)
+    crossed.measure([0, 1, 2], [3, 0, 2])  # clbit 1 is never written
+    circuits = [skewed(), crossed]
+    result = executor().run_inline(ExecutionRequest(circuits=circuits, shots=2000))
+    for circuit, circuit_result in zip(circuits, result.circuits, strict=True):
+        assert circuit_result.metadata["sampled_from"] == "exact probabilities"
+        assert_counts_match(circuit_result.counts, exact_probabilities(circuit), 2000)
+        assert circuit_result.register_counts == {"c": circuit_result.counts}
+    assert all(bits[2] == "0" for bits in result.circuits[1].counts)  # clbit 1, third from the right
+    again = executor().run_inline(ExecutionRequest(circuits=circuits, shots=2000))
+    assert [r.counts for r in again.circuits] == [r.counts for r in result.circuits]  # the seed holds
+
+
+def test_tiny_jobs_with_several_registers_go_through_samplerv2():
+    q = QuantumRegister(2, "q")
+    low, high = ClassicalRegister(1, "low"), ClassicalRegister(1, "high")
+    circuit = QuantumCircuit(q, low, high)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure(0, low[0])
+    circuit.measure(1, high[0])
+    result = executor().run_inline(ExecutionRequest(circuits=[circuit], shots=2000))
+    assert "sampled_from" not in result.circuits[0].metadata  # Aer's keys would need the registers split
+    assert_counts_match(result.circuits[0].counts, {"00": 0.5, "11": 0.5}, 2000)  # joined, first register rightmost
+    assert set(result.circuits[0].register_counts) == {"low", "high"}
+
+
 def test_only_the_in_process_simulators_are_inline_executors():
     from executors import InlineExecutor
     from executors.fake_backend import FakeBackendExecutor
