@@ -13,7 +13,7 @@ from qportal.accounts.api import router as accounts_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
-from qportal.jobs.services import QueueFull
+from qportal.jobs.queue_limits import QueueFull
 from qportal.profiles.api import router as profiles_router
 from qportal.profiles.services import ProfileInvalid
 from qportal.throttle import PersonRateThrottle, refusal

@@ -41,10 +41,13 @@ def make_user(username: str):
 
 @pytest.fixture(autouse=True)
 def fresh_rate_counts():
-    """Each test starts with no API request counted (``qportal.throttle``): ids are reused across tests."""
+    """Each test starts with no API request and no unfinished job counted (``qportal.throttle``,
+    ``qportal.jobs.queue_limits``): ids are reused across tests."""
     from qportal import throttle
+    from qportal.jobs import queue_limits
 
     throttle.reset()
+    queue_limits.forget()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from qportal.accounts.access import (
     team_filter,
     writable_membership,
 )
-from qportal.jobs import bus, queries
+from qportal.jobs import bus, queries, queue_limits
 from qportal.jobs.detail import event_frame
 from qportal.jobs.events import append_event, publish
 from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
@@ -34,12 +34,6 @@ from qportal.profiles.services import profile_max_qubits, resolve_profile_and_pe
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
-
-
-class QueueFull(Exception):
-    """Too many unfinished jobs for this person or team; answered 429 with ``retry_after`` seconds."""
-
-    retry_after = 10
 
 
 @dataclass
@@ -148,22 +142,6 @@ def submit_job(user, sub: Submission, *, rerun_of: Job | None = None, idempotenc
         return first  # the same key won a race a moment ago
 
 
-def _check_queue_limits(user, team) -> None:
-    """At most ``QPORTAL_MAX_UNFINISHED_PER_USER`` queued or running jobs per person (whichever key or
-    session submits them) and ``QPORTAL_MAX_UNFINISHED_PER_TEAM`` per team, counted at submission."""
-    mine, team_total = queries.unfinished_counts(user.pk, team.id)
-    if mine >= settings.MAX_UNFINISHED_PER_USER:
-        raise QueueFull(
-            f"you have {mine} queued or running jobs, the most one person may have "
-            f"(QPORTAL_MAX_UNFINISHED_PER_USER); wait for some to finish, or cancel some"
-        )
-    if team_total >= settings.MAX_UNFINISHED_PER_TEAM:
-        raise QueueFull(
-            f"team {team.name!r} has {team_total} queued or running jobs, the most one team may have "
-            f"(QPORTAL_MAX_UNFINISHED_PER_TEAM); wait for some to finish, or cancel some"
-        )
-
-
 def _replayed(user, key: str) -> Job | None:
     job = jobs_for(user).filter(created_by=user, idempotency_key=key).first()
     if job is not None:
@@ -199,7 +177,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     else:
         team = personal or personal_team(user)  # created on first use
 
-    _check_queue_limits(user, team)
+    queue_limits.check(user.pk, team)
     sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
     limits = source_limits(profile)
     check_job_sources(sources, limits)  # sizes first: nothing is built for a source over a limit

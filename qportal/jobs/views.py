@@ -30,7 +30,7 @@ from executors.circuits import circuit_diagram, parse_circuit, qasm_version
 from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
-from qportal.jobs import detail, services
+from qportal.jobs import detail, queue_limits, services
 from qportal.jobs.filters import filter_jobs, given_filters, parse_filters, parse_sort
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.models import ExecutorProfile, ProfileKind
@@ -232,7 +232,7 @@ def job_rerun(request, job_id):
         return forbidden(request, f"You cannot run this job again: {exc}.")
     except (InvalidRequest, ProfileInvalid, NotFound) as exc:
         return render(request, "forbidden.html", {"message": str(exc), "title": "Cannot run again"}, status=400)
-    except services.QueueFull as exc:
+    except queue_limits.QueueFull as exc:
         response = render(request, "forbidden.html", {"message": str(exc), "title": "Cannot run again"}, status=429)
         response["Retry-After"] = str(exc.retry_after)
         return response
@@ -608,7 +608,7 @@ def submit(request):
                         error = str(exc)
                 except (ProfileInvalid, NotFound) as exc:
                     error, status = str(exc), 400
-                except services.QueueFull as exc:
+                except queue_limits.QueueFull as exc:
                     error, status = str(exc), 429
     teams = [
         m

@@ -173,3 +173,42 @@ def test_each_process_adds_its_count_to_redis_in_steps(api_for):
         assert 10 <= allowed < 10 + 10 and set(codes[allowed:]) == {429}  # the limit holds within a step
     throttle.reset()
     shared.flushdb()
+
+
+def test_far_from_the_limits_a_process_counts_once_a_second(api_for, users, monkeypatch):
+    """Counting the backlog on every submission would cost a scan of it (benchmark 4)."""
+    from qportal.jobs import queries, queue_limits
+
+    counted = []
+    real = queries.unfinished_counts
+    monkeypatch.setattr(queries, "unfinished_counts", lambda *a: counted.append(a) or real(*a))
+    clock = [1000.0]
+    monkeypatch.setattr(queue_limits.time, "monotonic", lambda: clock[0])
+    alice = api_for("alice")
+    for _ in range(5):
+        assert alice.post("/jobs", BODY).status_code == 201
+    assert len(counted) == 1
+    clock[0] += queue_limits.RECOUNT_SECONDS
+    assert alice.post("/jobs", BODY).status_code == 201
+    assert len(counted) == 2
+
+
+@override_settings(MAX_UNFINISHED_PER_USER=20)
+def test_near_the_limit_or_a_second_later_the_count_is_exact(api_for, users, monkeypatch):
+    """One process alone is refused exactly at the limit; jobs another web process wrote (here
+    straight into the database) are seen at the next count, a second later at most."""
+    from qportal.jobs import queue_limits
+
+    clock = [1000.0]
+    monkeypatch.setattr(queue_limits.time, "monotonic", lambda: clock[0])
+    alice = api_for("alice")
+    assert [alice.post("/jobs", BODY).status_code for _ in range(21)] == [201] * 20 + [429]
+    Job.objects.filter(created_by=users["alice"]).update(status=JobStatus.DONE)
+    clock[0] += queue_limits.RECOUNT_SECONDS
+    assert alice.post("/jobs", BODY).status_code == 201  # counted again: 0 unfinished, 1 remembered
+    for _ in range(19):  # another process fills the queue
+        submit(users["alice"])
+    clock[0] += queue_limits.RECOUNT_SECONDS
+    refused = alice.post("/jobs", BODY)
+    assert refused.status_code == 429 and "you have 20 queued or running jobs" in refused.json()["detail"]
+    assert Job.objects.filter(created_by=users["alice"]).exclude(status=JobStatus.DONE).count() == 20
