@@ -142,13 +142,17 @@ class InProcessExecutor:
             _progress(request, "executing")
             portable = dataclasses.replace(request, on_circuit=None, on_progress=None)
             job_key = uuid.uuid4().hex
+            # One batch of several circuits runs in chunks, each reported as it finishes.
+            reports = request.on_circuit is not None and self._one_batch(request)
+            on_chunk = (lambda chunk: _report(request, chunk)) if reports else None
             results = await self._run_batches(
                 request,
                 job,
                 shots,
                 lambda batch: self._isolated(
-                    isolation.run_batch(type(self), self.spec, job_key, portable, batch, shots)
+                    isolation.run_batch(type(self), self.spec, job_key, portable, batch, shots, on_chunk)
                 ),
+                report=on_chunk is None,
             )
             metadata = {"executor": self.name, "single_job": self.single_job, "isolated": True}
         else:
@@ -190,7 +194,10 @@ class InProcessExecutor:
         finally:
             self._finish(prepared)
 
-    async def _run_batches(self, request: ExecutionRequest, job: LocalJob, shots: int, run_batch: Any) -> list:
+    async def _run_batches(
+        self, request: ExecutionRequest, job: LocalJob, shots: int, run_batch: Any, report: bool = True
+    ) -> list:
+        """Each batch through ``run_batch``, reported when it is back (unless ``run_batch`` reports)."""
         indices = list(range(len(request.circuits)))
         batches = [indices] if self.single_job else [[index] for index in indices]
         results = []
@@ -198,7 +205,8 @@ class InProcessExecutor:
             if job.stop.is_set():
                 raise JobCancelled("the job was cancelled")
             batch_results = await run_batch(batch)
-            _report(request, batch_results)
+            if report:
+                _report(request, batch_results)
             results.extend(batch_results)
         return results
 

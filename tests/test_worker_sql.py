@@ -109,7 +109,7 @@ def test_an_expired_lease_is_recovered_and_the_old_attempt_writes_nothing(users,
     result = CircuitResult(index=0, counts={"0": 1})
     assert not store.mark_running(old, ["r-old"], "late")
     assert not store.finish_done(old, [result], 1.0, ["r-old"], {})
-    store.save_circuit_result(old, result, 1)
+    store.save_circuit_results(old, [result], 1)
     job.refresh_from_db()
     assert (job.attempt, job.worker_id, job.status, job.remote_ids, job.circuits_done) == (2, "w2", "submitting", [], 0)
     assert not JobCircuit.objects.get(job=job).done
@@ -127,8 +127,8 @@ def test_a_circuit_result_counts_once(users, returning):
     (claim,) = store.claim_jobs("w", 1, 30)
     item = store.load_work(claim)
     first = CircuitResult(index=1, counts={"00": 7}, evs=None)
-    store.save_circuit_result(item, first, 2)
-    store.save_circuit_result(item, CircuitResult(index=1, counts={"11": 9}), 2)  # a repeated callback
+    store.save_circuit_results(item, [first], 2)
+    store.save_circuit_results(item, [CircuitResult(index=1, counts={"11": 9})], 2)  # a repeated callback
     job.refresh_from_db()
     assert job.circuits_done == 1
     assert [e.data["index"] for e in job.events.filter(kind="circuit")] == [1]

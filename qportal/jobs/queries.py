@@ -43,12 +43,13 @@ class Where:
 
 @dataclass(frozen=True)
 class Computed:
-    """A field value the database computes from the row (``ONE_MORE_CIRCUIT_DONE``)."""
+    """A field value the database computes from the row (``circuits_done_plus``)."""
 
     sql: str
 
 
-ONE_MORE_CIRCUIT_DONE = Computed('"circuits_done" + 1')
+def circuits_done_plus(count: int) -> Computed:
+    return Computed(f'"circuits_done" + {int(count)}')
 
 
 def _col(name: str, alias: str = "") -> str:

@@ -267,25 +267,47 @@ def set_sub_status(item: WorkItem, text: str) -> None:
     )
 
 
-def save_circuit_result(item: WorkItem, result: CircuitResult, total: int) -> None:
-    """Store one circuit's result as it finishes and announce it (batch progress)."""
+def save_circuit_results(item: WorkItem, results: list[CircuitResult], total: int) -> int:
+    """Store circuits' results as they finish (one circuit, or a chunk of a job run in chunks) and
+    announce them in one event; a result stored already (a repeated callback) counts once.
+    Returns how many were new (0 when the job is no longer this attempt's)."""
     with transaction.atomic():
-        # The event's conditional update proves the job is still ours; the result joins its transaction.
+        saved = queries.save_results(item.job_id, results, only_new=True)
+        if not saved:
+            return 0
+        if len(results) == 1:
+            (result,) = results
+            message = f"circuit {result.index + 1} of {total} done"
+            data = {"index": result.index, "counts": result.counts, "evs": result.evs, "stds": result.stds}
+        else:
+            indices = sorted(result.index for result in results)
+            message = f"{len(indices)} more circuits done ({indices[0] + 1}-{indices[-1] + 1} of {total})"
+            data = {"indices": indices}
+        # The event's conditional update proves the job is still ours; else the results roll back.
         event = append_event(
             item.job_id,
             "circuit",
-            message=f"circuit {result.index + 1} of {total} done",
-            data={"index": result.index, "counts": result.counts, "evs": result.evs, "stds": result.stds},
+            message=message,
+            data=data,
             where=_mine(item),
-            fields={"circuits_done": queries.ONE_MORE_CIRCUIT_DONE},
+            fields={"circuits_done": queries.circuits_done_plus(saved)},
         )
-        if event is not None and not queries.save_results(item.job_id, [result], only_new=True):
-            transaction.set_rollback(True)  # stored already (a repeated callback): neither counts
+        if event is None:
+            transaction.set_rollback(True)
+            return 0
+        return saved
 
 
 def finish_done(
-    item: WorkItem, circuits: list[CircuitResult], execution_time: float, remote_ids: list[str], metadata: dict
+    item: WorkItem,
+    circuits: list[CircuitResult],
+    execution_time: float,
+    remote_ids: list[str],
+    metadata: dict,
+    saved: frozenset[int] = frozenset(),
 ) -> bool:
+    """Finish the job with all of its results; those of the circuits in ``saved`` were stored as they
+    finished (``save_circuit_results``) and are not written again."""
     ran_on = _member_that_ran(item, metadata)
     with transaction.atomic():
         # The event's conditional update proves the job is still ours; the results join the same
@@ -314,7 +336,7 @@ def finish_done(
         )
         if event is None:
             return False
-        queries.save_results(item.job_id, circuits)
+        queries.save_results(item.job_id, [c for c in circuits if c.index not in saved])
         return True
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import uuid
 
 from asgiref.sync import sync_to_async
@@ -318,13 +319,7 @@ class JobRunner:
 
     async def _execute(self, item: store.WorkItem, executor, handle_box: dict) -> None:
         loop = asyncio.get_running_loop()
-        total = len(item.request.circuits)
-        pending: list[asyncio.Future] = []
-
-        def on_circuit(result):
-            fut = asyncio.run_coroutine_threadsafe(db(store.save_circuit_result)(item, result, total), loop)
-            pending.append(asyncio.wrap_future(fut))
-
+        saver = _ResultSaver(item, loop)
         shown = {"sub_status": "executing"}  # what mark_running writes
 
         def on_progress(text: str):
@@ -333,15 +328,14 @@ class JobRunner:
             shown["sub_status"] = text
             asyncio.run_coroutine_threadsafe(db(store.set_sub_status)(item, text), loop)
 
-        item.request.on_circuit = on_circuit if not item.spec.single_job else None
+        item.request.on_circuit = saver.add
         item.request.on_progress = on_progress
         handle = await self._submit_or_reattach(item, executor)
         handle_box["handle"] = handle
         result = await executor.result(handle)
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        saved = await saver.wait()
         await db(store.finish_done)(
-            item, result.circuits, result.execution_time, result.remote_ids or handle.remote_ids, result.metadata
+            item, result.circuits, result.execution_time, result.remote_ids or handle.remote_ids, result.metadata, saved
         )
 
     async def _submit_or_reattach(self, item: store.WorkItem, executor) -> JobHandle:
@@ -412,3 +406,43 @@ class JobRunner:
                 await executor.cancel(await executor.reattach(item.remote_ids))
         except ExecutorError as exc:
             log.info("remote cancel answered: %s", exc)
+
+
+class _ResultSaver:
+    """Stores a running job's circuit results as the executor reports them (``on_circuit``, from
+    any thread): the results reported in one go (a chunk) become one transaction and one event
+    (``store.save_circuit_results``).  A report of every circuit at once is left to the finish,
+    which writes them with the job's end."""
+
+    def __init__(self, item: store.WorkItem, loop: asyncio.AbstractEventLoop):
+        self.item = item
+        self.loop = loop
+        self.total = len(item.request.circuits)
+        self.saved: set[int] = set()
+        self._buffer: list = []
+        self._lock = threading.Lock()
+        self._tasks: list[asyncio.Task] = []
+
+    def add(self, result) -> None:
+        with self._lock:
+            self._buffer.append(result)
+            first = len(self._buffer) == 1
+        if first:  # flushed once the reporting call has returned: its other results join this one
+            self.loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        with self._lock:
+            results, self._buffer = self._buffer, []
+        if results and len({r.index for r in results} | self.saved) < self.total:
+            self._tasks.append(asyncio.ensure_future(self._save(results)))
+
+    async def _save(self, results: list) -> None:
+        if await db(store.save_circuit_results)(self.item, results, self.total):
+            self.saved.update(r.index for r in results)
+
+    async def wait(self) -> frozenset[int]:
+        """Once every reported result is stored (or failed to be): the circuits stored so far."""
+        await asyncio.sleep(0)  # a flush scheduled by the last report runs first
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        return frozenset(self.saved)
