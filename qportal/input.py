@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ninja import Field, Schema
-from ninja.pagination import PageNumberPagination
+from ninja.pagination import LimitOffsetPagination, PageNumberPagination
 from ninja.parser import Parser
 
 from executors.base import InvalidRequest
@@ -80,3 +80,11 @@ class BoundedPagination(PageNumberPagination):
     class Input(Schema):
         page: int = Field(1, ge=1, le=1_000_000)
         page_size: int | None = Field(None, ge=1, le=200)
+
+
+class BoundedLimitOffset(LimitOffsetPagination):
+    """ninja's limit/offset pagination with both numbers bounded (an offset past the end is empty)."""
+
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=200)
+        offset: int = Field(0, ge=0, le=1_000_000)

@@ -8,12 +8,12 @@ from ninja.pagination import paginate
 from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
-from qportal.input import BoundedPagination
+from qportal.input import BoundedLimitOffset, BoundedPagination
 from qportal.jobs import services
 from qportal.jobs.detail import job_detail, job_summary
 from qportal.jobs.filters import filter_jobs
 from qportal.jobs.models import TERMINAL
-from qportal.jobs.schemas import EventOut, JobDetailOut, JobFilters, JobIn, JobOut
+from qportal.jobs.schemas import CircuitResultOut, EventOut, JobDetailOut, JobFilters, JobIn, JobOut
 from qportal.jobs.waiting import DELETE_WAIT_SECONDS, MAX_WAIT_SECONDS, DeleteWhenStopped, LongPoll
 
 router = Router(tags=["jobs"])
@@ -77,6 +77,18 @@ def get_job(request, job_id: UUID, wait: float = Query(0, description=WAIT_HELP)
 @router.get("/jobs/{job_id}/events", response=list[EventOut], summary="Events after a sequence number")
 def job_events(request, job_id: UUID, after: int = 0):
     return list(services.get_job(request.user, job_id).events.filter(seq__gt=after))
+
+
+@router.get(
+    "/jobs/{job_id}/results",
+    response=list[CircuitResultOut],
+    summary="A page of a job's per-circuit results",
+    description="The stored results of circuits `offset` to `offset + limit - 1` (limit 1-200, default 50), "
+    "in index order, with `count`: the job's number of circuits. A circuit not yet run has `done` false.",
+)
+@paginate(BoundedLimitOffset)
+def job_results(request, job_id: UUID):
+    return services.get_job(request.user, job_id).circuits.order_by("index")
 
 
 @router.post("/jobs/{job_id}/cancel", response=JobOut, summary="Cancel a job (idempotent)")
