@@ -53,6 +53,8 @@ _INLINE_SHOTS = 4096  # shots x circuits
 # AerSamplerExecutor
 _READY_CACHE = 512  # prepared circuits kept per executor
 _EXACT_MAX_CLBITS = 20  # wider circuits are shot-simulated rather than given 2**n probabilities
+# Aer's OpenMP threads cost far more than they save on small circuits (benchmark 1).
+_ONE_THREAD = {"max_parallel_threads": 1, "max_parallel_shots": 1, "max_parallel_experiments": 1}
 _IDLE_SECONDS = 10.0  # a batching thread exits after this long without work
 _aer_lock = threading.Lock()
 
@@ -144,7 +146,7 @@ class LocalSimulatorExecutor(InProcessExecutor):
         started = time.perf_counter()
         if request.primitive == "sampler":
             if self.runs_inline(request, shots):
-                exact = _sample_exactly(self._backend, self.method, prepared.circuits, indices, shots, self.seed)
+                exact = _sample_exactly(self._backend, prepared.circuits, indices, shots, self.seed)
                 if exact is not None:
                     return exact
             sampler = SamplerV2(default_shots=shots, seed=self.seed, options=options)
@@ -180,12 +182,7 @@ def _call_metadata(started: float, pubs: int) -> dict[str, Any]:
 
 
 def _sample_exactly(
-    simulator: AerSimulator,
-    method: str,
-    circuits: list[QuantumCircuit],
-    indices: list[int],
-    shots: int,
-    seed: int | None,
+    simulator: AerSimulator, circuits: list[QuantumCircuit], indices: list[int], shots: int, seed: int | None
 ) -> list[CircuitResult] | None:
     """Results of a tiny sampler job from each circuit's exact measured distribution
     (:class:`_ExactPlan`, one Aer run in this thread), or None when a circuit needs shot-by-shot
@@ -198,13 +195,7 @@ def _sample_exactly(
     if any(plan is None or not plan.clbits for plan in plans):
         return None
     started = time.perf_counter()
-    options: dict[str, Any] = {
-        "method": method,
-        "shots": 1,
-        "max_parallel_threads": 1,
-        "max_parallel_shots": 1,
-        "max_parallel_experiments": 1,
-    }
+    options: dict[str, Any] = {"shots": 1, **_ONE_THREAD}  # the simulator's own method applies
     if seed is not None:
         options["seed_simulator"] = seed
     result = run_here(simulator, [plan.circuit for plan in plans], None, options)
@@ -470,9 +461,7 @@ class _AerJob:
     def run(self, executor: AerSamplerExecutor, shots: int, seed: int | None) -> Result:
         options: dict[str, Any] = {"shots": shots}
         if max(c.num_qubits for c in self.circuits) < _PARALLEL_QUBITS:
-            # Aer's OpenMP threads cost far more than they save on small circuits (benchmark 1),
-            # so small jobs run single-threaded.
-            options.update(max_parallel_threads=1, max_parallel_shots=1, max_parallel_experiments=1)
+            options.update(_ONE_THREAD)  # small jobs run single-threaded
         if seed is not None:
             options["seed_simulator"] = seed
         return executor._execute(self.circuits, self.binds if any(self.binds) else None, options)
