@@ -2,7 +2,9 @@
 
 >>> client = PortalClient("http://localhost:8000", api_key="qp_...")
 >>> job = client.submit(profile="aer", circuits=[qasm_text], shots=1024)
->>> client.wait(job["id"])["results"][0]["counts"]
+>>> client.wait(job["id"])["status"]
+'done'
+>>> client.results(job["id"])[0]["counts"]
 
 Errors: a 4xx answer raises :class:`InvalidRequest` (401/403: :class:`AuthenticationError`) with
 the server's message; 5xx answers and connection faults raise :class:`TransientError`.
@@ -44,6 +46,7 @@ _STATES = {
 
 
 LONG_POLL_SECONDS = 60.0  # the server's limit for ``?wait=``
+RESULTS_PAGE = 200  # the server's largest page of results
 
 
 class PortalClient:
@@ -85,6 +88,16 @@ class PortalClient:
             wait = min(wait, LONG_POLL_SECONDS)
             return self._request("GET", f"/api/v1/jobs/{job_id}?wait={wait:g}", timeout=self.timeout + wait)
         return self._request("GET", f"/api/v1/jobs/{job_id}")
+
+    def results(self, job_id: str, *, page: int = RESULTS_PAGE) -> list[dict[str, Any]]:
+        """Every circuit's stored results in index order, read page by page (a job's JSON holds
+        only per-circuit summaries)."""
+        results: list[dict[str, Any]] = []
+        while True:
+            answer = self._request("GET", f"/api/v1/jobs/{job_id}/results?offset={len(results)}&limit={page}")
+            results.extend(answer["items"])
+            if not answer["items"] or len(results) >= answer["count"]:
+                return results
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._request("POST", f"/api/v1/jobs/{job_id}/cancel", {})
@@ -188,7 +201,8 @@ class PortalExecutor:
             if status == "cancelled":
                 raise JobCancelled(f"portal job {job_id} was cancelled")
         started = handle.state if isinstance(handle.state, float) else time.perf_counter()
-        circuits = [_circuit_result(item) for item in job.get("results") or []]
+        items = await asyncio.to_thread(self.client.results, job_id)
+        circuits = [_circuit_result(item) for item in items]
         return ExecutionResult(
             circuits,
             time.perf_counter() - started,

@@ -26,12 +26,12 @@ def current():
 
 
 class Columns:
-    """The concrete columns of ``model`` under table alias ``alias``."""
+    """The concrete columns of ``model`` under table alias ``alias`` (or only the fields ``names``)."""
 
-    def __init__(self, model, alias: str):
+    def __init__(self, model, alias: str, names: tuple[str, ...] = ()):
         self.model = model
         self.alias = alias
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [model._meta.get_field(n) for n in names] if names else list(model._meta.concrete_fields)
         self.attnames = [f.attname for f in self.fields]
         self._converters: dict[str, list] = {}
         self._select: dict[str, str] = {}
@@ -80,11 +80,21 @@ class Columns:
             values[pos] = value
         return self.model.from_db(connection.alias, self.attnames, values)
 
+    def values(self, row) -> dict:
+        """This model's slice of a row as {attribute name: value}, converted as ``build`` converts it."""
+        connection = current()
+        values = list(row)
+        for pos, convs, col in self.converters(connection):
+            for convert in convs:
+                values[pos] = convert(values[pos], col, connection)
+        return dict(zip(self.attnames, values, strict=True))
+
 
 @functools.cache
-def columns(model, alias: str) -> Columns:
-    """The one ``Columns`` of ``model`` under ``alias`` (built on first use, when the app registry is ready)."""
-    return Columns(model, alias)
+def columns(model, alias: str, names: tuple[str, ...] = ()) -> Columns:
+    """The one ``Columns`` of ``model`` under ``alias`` (of the fields ``names``, all when empty),
+    built on first use, when the app registry is ready."""
+    return Columns(model, alias, names)
 
 
 def quoted(model) -> str:

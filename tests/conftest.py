@@ -32,6 +32,24 @@ class ApiClient:
     def delete(self, path):
         return self.client.delete(f"/api/v1{path}", **self.headers)
 
+    def results(self, job_id) -> list[dict]:
+        """Every circuit's stored results, read page by page from ``/jobs/{id}/results``."""
+        results: list[dict] = []
+        while True:
+            page = self.get(f"/jobs/{job_id}/results", offset=len(results), limit=200)
+            assert page.status_code == 200, page.content
+            results += page.json()["items"]
+            if len(results) >= page.json()["count"]:
+                return results
+
+    def job_with_results(self, job_id) -> dict:
+        """The job's JSON with its summaries replaced by the stored results (``results``)."""
+        job = self.get(f"/jobs/{job_id}").json()
+        summaries = job["results"]
+        job["results"] = self.results(job_id)
+        assert [r["index"] for r in job["results"]] == [s["index"] for s in summaries]
+        return job
+
 
 def make_user(username: str):
     user = get_user_model().objects.create_user(username, password="correct horse battery")

@@ -16,7 +16,7 @@ def submit_and_run(api, run_jobs, body):
     assert resp.status_code == 201, resp.content
     assert resp.json()["status"] == "queued"
     run_jobs()
-    job = api.get(f"/jobs/{resp.json()['id']}").json()
+    job = api.job_with_results(resp.json()["id"])
     assert job["status"] == "done", job
     return job
 

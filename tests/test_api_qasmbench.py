@@ -47,7 +47,7 @@ def test_small_qasmbench_programs_run_or_are_refused_clearly(api_for, run_jobs):
 
     run_jobs(timeout=600)
     for name, job_id in accepted.items():
-        job = api.get(f"/jobs/{job_id}").json()
+        job = api.job_with_results(job_id)
         assert job["status"] == "done", (name, job["error"])
         counts = job["results"][0]["counts"]
         assert sum(counts.values()) == SHOTS, name

@@ -13,7 +13,6 @@ from qportal.accounts.models import ApiKey
 from qportal.jobs import waiting
 from qportal.jobs.worker import JobRunner
 from tests.circuits import BELL
-from tests.stats import assert_counts_match, exact_probabilities
 
 SHOTS = 2000
 
@@ -50,8 +49,9 @@ def _with_worker(scenario):
 def _check_done(body: dict) -> None:
     assert body["status"] == "done", body
     assert [e["kind"] for e in body["events"]][-1] == "done"
-    (result,) = body["results"]
-    assert_counts_match(result["counts"], exact_probabilities(BELL), SHOTS)
+    (result,) = body["results"]  # a summary: shots and the top outcome of the Bell state's two
+    assert result["shots"] == SHOTS and result["outcomes"] == 2 and result["top_outcome"] in ("00", "11")
+    assert SHOTS / 2 <= result["top_count"] <= SHOTS / 2 + 5 * (SHOTS / 4) ** 0.5
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -85,7 +85,7 @@ def test_cloud_job_counts_match_exact_probabilities(api_for, users, standin, exe
     cloud_setup(api, users["lab"], standin)
     job_id = submit(api, users["lab"], qasm)
     run_jobs()
-    job = api.get(f"/jobs/{job_id}").json()
+    job = api.job_with_results(job_id)
     assert job["status"] == "done", job
     [remote] = standin.jobs.values()
     assert job["remote_ids"] == [remote.id] and standin.post_count == 1
@@ -101,7 +101,7 @@ def test_429_five_times_then_success_with_growing_waits(api_for, users, standin,
     standin.inject(JOBS, 429, times=5, method="POST", retry_after=0)
     job_id = submit(api, users["lab"], shots=500)
     run_jobs()
-    job = api.get(f"/jobs/{job_id}").json()
+    job = api.job_with_results(job_id)
     assert job["status"] == "done" and job["attempt"] == 1, job
     [ex] = executors
     assert len(ex.retry_waits) == 5, ex.retry_waits
@@ -119,7 +119,7 @@ def test_401_fails_at_once_and_marks_the_credential_invalid(api_for, users, stan
     standin.inject(JOBS, 401, times=None, method="POST")
     job_id = submit(api, users["lab"], shots=100)
     run_jobs()
-    job = api.get(f"/jobs/{job_id}").json()
+    job = api.job_with_results(job_id)
     assert job["status"] == "failed" and job["attempt"] == 1
     assert "credential refused" in job["error"] and "401" in job["error"]
     assert standin.post_count == 1 and executors[0].retry_waits == []

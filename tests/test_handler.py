@@ -19,7 +19,6 @@ from qportal.jobs import waiting
 from qportal.jobs.models import Job, JobEvent
 from qportal.jobs.worker import JobRunner
 from tests.circuits import BELL
-from tests.stats import assert_counts_match, exact_probabilities
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -100,8 +99,9 @@ async def test_a_waiting_submit_is_woken_by_the_jobs_done_event(app, users, monk
     assert answer["status"] == 201, answer["body"]
     job = json.loads(answer["body"])
     assert job["status"] == "done", job["status"]
-    (result,) = job["results"]
-    assert_counts_match(result["counts"], exact_probabilities(BELL), 2000)
+    (result,) = job["results"]  # a summary: shots and the top outcome of the Bell state's two
+    assert result["shots"] == 2000 and result["outcomes"] == 2 and result["top_outcome"] in ("00", "11")
+    assert 1000 <= result["top_count"] <= 1000 + 5 * 500**0.5
 
 
 async def one_thread_handler_and_a_queued_job(user):

@@ -18,7 +18,7 @@ from qportal.accounts.access import NotFound
 from qportal.accounts.models import Membership, Role
 from qportal.jobs import services, store
 from qportal.jobs.detail import job_detail
-from qportal.jobs.schemas import CircuitResultOut, EventOut, JobDetailOut
+from qportal.jobs.schemas import CircuitSummaryOut, EventOut, JobDetailOut
 from tests.circuits import BELL
 from tests.conftest import make_user
 
@@ -81,20 +81,22 @@ def test_detail_is_what_the_orm_and_schema_answer(users, jobs, django_assert_num
     assert isinstance(sampler["finished_at"], datetime) and sampler["finished_at"].tzinfo is not None
     assert isinstance(sampler["execution_time"], float) and sampler["cancel_requested"] is False
     assert [r["index"] for r in sampler["results"]] == [0, 1] and sampler["results"][0]["name"] == "bell"
-    assert sum(sampler["results"][1]["counts"].values()) == 300 and sampler["results"][1]["done"] is True
-    assert list(sampler["results"][0]) == list(CircuitResultOut.model_fields)
+    second = sampler["results"][1]
+    assert second["done"] is True and second["shots"] == 300 and "counts" not in second  # a summary
+    assert second["top_outcome"] in ("00", "11") and 100 < second["top_count"] <= 300 and second["outcomes"] == 2
+    assert list(sampler["results"][0]) == list(CircuitSummaryOut.model_fields)
     seqs = [e["seq"] for e in sampler["events"]]
     assert seqs == list(range(1, len(seqs) + 1)) and seqs[-1] == sampler["last_seq"] > 2
     assert sampler["events"][0]["kind"] == "queued" and isinstance(sampler["events"][0]["data"], dict)
     assert list(sampler["events"][0]) == list(EventOut.model_fields)
     (result,) = estimator["results"]
-    assert len(result["evs"]) == len(result["stds"]) == 2 and result["counts"] is None
+    assert len(result["evs"]) == len(result["stds"]) == 2 and result["outcomes"] is None
     assert (failed["status"], failed["error"], failed["name"]) == ("failed", "boom: no such backend", "doomed")
     assert failed["events"][-1]["kind"] == "failed" and failed["results"][0]["done"] is False
     shared = details["shared"]
     assert (shared["team"], shared["team_name"], shared["submitted_by"]) == (users["lab"].id, "lab", "bob")
     assert details["rerun"]["rerun_of"] == jobs["sampler"].id and details["queued"]["rerun_of"] is None
-    assert details["queued"]["started_at"] is None and details["queued"]["results"][0]["counts"] is None
+    assert details["queued"]["started_at"] is None and details["queued"]["results"][0]["shots"] is None
     assert details["orphan"]["submitted_by"] is None and details["orphan"]["team_name"] == "lab"
 
 

@@ -44,8 +44,9 @@ def job_views(job_id):
         "detail": reverse("job-detail", args=[job_id]),
         "row": reverse("job-row", args=[job_id]),
         "panels": reverse("job-panels", args=[job_id]),
-        "json": reverse("job-results-json", args=[job_id]),
-        "csv": reverse("job-results-csv", args=[job_id]),
+        "jsonl": reverse("job-results-download", args=[job_id, "jsonl"]),
+        "csv": reverse("job-results-download", args=[job_id, "csv"]),
+        "npz": reverse("job-results-download", args=[job_id, "npz"]),
         "diagram": reverse("job-circuit-diagram", args=[job_id, 0]),
     }
 
@@ -184,12 +185,9 @@ def test_detail_shows_histogram_diagram_timeline_and_downloads(as_user, users, r
     assert panels["status"] == "done" and panels["last_seq"] == seqs[-1]
     assert 'data-key="000"' in panels["results"]["0"] and "badge big done" in panels["summary"]
 
-    data = json.loads(client.get(reverse("job-results-json", args=[job.id])).content)
-    assert data["results"][0]["counts"] == bars and data["status"] == "done"
-    assert data == client.get(f"/api/v1/jobs/{job.id}").json()  # one representation of a job
-    resp = client.get(reverse("job-results-csv", args=[job.id]))
+    resp = client.get(reverse("job-results-download", args=[job.id, "csv"]))
     assert resp["Content-Type"].startswith("text/csv") and "attachment" in resp["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(resp.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(resp.getvalue().decode())))
     assert {r["bitstring"]: int(r["count"]) for r in rows} == bars
     assert abs(sum(float(r["probability"]) for r in rows) - 1) < 1e-4
 
@@ -220,7 +218,8 @@ def test_estimator_values_with_error_bars(as_user, users, run_jobs):
     assert len(spans) == 3 and all(0 <= w < 10 for w in spans) and spans[2] > 0
     for (ev, std), exact in zip(values, (1.0, 1.0, 0.0), strict=True):
         assert 0 < std < 0.1 and abs(ev - exact) < 5 * std + 1e-9
-    rows = list(csv.DictReader(io.StringIO(client.get(reverse("job-results-csv", args=[job.id])).content.decode())))
+    resp = client.get(reverse("job-results-download", args=[job.id, "csv"]))
+    rows = list(csv.DictReader(io.StringIO(resp.getvalue().decode())))
     assert [r["observable"] for r in rows] == ["ZZ", "XX", "ZI"]
 
 

@@ -25,7 +25,7 @@ def test_create_team_profile_and_use_it(api_for, users, run_jobs):
     job = alice.post("/jobs", {"profile": "quick", "circuits": [{"qasm": BELL}]}).json()
     assert job["shots"] == 200 and job["team"] == users["lab"].id
     run_jobs()
-    assert sum(alice.get(f"/jobs/{job['id']}").json()["results"][0]["counts"].values()) == 200
+    assert sum(alice.results(job["id"])[0]["counts"].values()) == 200
     assert "quick" in {p["name"] for p in api_for("bob").get("/profiles").json()}
     assert "quick" not in {p["name"] for p in api_for("charlie").get("/profiles").json()}
     assert api_for("charlie").post("/jobs", {"profile": "quick", "circuits": [{"qasm": BELL}]}).status_code == 404
@@ -111,7 +111,7 @@ def test_cluster_profile_runs_jobs_on_its_members_in_turn(api_for, users, run_jo
     ]
     run_jobs()
     for job_id in ids:
-        job = alice.get(f"/jobs/{job_id}").json()
+        job = alice.job_with_results(job_id)
         assert job["status"] == "done", job["error"]
         counts = job["results"][0]["counts"]
         assert counts.get("00", 0) + counts.get("11", 0) >= 400
@@ -128,7 +128,7 @@ def test_pennylane_device_profile_runs_jobs(api_for, users, run_jobs):
     assert resp.status_code == 201, resp.content
     job_id = alice.post("/jobs", {"profile": "pl", "circuits": [{"qasm": BELL}], "shots": 800}).json()["id"]
     run_jobs()
-    job = alice.get(f"/jobs/{job_id}").json()
+    job = alice.job_with_results(job_id)
     assert job["status"] == "done", job["error"]
     counts = job["results"][0]["counts"]
     assert sum(counts.values()) == 800 and set(counts) <= {"00", "11"}

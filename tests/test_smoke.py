@@ -7,9 +7,9 @@ def test_bell_end_to_end(api_for, run_jobs):
     assert resp.status_code == 201, resp.content
     job_id = resp.json()["id"]
     run_jobs()
-    body = api.get(f"/jobs/{job_id}").json()
+    body = api.job_with_results(job_id)
     assert body["status"] == "done", body
-    print(body["results"][0]["counts"], [e["kind"] for e in body["events"]])
+    assert set(body["results"][0]["counts"]) <= {"00", "11"} and sum(body["results"][0]["counts"].values()) == 1000
 
 
 def test_the_server_keeps_what_it_loaded_out_of_the_garbage_collector():

@@ -9,7 +9,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
 from qportal.input import BoundedLimitOffset, BoundedPagination
-from qportal.jobs import services
+from qportal.jobs import downloads, services
 from qportal.jobs.detail import job_detail, job_summary
 from qportal.jobs.filters import filter_jobs
 from qportal.jobs.models import TERMINAL
@@ -88,7 +88,20 @@ def job_events(request, job_id: UUID, after: int = 0):
 )
 @paginate(BoundedLimitOffset)
 def job_results(request, job_id: UUID):
-    return services.get_job(request.user, job_id).circuits.order_by("index")
+    return services.get_job(request.user, job_id).circuits.defer("source").order_by("index")
+
+
+@router.get(
+    "/jobs/{job_id}/download",
+    response={200: None},
+    summary="The whole job's results as one file, streamed",
+    description="`format`: `jsonl` (a job line, then one line per circuit as `/results` gives it), `csv` "
+    "(one row per outcome or observable) or `npz` (NumPy: `c{i}_outcomes` as integers and `c{i}_counts`, "
+    "or `c{i}_evs` and `c{i}_stds`, then `index`, `name`, `num_qubits`). Read a batch of circuits at a "
+    "time: the server never holds the job in memory.",
+)
+def download(request, job_id: UUID, format: str = "jsonl"):  # noqa: A002 - the parameter's name in the URL
+    return downloads.response(request, services.get_job(request.user, job_id), format)
 
 
 @router.post("/jobs/{job_id}/cancel", response=JobOut, summary="Cancel a job (idempotent)")

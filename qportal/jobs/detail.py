@@ -19,14 +19,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from qportal.accounts.access import NotFound
 from qportal.jobs import queries
 from qportal.jobs.models import Job
-from qportal.jobs.schemas import CircuitResultOut, EventOut, JobOut
+from qportal.jobs.schemas import EventOut, JobOut
 
 # JobOut's fields from the joined team, profile and creator, in the SELECT's order; every other field
 # is the job's attribute of the field's name or alias (``team_id``, ``rerun_of_id``).
 JOINED = ("team_name", "profile", "backend", "submitted_by")
 JOB_FIELDS = [(name, field.alias or name) for name, field in JobOut.model_fields.items()]
 EVENT_FIELDS = list(EventOut.model_fields)
-RESULT_FIELDS = list(CircuitResultOut.model_fields)
 _JSON = DjangoJSONEncoder()
 
 
@@ -41,9 +40,7 @@ def job_detail(user, job_id) -> dict:
     job, names = found
     detail = _job_out(job, dict(zip(JOINED, names, strict=True)))
     detail["events"] = [event_out(event) for event in queries.events_of(job.id)]
-    detail["results"] = [
-        {name: getattr(circuit, name) for name in RESULT_FIELDS} for circuit in queries.circuits_of(job.id)
-    ]
+    detail["results"] = queries.circuit_summaries_of(job.id)
     return detail
 
 

@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from qportal.jobs import stored_results
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
@@ -92,9 +94,15 @@ class JobCircuit(models.Model):
     parameter_values = models.JSONField(null=True, blank=True)
 
     done = models.BooleanField(default=False)
-    counts = models.JSONField(null=True, blank=True)
-    register_counts = models.JSONField(null=True, blank=True)
-    probabilities = models.JSONField(null=True, blank=True)
+    # The distribution once, packed (``stored_results``); probabilities and register counts derived.
+    counts_blob = models.BinaryField(null=True, blank=True)
+    shots = models.PositiveIntegerField(null=True, blank=True)
+    outcomes = models.PositiveIntegerField(null=True, blank=True, help_text="distinct outcomes counted")
+    top_outcome = models.TextField(blank=True)
+    top_count = models.PositiveIntegerField(null=True, blank=True)
+    registers = models.JSONField(null=True, blank=True, help_text="[[name, bits], ...] in join order")
+    given_register_counts = models.JSONField(null=True, blank=True, help_text="only when not derivable")
+    exact_probabilities = models.JSONField(null=True, blank=True, help_text="only for a job without counts")
     evs = models.JSONField(null=True, blank=True)
     stds = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
@@ -103,6 +111,29 @@ class JobCircuit(models.Model):
         ordering = ["index"]
         # Its index, led by job, serves every lookup by job: the foreign key has none of its own.
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_circuit_index")]
+
+    @property
+    def counts(self) -> dict[str, int] | None:
+        if not hasattr(self, "_counts"):
+            self._counts = stored_results.unpack_counts(self.counts_blob)
+        return self._counts
+
+    @counts.setter
+    def counts(self, value: dict[str, int] | None) -> None:
+        self.counts_blob = stored_results.pack_counts(value) if value is not None else None
+        self._counts = value
+
+    @property
+    def probabilities(self) -> dict[str, float] | None:
+        if self.counts_blob is None:
+            return self.exact_probabilities
+        return stored_results.derive_probabilities(self.counts, self.shots)
+
+    @property
+    def register_counts(self) -> dict[str, dict[str, int]] | None:
+        if self.given_register_counts is not None:
+            return self.given_register_counts
+        return stored_results.derive_register_counts(self.counts, self.registers)
 
 
 class JobEvent(models.Model):

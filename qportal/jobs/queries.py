@@ -15,9 +15,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from executors.base import CircuitResult
 from qportal import rawsql
 from qportal.accounts.access import team_ids_sql
 from qportal.accounts.models import IBMCredential, Team
+from qportal.jobs import stored_results
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobEvent, JobStatus
 from qportal.profiles.models import ExecutorProfile
 
@@ -246,6 +248,20 @@ def events_of(job_id) -> list[JobEvent]:
     return _rows_of_job(JobEvent, "e", job_id, "seq")
 
 
+SUMMARY_FIELDS = ("index", "name", "num_qubits", "done", "shots", "outcomes", "top_outcome", "top_count", "evs", "stds")
+
+
+def circuit_summaries_of(job_id) -> list[dict]:
+    """The job's circuits in index order as ``CircuitSummaryOut`` dicts: the small columns only,
+    never the source or the stored distribution."""
+    found = rawsql.columns(JobCircuit, "c", SUMMARY_FIELDS)
+    rows = rawsql.fetch(
+        f'SELECT {found.select()} FROM {found.table()} WHERE "c"."job_id" = %s ORDER BY "c"."index"',
+        [rawsql.db_value(Job, "id", job_id)],
+    )
+    return [found.values(row) for row in rows]
+
+
 def _rows_of_job(model, alias: str, job_id, order: str) -> list:
     found = rawsql.columns(model, alias)
     rows = rawsql.fetch(
@@ -255,12 +271,11 @@ def _rows_of_job(model, alias: str, job_id, order: str) -> list:
     return [found.build(row) for row in rows]
 
 
-RESULT_FIELDS = ("counts", "register_counts", "probabilities", "evs", "stds", "metadata")
-
-
 def save_results(job_id, results, *, only_new: bool = False) -> int:
-    """Write circuits' results (``CircuitResult``s; ``only_new``: unless already stored); the rows changed."""
-    columns = ", ".join(f'"{JobCircuit._meta.get_field(name).column}" = %s' for name in ("done", *RESULT_FIELDS))
+    """Write circuits' results (``CircuitResult``s, stored as ``stored_results.row_values`` says;
+    ``only_new``: unless already stored); the rows changed."""
+    names = list(stored_results.row_values(CircuitResult(index=0)))
+    columns = ", ".join(f'"{JobCircuit._meta.get_field(name).column}" = %s' for name in ("done", *names))
     sql = f'UPDATE {CIRCUIT} SET {columns} WHERE "job_id" = %s AND "index" = %s'
     if only_new:
         sql += ' AND "done" = %s'
@@ -268,7 +283,9 @@ def save_results(job_id, results, *, only_new: bool = False) -> int:
     changed = 0
     for result in results:
         values = [rawsql.db_value(JobCircuit, "done", True)]
-        values += [rawsql.db_value(JobCircuit, name, getattr(result, name)) for name in RESULT_FIELDS]
+        values += [
+            rawsql.db_value(JobCircuit, name, value) for name, value in stored_results.row_values(result).items()
+        ]
         values += [key, result.index] + ([rawsql.db_value(JobCircuit, "done", False)] if only_new else [])
         changed += rawsql.execute(sql, values)
     return changed

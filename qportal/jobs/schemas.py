@@ -39,11 +39,28 @@ class EventOut(Schema):
     created: datetime
 
 
+class CircuitSummaryOut(Schema):
+    """A circuit in a job's detail: what it is and what came out, without the distribution
+    (``GET /api/v1/jobs/{id}/results`` pages the stored results)."""
+
+    index: int
+    name: str
+    num_qubits: int
+    done: bool
+    shots: int | None = None
+    outcomes: int | None = Field(None, description="sampler: distinct outcomes counted")
+    top_outcome: str = Field(..., description="sampler: the most frequent bitstring (blank before results)")
+    top_count: int | None = None
+    evs: list[float] | None = None
+    stds: list[float] | None = None
+
+
 class CircuitResultOut(Schema):
     index: int
     name: str
     num_qubits: int
     done: bool
+    shots: int | None = None
     counts: dict[str, int] | None = None
     register_counts: dict[str, dict[str, int]] | None = None
     probabilities: dict[str, float] | None = None
@@ -88,7 +105,9 @@ class JobOut(Schema):
 
 class JobDetailOut(JobOut):
     events: list[EventOut]
-    results: list[CircuitResultOut]
+    results: list[CircuitSummaryOut] = Field(
+        ..., description="one summary per circuit; the results themselves: `GET /api/v1/jobs/{id}/results`"
+    )
 
     @staticmethod
     def resolve_events(obj) -> list:

@@ -15,7 +15,6 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/fail/", views.job_force_fail, name="job-fail"),
     path("jobs/<uuid:job_id>/archive/", views.job_archive, name="job-archive"),
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
-    path("jobs/<uuid:job_id>/results.json", views.job_results_json, name="job-results-json"),
-    path("jobs/<uuid:job_id>/results.csv", views.job_results_csv, name="job-results-csv"),
+    path("jobs/<uuid:job_id>/results.<str:fmt>", views.job_results_download, name="job-results-download"),
     path("profiles/", include("qportal.profiles.urls")),
 ]

@@ -7,7 +7,6 @@ change something need a writable membership (a viewer gets a 403 page that says 
 from __future__ import annotations
 
 import base64
-import csv
 import functools
 import io
 import json
@@ -22,7 +21,6 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from ninja.responses import NinjaJSONEncoder
 from qiskit import qasm2, qasm3, qpy
 
 from executors.base import InvalidRequest
@@ -30,7 +28,7 @@ from executors.circuits import circuit_diagram, parse_circuit, qasm_version
 from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
-from qportal.jobs import detail, queue_limits, services
+from qportal.jobs import downloads, queue_limits, services
 from qportal.jobs.filters import filter_jobs, given_filters, parse_filters, parse_sort
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.models import ExecutorProfile, ProfileKind
@@ -383,39 +381,12 @@ def job_panels(request, job_id):
 
 @login_required
 @require_GET
-def job_results_json(request, job_id):
-    """The job as ``GET /api/v1/jobs/{id}`` answers it (``detail.job_detail``), as a download."""
+def job_results_download(request, job_id, fmt: str):
+    """The job's results as a file (``downloads``: JSON lines, CSV or NumPy), streamed."""
     job = _job_or_404(request, job_id)
-    response = JsonResponse(
-        detail.job_detail(request.user, job.id), encoder=NinjaJSONEncoder, json_dumps_params={"indent": 2}
-    )
-    response["Content-Disposition"] = f'attachment; filename="qportal-{job.id}.json"'
-    return response
-
-
-@login_required
-@require_GET
-def job_results_csv(request, job_id):
-    job = _job_or_404(request, job_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if job.primitive == "estimator":
-        writer.writerow(["circuit", "circuit_name", "observable_index", "observable", "ev", "std"])
-        for c in job.circuits.all():
-            observables = c.observables if isinstance(c.observables, list) else [c.observables]
-            for i, ev in enumerate(c.evs or []):
-                std = (c.stds or [None] * len(c.evs))[i]
-                label = observables[i] if i < len(observables) else ""
-                writer.writerow([c.index, c.name, i, label if isinstance(label, str) else json.dumps(label), ev, std])
-    else:
-        writer.writerow(["circuit", "circuit_name", "bitstring", "count", "probability"])
-        for c in job.circuits.all():
-            total = sum((c.counts or {}).values()) or 1
-            for key, value in sorted((c.counts or {}).items()):
-                writer.writerow([c.index, c.name, key, value, f"{value / total:.6g}"])
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="qportal-{job.id}.csv"'
-    return response
+    if fmt not in downloads.FORMATS:
+        raise Http404("no such format")
+    return downloads.response(request, job, fmt)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def test_outsider_gets_404_and_viewer_is_read_only(server, chromium, tmp_path):
 
     charlie = login(chromium, base, "charlie")
     assert charlie.goto(f"{base}/jobs/{job_id}/").status == 404
-    assert charlie.request.get(f"{base}/jobs/{job_id}/results.json").status == 404
+    assert charlie.request.get(f"{base}/jobs/{job_id}/results.jsonl").status == 404
     charlie.goto(f"{base}/")
     assert "lab secret" not in charlie.inner_text("#jobs")
     charlie.context.close()

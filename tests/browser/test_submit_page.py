@@ -31,7 +31,8 @@ def test_three_uploaded_files_make_one_job_of_three_circuits(server, chromium, t
     detail = json.loads(page.evaluate(f"fetch('/api/v1/jobs/{job_id}').then(r => r.text())"))
     assert detail["num_circuits"] == 3 and detail["name"] == "three files"
     assert [r["num_qubits"] for r in detail["results"]] == [2, 3, 1]
-    assert detail["results"][2]["counts"] == {"1": 200}
+    results = json.loads(page.evaluate(f"fetch('/api/v1/jobs/{job_id}/results').then(r => r.text())"))
+    assert results["items"][2]["counts"] == {"1": 200} and detail["results"][2]["top_outcome"] == "1"
     page.context.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -81,6 +82,8 @@ class FakePortal:
                 return 200, {"id": job["id"], "status": "cancelled"}
             if method == "GET" and len(parts) == 4:
                 return 200, self.view(job)
+            if method == "GET" and parts[4:] == ["results"]:
+                return 200, self.results(job, dict(urllib.parse.parse_qsl(query)))
         return 404, {"detail": "not found"}
 
     def view(self, job):
@@ -93,17 +96,18 @@ class FakePortal:
         if job["status"] == "failed":
             out["error"] = "IBM error 1305: the backend rejected the job"
         if job["status"] == "done":
-            out["results"] = [
-                {
-                    "index": i,
-                    "counts": {"00": 6, "11": 4},
-                    "probabilities": {"00": 0.6, "11": 0.4},
-                    "evs": None,
-                    "stds": None,
-                }
-                for i in range(len(job["body"]["circuits"]))
-            ]
+            out["results"] = [{"index": i, "done": True} for i in range(len(job["body"]["circuits"]))]  # summaries
         return out
+
+    def results(self, job, query):
+        """A page as the portal answers it, two circuits at most whatever the limit (pages are read on)."""
+        offset, limit = int(query["offset"]), min(2, int(query["limit"]))
+        n = len(job["body"]["circuits"])
+        items = [
+            {"index": i, "counts": {"00": 6 + i, "11": 4}, "probabilities": None, "evs": None, "stds": None}
+            for i in range(offset, min(n, offset + limit))
+        ]
+        return {"items": items, "count": n}
 
     def close(self):
         self.server.shutdown()
@@ -140,7 +144,7 @@ def test_submit_sends_the_documented_body_and_bearer_key(portal):
         "tags": ["x"],
     }
     finished = client.wait(job["id"])
-    assert finished["status"] == "done" and finished["results"][0]["counts"] == {"00": 6, "11": 4}
+    assert finished["status"] == "done" and client.results(job["id"])[0]["counts"] == {"00": 6, "11": 4}
     assert KEY not in repr(client)
 
 
@@ -151,14 +155,17 @@ async def test_executor_polls_until_done_and_binds_parameters(portal):
     circuit.measure(0, 0)
     executor = PortalExecutor(portal.url, KEY, "aer")
     result = await executor.run(
-        ExecutionRequest([bell(), circuit], shots=10, parameter_values=[None, [0.25]], tags=["t"])
+        ExecutionRequest([bell(), circuit, bell()], shots=10, parameter_values=[None, [0.25], None], tags=["t"])
     )
-    assert [c.counts for c in result.circuits] == [{"00": 6, "11": 4}] * 2
+    # Three circuits over two pages of results, each its own.
+    assert [c.counts for c in result.circuits] == [{"00": 6 + i, "11": 4} for i in range(3)]
     assert result.circuits[0].shots == 10 and result.remote_ids == [result.metadata["portal_job"]]
     body = portal.requests[0][2]
     assert "rx(0.25)" in body["circuits"][1]["qasm"] and body["tags"] == ["t"]
-    gets = [r for r in portal.requests if r[0] == "GET"]
+    gets = [r for r in portal.requests if r[0] == "GET" and "/results" not in r[1]]
     assert len(gets) == portal.polls_before_done + 1
+    pages = [r[1] for r in portal.requests if "/results" in r[1]]
+    assert pages == [f"/api/v1/jobs/{result.remote_ids[0]}/results?offset={n}&limit=200" for n in (0, 2)]
     assert all(path.endswith("?wait=20") for _, path, _, _ in gets)  # long-polls, not bare polls
 
 

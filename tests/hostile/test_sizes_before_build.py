@@ -107,7 +107,7 @@ def test_circuits_within_the_limits_still_run(api_for, run_jobs):
     resp = api.post("/jobs", {"profile": "local", "circuits": sources, "shots": 200})
     assert resp.status_code == 201, resp.content
     run_jobs()
-    job = api.get(f"/jobs/{resp.json()['id']}").json()
+    job = api.job_with_results(resp.json()["id"])
     assert job["status"] == "done", job
     assert set(job["results"][0]["counts"]) == {"00", "11"}
     # 2**9 Hadamards on one qubit (an even number) is the identity; so are 60 nested ones... and h once more

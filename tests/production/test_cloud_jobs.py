@@ -89,8 +89,9 @@ def assert_done_once(portal: Portal, remote: RemoteStandIn, job_id: str) -> dict
     state = remote.state()
     assert state["post_count"] == 1, "IBM saw the job submitted more than once"
     assert list(state["jobs"]) == job["remote_ids"]
-    assert_counts_match(job["results"][0]["counts"], exact_probabilities(BELL))
-    assert sum(job["results"][0]["counts"].values()) == SHOTS
+    (result,) = portal.request("GET", f"/jobs/{job_id}/results")[1]["items"]
+    assert_counts_match(result["counts"], exact_probabilities(BELL))
+    assert sum(result["counts"].values()) == SHOTS
     return job
 
 
