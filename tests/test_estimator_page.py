@@ -47,7 +47,9 @@ def test_job_page_shows_observables_and_parameter_values(client, users, run_jobs
     run_jobs()
     client.force_login(users["bob"])
     page = client.get(reverse("job-detail", args=[job.id])).content.decode()
-    first, second = page.split('id="circuit-1"')
+    first = page.split('id="circuit-0"')[1]  # the opened circuit: 0 unless the page asks for another
+    second = client.get(reverse("job-detail", args=[job.id]), {"circuit": 1}).content.decode()
+    assert 'id="circuit-1"' in second and 'id="circuit-0"' not in second
     labels = [
         htmlmod.unescape(x) for x in re.findall(r'<div class="ev-row"[^>]*>\s*<code class="key">([^<]*)</code>', first)
     ]
@@ -63,5 +65,6 @@ def test_job_page_shows_observables_and_parameter_values(client, users, run_jobs
     # Qiskit orders a circuit's parameters by name; the values were given in that order.
     assert params(first) == [("phi", "0.25"), ("theta", "1.5")]
     assert params(second) == [("phi", "-0.125"), ("theta", "3.0")]
-    panels = client.get(reverse("job-panels", args=[job.id])).json()["results"]
-    assert "-1.0 * YY" in htmlmod.unescape(panels["0"])  # the live re-render writes them the same way
+    panels = client.get(reverse("job-panels", args=[job.id])).json()
+    assert "-1.0 * YY" in htmlmod.unescape(panels["result"])  # the live re-render writes them the same way
+    assert panels["result_final"] is True

@@ -183,7 +183,8 @@ def test_detail_shows_histogram_diagram_timeline_and_downloads(as_user, users, r
 
     panels = client.get(reverse("job-panels", args=[job.id])).json()
     assert panels["status"] == "done" and panels["last_seq"] == seqs[-1]
-    assert 'data-key="000"' in panels["results"]["0"] and "badge big done" in panels["summary"]
+    assert 'data-key="000"' in panels["result"] and "badge big done" in panels["summary"]
+    assert panels["result_final"] is True and 'data-index="0" class="selected"' in panels["table"]
 
     resp = client.get(reverse("job-results-download", args=[job.id, "csv"]))
     assert resp["Content-Type"].startswith("text/csv") and "attachment" in resp["Content-Disposition"]

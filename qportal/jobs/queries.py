@@ -251,14 +251,16 @@ def events_of(job_id) -> list[JobEvent]:
 SUMMARY_FIELDS = ("index", "name", "num_qubits", "done", "shots", "outcomes", "top_outcome", "top_count", "evs", "stds")
 
 
-def circuit_summaries_of(job_id) -> list[dict]:
+def circuit_summaries_of(job_id, offset: int = 0, limit: int | None = None) -> list[dict]:
     """The job's circuits in index order as ``CircuitSummaryOut`` dicts: the small columns only,
-    never the source or the stored distribution."""
+    never the source or the stored distribution; with ``limit``, circuits ``offset`` onwards
+    (a range of the (job, index) key)."""
     found = rawsql.columns(JobCircuit, "c", SUMMARY_FIELDS)
-    rows = rawsql.fetch(
-        f'SELECT {found.select()} FROM {found.table()} WHERE "c"."job_id" = %s ORDER BY "c"."index"',
-        [rawsql.db_value(Job, "id", job_id)],
-    )
+    where, params = '"c"."job_id" = %s', [rawsql.db_value(Job, "id", job_id)]
+    if limit is not None:
+        where += ' AND "c"."index" >= %s AND "c"."index" < %s'
+        params += [offset, offset + limit]
+    rows = rawsql.fetch(f'SELECT {found.select()} FROM {found.table()} WHERE {where} ORDER BY "c"."index"', params)
     return [found.values(row) for row in rows]
 
 

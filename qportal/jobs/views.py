@@ -24,11 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 from qiskit import qasm2, qasm3, qpy
 
 from executors.base import InvalidRequest
-from executors.circuits import circuit_diagram, parse_circuit, qasm_version
+from executors.circuits import parse_circuit, qasm_version
 from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
-from qportal.jobs import downloads, queue_limits, services
+from qportal.jobs import circuit_browser, downloads, queue_limits, services
 from qportal.jobs.filters import filter_jobs, given_filters, parse_filters, parse_sort
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.models import ExecutorProfile, ProfileKind
@@ -48,10 +48,6 @@ LIST_COLUMNS = (
     ("Created", "created", ""),
     ("", None, ""),
 )
-CIRCUITS_SHOWN = 20
-DIAGRAMS_INLINE = 2  # drawing is slow; later circuits load their diagram when opened
-DIAGRAM_MAX_OPS = 400
-HISTOGRAM_BARS = 32
 
 
 def forbidden(request, message: str):
@@ -241,77 +237,6 @@ def job_rerun(request, job_id):
 # detail
 
 
-def _histogram(counts: dict[str, int] | None) -> dict | None:
-    if not counts:
-        return None
-    total = sum(counts.values()) or 1
-    items = sorted(counts.items())
-    hidden = 0
-    if len(items) > HISTOGRAM_BARS:
-        top = sorted(counts.items(), key=lambda kv: -kv[1])[:HISTOGRAM_BARS]
-        hidden = len(items) - len(top)
-        items = sorted(top)
-    peak = max(v for _, v in items)
-    bars = [
-        {"key": key, "count": value, "pct": 100 * value / total, "height": 100 * value / peak} for key, value in items
-    ]
-    return {"bars": bars, "total": total, "hidden": hidden, "distinct": len(counts)}
-
-
-def _expectations(circuit) -> list[dict] | None:
-    if not circuit.evs:
-        return None
-    stds = circuit.stds or [0.0] * len(circuit.evs)
-    observables = circuit.observables if isinstance(circuit.observables, list) else [circuit.observables]
-    rows = []
-    for i, (ev, std) in enumerate(zip(circuit.evs, stds, strict=True)):
-        label = observables[i] if i < len(observables) else f"#{i}"  # written out by |observable
-        low, high = ev - std, ev + std
-        rows.append(
-            {
-                "label": label,
-                "ev": ev,
-                "std": std,
-                # positions on a -1..1 axis, in percent of the track
-                "x": 50 + 50 * max(-1, min(1, ev)),
-                "lo": 50 + 50 * max(-1, min(1, low)),
-                "span": 50 * (max(-1, min(1, high)) - max(-1, min(1, low))),
-            }
-        )
-    return rows
-
-
-def _parameters(circuit) -> list[tuple[str, float]]:
-    """The circuit's bound parameter values with their names (``circuit.parameters`` order, the
-    order ``parameter_values`` is given in); numbered ``#i`` when the source does not parse."""
-    values = circuit.parameter_values or []
-    if not values:
-        return []
-    try:
-        parsed = parse_circuit({"qpy": circuit.source} if circuit.source_format == "qpy" else {"qasm": circuit.source})
-        names = [parameter.name for parameter in parsed.parameters]
-    except Exception:  # noqa: BLE001 - a parse problem must not break the page
-        names = []
-    if len(names) != len(values):
-        names = [f"#{i}" for i in range(len(values))]
-    return list(zip(names, values, strict=True))
-
-
-def _result_context(circuit, job: Job) -> dict:
-    return {"c": circuit, "job": job, "hist": _histogram(circuit.counts), "evs": _expectations(circuit)}
-
-
-def _diagram(circuit) -> str:
-    try:
-        parsed = parse_circuit({"qasm": circuit.source} if circuit.source_format != "qpy" else {"qpy": circuit.source})
-    except Exception as exc:  # noqa: BLE001 - a drawing problem must not break the page
-        return f"(no diagram: {type(exc).__name__})"
-    if parsed.size() > DIAGRAM_MAX_OPS:
-        size = f"{parsed.size()} operations on {parsed.num_qubits} qubits, depth {parsed.depth()}"
-        return f"({size}: too large to draw here)"
-    return circuit_diagram(parsed, fold=110)
-
-
 def _summary_context(request, job: Job) -> dict:
     return {
         "job": job,
@@ -322,27 +247,24 @@ def _summary_context(request, job: Job) -> dict:
     }
 
 
+def _browser_context(request, job: Job) -> dict:
+    selection = circuit_browser.Selection(job, request.GET)
+    return {
+        "selection": selection,
+        "table": circuit_browser.table(job, selection),
+        "opened": circuit_browser.opened(job, selection),
+    }
+
+
 @login_required
 @require_GET
 def job_detail(request, job_id):
     job = _job_or_404(request, job_id)
-    circuits = list(job.circuits.all()[:CIRCUITS_SHOWN])
-    blocks = [
-        {
-            "diagram": _diagram(c) if i < DIAGRAMS_INLINE else None,
-            "parameters": _parameters(c),
-            **_result_context(c, job),
-        }
-        for i, c in enumerate(circuits)
-    ]
-    for block in blocks:
-        block["diagram_short"] = block["diagram"] is not None and block["diagram"].count("\n") < 30
     # Read after the job row: the timeline may be newer than ``job``; the client continues from it.
     events = list(job.events.all())
     context = {
         **_summary_context(request, job),
-        "blocks": blocks,
-        "hidden_circuits": max(0, job.num_circuits - len(circuits)),
+        **_browser_context(request, job),
         "events": events,
         "timeline_seq": events[-1].seq if events else 0,
         "reruns": list(job.reruns.values_list("id", flat=True)[:10]),
@@ -357,24 +279,25 @@ def job_circuit_diagram(request, job_id, index: int):
     circuit = job.circuits.filter(index=index).first()
     if circuit is None:
         raise Http404("no such circuit")
-    return HttpResponse(_diagram(circuit), content_type="text/plain; charset=utf-8")
+    return HttpResponse(circuit_browser.circuit_diagram_of(circuit), content_type="text/plain; charset=utf-8")
 
 
 @login_required
 @require_GET
 def job_panels(request, job_id):
-    """The live parts of the detail page, re-rendered from the same partials (JSON of HTML)."""
+    """The live parts of the detail page, re-rendered from the same partials (JSON of HTML), for
+    the circuit and table page the page's query string names."""
     job = _job_or_404(request, job_id)
-    results = {
-        str(c.index): render_to_string("jobs/_circuit_result.html", _result_context(c, job), request=request)
-        for c in job.circuits.filter(done=True, index__lt=CIRCUITS_SHOWN)
-    }
+    browser = _browser_context(request, job)
+    opened = browser["opened"]
     return JsonResponse(
         {
             "last_seq": job.last_seq,
             "status": job.status,
             "summary": render_to_string("jobs/_summary.html", _summary_context(request, job), request=request),
-            "results": results,
+            "table": render_to_string("jobs/_circuit_rows.html", {**browser, "job": job}, request=request),
+            "result": render_to_string("jobs/_circuit_result.html", opened, request=request) if opened else "",
+            "result_final": bool(opened and (opened["c"].done or job.is_terminal)),
         }
     )
 

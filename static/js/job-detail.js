@@ -1,6 +1,7 @@
 /* Job detail: applies event frames in sequence order; a gap or a reconnect refetches the missed
-   events over REST, so a lost frame never leaves the page stale. Panels (summary, results) are
-   re-rendered by the server from the same partials as the first page load. */
+   events over REST, so a lost frame never leaves the page stale. Panels (summary, the circuit
+   table's page, the opened circuit's result) are re-rendered by the server from the same
+   partials as the first page load. */
 (function () {
   "use strict";
   const root = document.getElementById("job");
@@ -80,17 +81,46 @@
 
   async function refreshPanels() {
     let data;
-    try { data = await qportal.api("GET", root.dataset.panels); } catch (err) { return; }
+    try { data = await qportal.api("GET", root.dataset.panels + location.search); } catch (err) { return; }
     document.getElementById("summary").innerHTML = data.summary;
-    Object.keys(data.results).forEach(function (index) {
-      const slot = document.getElementById("result-" + index);
-      if (slot && !slot.dataset.final) { slot.innerHTML = data.results[index]; slot.dataset.final = "1"; }
-    });
-    if (qportal.finished.indexOf(data.status) >= 0) {
-      document.querySelectorAll(".result .pending").forEach(function (p) { p.textContent = "Not run: the job " + data.status + " first."; });
+    const rows = document.getElementById("circuit-rows");
+    if (rows) rows.innerHTML = data.table;
+    const slot = document.getElementById("result");
+    if (slot && !slot.dataset.final && data.result) {
+      slot.innerHTML = data.result;
+      if (data.result_final) slot.dataset.final = "1";
     }
     if (data.last_seq > lastSeq) catchUp();
   }
+
+  /* The opened circuit's histogram: sort, scale and the ideal overlay, from the bars' own data. */
+  function redrawHistogram(figure) {
+    const byCount = figure.querySelector(".hist-sort").value === "count";
+    const log = figure.querySelector(".hist-log").checked;
+    const ideal = figure.querySelector(".hist-ideal");
+    const showIdeal = !ideal || ideal.checked;
+    const bars = figure.querySelector(".bars");
+    const rows = Array.from(bars.querySelectorAll(".bar-row"));
+    rows.sort(function (a, b) {
+      if (byCount) return Number(b.dataset.count) - Number(a.dataset.count) || (a.dataset.key < b.dataset.key ? -1 : 1);
+      return a.dataset.key < b.dataset.key ? -1 : 1;
+    });
+    rows.forEach(function (row) {
+      row.querySelector(".bar").style.width = (log ? row.dataset.log : row.dataset.linear) + "%";
+      const mark = row.querySelector(".ideal-mark");
+      if (mark) {
+        mark.style.left = (log ? row.dataset.idealLog : row.dataset.idealLinear) + "%";
+        mark.hidden = !showIdeal;
+      }
+      bars.append(row);
+    });
+    figure.dataset.sort = byCount ? "count" : "key";
+    figure.dataset.scale = log ? "log" : "linear";
+  }
+  root.addEventListener("change", function (ev) {
+    const figure = ev.target.closest("figure.histogram");
+    if (figure && ev.target.closest(".hist-tools")) redrawHistogram(figure);
+  });
 
   /* What each action button asks first (null: nothing to ask), does, and says when it fails. */
   const actions = {
@@ -139,16 +169,6 @@
       button.disabled = false;
       qportal.flash(action.failed + err.message);
     }
-  });
-
-  // Diagrams after the first few are drawn by the server when opened.
-  document.querySelectorAll("details.diagram[data-src]").forEach(function (details) {
-    details.addEventListener("toggle", async function () {
-      if (!details.open || details.dataset.loaded) return;
-      details.dataset.loaded = "1";
-      const resp = await fetch(details.dataset.src, { credentials: "same-origin" });
-      details.querySelector("pre").textContent = resp.ok ? await resp.text() : "(diagram unavailable)";
-    });
   });
 
   // Running times keep moving; without a socket, poll for events instead.

@@ -83,10 +83,10 @@ def test_submit_ghz_goes_live_to_done(server, chromium, tmp_path):
     page.locator("#status", has_text="done").wait_for(timeout=60_000)
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
     page.locator(".live.live").wait_for()
-    page.locator("#result-0 .bar-row").first.wait_for()
+    page.locator("#result .bar-row").first.wait_for()
     bars = {
         row.get_attribute("data-key"): int(row.get_attribute("data-count"))
-        for row in page.locator("#result-0 .bar-row").all()
+        for row in page.locator("#result .bar-row").all()
     }
     assert sum(bars.values()) == 2000
     for key in ("000", "111"):
@@ -236,11 +236,11 @@ def test_the_page_refetches_frames_the_socket_lost(server, chromium, tmp_path):
         },
     )
     job_id = resp.json()["id"]
-    page.goto(f"{base}/jobs/{job_id}/")
+    page.goto(f"{base}/jobs/{job_id}/?circuit=11")
     page.locator("#status", has_text="done").wait_for(timeout=60_000)
-    page.locator("#result-11 .bar-row").first.wait_for()
-    page.click("#circuit-11 details.diagram summary")
-    page.locator("#circuit-11 pre", has_text="q_7").wait_for()
+    page.locator("#result .bar-row").first.wait_for()
+    assert "q_7" in page.locator("#circuit-11 pre").text_content()
+    assert page.locator("#circuit-rows tr.selected").get_attribute("data-index") == "11"
     last_seq = page.request.get(f"{base}/api/v1/jobs/{job_id}").json()["last_seq"]
     page.wait_for_function(f"() => document.querySelectorAll('#events li').length === {last_seq}")
     seqs = [int(s) for s in page.locator("#events li").evaluate_all("els => els.map(e => e.dataset.seq)")]
@@ -264,8 +264,8 @@ def test_estimator_from_the_submit_page(server, chromium, tmp_path):
     page.click("#submit")
     page.wait_for_url(f"{base}/jobs/*/")
     page.locator("#status", has_text="done").wait_for(timeout=60_000)
-    page.locator("#result-0 .ev-row").first.wait_for()
-    rows = page.locator("#result-0 .ev-row").all()
+    page.locator("#result .ev-row").first.wait_for()
+    rows = page.locator("#result .ev-row").all()
     values = [(float(r.get_attribute("data-ev")), float(r.get_attribute("data-std"))) for r in rows]
     assert len(values) == 3
     for (ev, std), exact in zip(values, (1.0, 1.0, 0.0), strict=True):

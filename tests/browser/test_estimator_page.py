@@ -12,7 +12,7 @@ from tests.test_estimator_page import OBSERVABLES, PARAMETRIC
 pytestmark = pytest.mark.browser
 
 GEOMETRY = """() => {
-  const fig = document.querySelector("#result-0 figure.evs");
+  const fig = document.querySelector("#result figure.evs");
   const centre = (el) => { const r = el.getBoundingClientRect(); return r.left + r.width / 2; };
   const scale = fig.querySelector(".ev-scale").getBoundingClientRect();
   return {
@@ -42,7 +42,7 @@ def test_rows_line_up_with_the_axis(server, chromium, tmp_path, width):
     resp = api_post(page, base, "/jobs?wait=30", body)
     assert resp.status == 201 and resp.json()["status"] == "done", resp.text()
     page.goto(f"{base}/jobs/{resp.json()['id']}/")
-    keys = page.locator("#result-0 .ev-row .key").all_inner_texts()
+    keys = page.locator("#result .ev-row .key").all_inner_texts()
     assert keys == ["ZZ", "-1.0 * YY", "0.5 * ZZ + 0.5 * XX", "2.0 * ZI - 0.5 * IZ"]
     assert page.locator("#circuit-0 .parameters").inner_text().split() == ["phi", "0.25", "theta", "1.5"]
     shape = page.evaluate(GEOMETRY)
