@@ -10,7 +10,7 @@ import time
 from asgiref.sync import sync_to_async
 
 from executors import isolation
-from qportal.jobs import services
+from qportal.jobs import services, store
 from qportal.jobs.models import Job, JobCircuit, JobStatus
 from qportal.jobs.worker import JobRunner
 from tests.hostile.test_poison_jobs import alive, busy, busy_children, serving, until
@@ -30,10 +30,18 @@ def done_circuits(job) -> list[JobCircuit]:
     return list(JobCircuit.objects.filter(job=job, done=True).order_by("index"))
 
 
-def test_results_arrive_in_chunks_before_the_job_ends(users, settings):
+def test_results_arrive_in_chunks_before_the_job_ends(users, settings, monkeypatch):
     settings.WORKER_SIM_PROCESSES = 2
     job = submit(users["alice"], [CIRCUIT] * 31 + [SMALL], SHOTS)
     seen_while_running = []
+    at_finish = {}
+    finish = store.finish_done
+
+    def watched(item, circuits, *args):
+        at_finish.update({c.index: c.counts for c in circuits}, saved=args[-1])
+        return finish(item, circuits, *args)
+
+    monkeypatch.setattr(store, "finish_done", watched)
 
     async def scenario(runner):
         def partial():
@@ -54,6 +62,10 @@ def test_results_arrive_in_chunks_before_the_job_ends(users, settings):
     circuits = done_circuits(job)
     assert [c.index for c in circuits] == list(range(32))  # every circuit stored once, in place
     assert_counts_match(circuits[31].counts, {"01": 1.0}, SHOTS)  # the last, small circuit kept its index
+    # Stored chunks were let go by the worker (the finish writes only the rest), bounding its memory.
+    saved = at_finish.pop("saved")
+    assert saved and all(at_finish[i] is None for i in saved)
+    assert all(at_finish[i] is not None for i in set(range(32)) - saved)
 
 
 def test_a_cancel_ends_the_child_within_a_second_and_keeps_finished_circuits(

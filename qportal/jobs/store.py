@@ -23,7 +23,7 @@ from qiskit import qpy
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
 from qportal.accounts.models import CredentialStatus, IBMCredential
-from qportal.jobs import queries
+from qportal.jobs import queries, stored_results
 from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
 from qportal.jobs.parsed import ParsedCircuits
@@ -278,7 +278,7 @@ def save_circuit_results(item: WorkItem, results: list[CircuitResult], total: in
         if len(results) == 1:
             (result,) = results
             message = f"circuit {result.index + 1} of {total} done"
-            data = {"index": result.index, "counts": result.counts, "evs": result.evs, "stds": result.stds}
+            data = {"index": result.index, **stored_results.summary(result)}  # the counts: /results
         else:
             indices = sorted(result.index for result in results)
             message = f"{len(indices)} more circuits done ({indices[0] + 1}-{indices[-1] + 1} of {total})"

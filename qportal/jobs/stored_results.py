@@ -127,17 +127,32 @@ def derive_probabilities(counts: dict[str, int] | None, shots: int | None) -> di
     return {key: n / total for key, n in counts.items()} if total else {}
 
 
+def summary(result: CircuitResult) -> dict[str, Any]:
+    """What a circuit's "circuit" event says of its result: small whatever the distribution."""
+    counts = result.counts
+    top = max(counts.items(), key=lambda item: item[1]) if counts else (None, None)
+    shots = result.shots if result.shots is not None else (sum(counts.values()) if counts else None)
+    return {
+        "shots": shots,
+        "outcomes": len(counts) if counts is not None else None,
+        "top_outcome": top[0] or "",
+        "top_count": top[1],
+        "evs": result.evs,
+        "stds": result.stds,
+    }
+
+
 def row_values(result: CircuitResult) -> dict[str, Any]:
     """The ``JobCircuit`` columns that store ``result`` (field names as keys)."""
     counts = result.counts
     registers = registers_of(result)
-    top = max(counts.items(), key=lambda item: item[1]) if counts else (None, None)
+    brief = summary(result)
     return {
         "counts_blob": pack_counts(counts) if counts is not None else None,
-        "shots": result.shots if result.shots is not None else (sum(counts.values()) if counts else None),
-        "outcomes": len(counts) if counts is not None else None,
-        "top_outcome": top[0] or "",
-        "top_count": top[1],
+        "shots": brief["shots"],
+        "outcomes": brief["outcomes"],
+        "top_outcome": brief["top_outcome"],
+        "top_count": brief["top_count"],
         "registers": registers,
         # Only what the counts do not already say.
         "given_register_counts": result.register_counts if registers is None and result.register_counts else None,

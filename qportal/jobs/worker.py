@@ -408,6 +408,14 @@ class JobRunner:
             log.info("remote cancel answered: %s", exc)
 
 
+def _release(result) -> None:
+    """Drop a stored circuit result's distributions: the executor's list of results (returned at the
+    end) holds these same objects, and a 1000-circuit job's counts would otherwise stay in the
+    worker's memory until the job ends (bench/README.md, big jobs)."""
+    result.counts = result.register_counts = result.probabilities = None
+    result.metadata = {}
+
+
 class _ResultSaver:
     """Stores a running job's circuit results as the executor reports them (``on_circuit``, from
     any thread): the results reported in one go (a chunk) become one transaction and one event
@@ -439,6 +447,8 @@ class _ResultSaver:
     async def _save(self, results: list) -> None:
         if await db(store.save_circuit_results)(self.item, results, self.total):
             self.saved.update(r.index for r in results)
+            for result in results:  # stored: the finish writes none of them, so let their data go
+                _release(result)
 
     async def wait(self) -> frozenset[int]:
         """Once every reported result is stored (or failed to be): the circuits stored so far."""
