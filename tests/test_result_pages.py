@@ -44,3 +44,19 @@ def test_pages_are_bounded_and_follow_the_access_rule(api_for, users):
         assert viewer.get(f"/jobs/{job.id}/results", **bad).status_code in (400, 422), bad
     assert api_for("charlie").get(f"/jobs/{job.id}/results").status_code == 404  # not in the team
     assert api_for(None).get(f"/jobs/{job.id}/results").status_code == 401
+
+
+def test_a_page_ends_early_at_its_outcome_budget_and_a_walk_reads_every_circuit(api_for, users, monkeypatch):
+    from qportal.jobs import api as jobs_api
+
+    monkeypatch.setattr(jobs_api, "MAX_PAGE_OUTCOMES", 5)
+    job = job_with_results(users["alice"], users["lab"], 7, stored=set(range(7)))  # 2 outcomes each
+    first = api_for("bob").get(f"/jobs/{job.id}/results", limit=50).json()
+    assert [r["index"] for r in first["items"]] == [0, 1] and first["count"] == 7  # 2 + 2, a third is over 5
+    monkeypatch.setattr(jobs_api, "MAX_PAGE_OUTCOMES", 1)
+    one = api_for("bob").get(f"/jobs/{job.id}/results", offset=3).json()
+    assert [r["index"] for r in one["items"]] == [3]  # one circuit even over the budget
+    monkeypatch.setattr(jobs_api, "MAX_PAGE_OUTCOMES", 5)
+    walked = api_for("bob").results(job.id)
+    assert [r["index"] for r in walked] == list(range(7))
+    assert [r["counts"] for r in walked] == [{"00": i, "11": 100 - i} for i in range(7)]

@@ -79,14 +79,35 @@ def job_events(request, job_id: UUID, after: int = 0):
     return list(services.get_job(request.user, job_id).events.filter(seq__gt=after))
 
 
+MAX_PAGE_OUTCOMES = 500_000  # about 12 MB of JSON: twenty 16-qubit circuits of 25,000 outcomes
+
+
+class ResultPage(BoundedLimitOffset):
+    """``BoundedLimitOffset`` whose page ends early once its circuits hold ``MAX_PAGE_OUTCOMES``
+    outcomes (a page has at least one circuit): two hundred wide distributions would be a
+    gigabyte of objects in the web process.  The next page starts at ``offset + len(items)``."""
+
+    def paginate_queryset(self, queryset, pagination, request, **params):
+        offset, limit = pagination.offset, pagination.limit
+        sizes = queryset.filter(index__gte=offset, index__lt=offset + limit).values_list("outcomes", flat=True)
+        taken = held = 0
+        for outcomes in sizes:
+            if taken and held + (outcomes or 0) > MAX_PAGE_OUTCOMES:
+                break
+            taken, held = taken + 1, held + (outcomes or 0)
+        return {"items": queryset[offset : offset + max(taken, 1)], "count": self._items_count(queryset)}
+
+
 @router.get(
     "/jobs/{job_id}/results",
     response=list[CircuitResultOut],
     summary="A page of a job's per-circuit results",
     description="The stored results of circuits `offset` to `offset + limit - 1` (limit 1-200, default 50), "
-    "in index order, with `count`: the job's number of circuits. A circuit not yet run has `done` false.",
+    "in index order, with `count`: the job's number of circuits. A circuit not yet run has `done` false. "
+    f"A page ends early once its circuits hold {MAX_PAGE_OUTCOMES:,} distinct outcomes (it always has one "
+    "circuit): read on from `offset + len(items)`.",
 )
-@paginate(BoundedLimitOffset)
+@paginate(ResultPage)
 def job_results(request, job_id: UUID):
     return services.get_job(request.user, job_id).circuits.defer("source").order_by("index")
 
