@@ -137,6 +137,7 @@ def warm_up(timeout: float = 120) -> None:
 # in each) when the pool has more than one, so the machine's other cores simulate in parallel.
 SPLIT_MIN_CIRCUITS = 8
 CHUNKS_PER_JOB = 8  # a job reported as it goes runs in about this many chunks (chunk_size)
+CHUNK_SHOTS = 2_000_000  # and a chunk has at most this many shots (20 circuits of 100,000)
 
 
 async def run_batch(
@@ -160,7 +161,7 @@ async def run_batch(
     parts = split(request, indices, _size, seeded=spec.options.get("seed") is not None)
     if len(parts) == 1 and on_chunk is None:
         return await _run_part(executor_cls, spec, job_key, request, indices, shots)
-    step = chunk_size(len(indices)) if on_chunk is not None else len(indices)
+    step = chunk_size(len(indices), shots) if on_chunk is not None else len(indices)
 
     async def run(number: int, part: list[int]) -> list:
         # One part: the request as it is; several: each its own request, indexed from 0.
@@ -180,11 +181,16 @@ async def run_batch(
     return sorted((result for chunk in chunks for result in chunk), key=lambda result: result.index)
 
 
-def chunk_size(circuits: int) -> int:
+def chunk_size(circuits: int, shots: int = 0) -> int:
     """Circuits per chunk of a job reported as it goes: about ``CHUNKS_PER_JOB`` chunks in all, so a
-    1000-circuit job pays the per-call cost (pickling, Aer's set-up) 8 times, not 1000 (benchmark 3).
-    It depends on the job alone, never on the machine: a seeded job's samples stay the same."""
-    return max(1, -(-circuits // CHUNKS_PER_JOB))
+    1000-circuit job pays the per-call cost (pickling, Aer's set-up) 8 times, not 1000 (benchmark 3),
+    and at most ``CHUNK_SHOTS`` shots a chunk: a simulator child holds its chunk's per-shot results
+    (about 25 MiB per 16-qubit circuit of 100,000 shots), so the chunk bounds its memory
+    (bench/README.md, big jobs).  It depends on the job alone, never on the machine: a seeded job's
+    samples stay the same."""
+    by_count = -(-circuits // CHUNKS_PER_JOB)
+    by_shots = CHUNK_SHOTS // shots if shots > 0 else by_count
+    return max(1, min(by_count, by_shots))
 
 
 def split(request: Any, indices: list[int], processes: int, *, seeded: bool = False) -> list[list[int]]:

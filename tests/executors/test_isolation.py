@@ -221,3 +221,22 @@ def test_a_text_repeated_in_a_job_is_parsed_once_in_the_child(monkeypatch):
     assert [c.name for c in rebuilt] == ["a", "", "b", ""]
     assert rebuilt[0] == rebuilt[2] == rebuilt[3] and len({id(c) for c in rebuilt}) == 4
     assert rebuilt[1] == parse({"qasm": GHZ3})
+
+
+def test_a_chunk_holds_an_eighth_of_the_job_and_at_most_two_million_shots():
+    assert isolation.chunk_size(64, 1000) == 8 and isolation.chunk_size(5, 100) == 1
+    assert isolation.chunk_size(1000, 100_000) == 20  # not 125: the child's memory grows with its chunk
+    assert isolation.chunk_size(10, 3_000_000) == 1  # one circuit over the budget still runs
+
+
+async def test_a_big_shot_job_is_reported_in_chunks_of_its_shot_budget(pool, monkeypatch):
+    monkeypatch.setattr(isolation, "CHUNK_SHOTS", 2000)
+    chunks = []
+    circuit = parse_circuit({"qasm": BELL})
+    request = ExecutionRequest(circuits=[circuit] * 9, shots=1000)  # seeded profile: one part, in order
+    executor = LocalSimulatorExecutor(ExecutorSpec(kind="local", single_job=False, options={"seed": 5}))
+    results = await isolation.run_batch(
+        LocalSimulatorExecutor, executor.spec, "job", request, list(range(9)), 1000, on_chunk=chunks.append
+    )
+    assert [[r.index for r in chunk] for chunk in chunks] == [[0, 1], [2, 3], [4, 5], [6, 7], [8]]
+    assert [r.index for r in results] == list(range(9)) and all(sum(r.counts.values()) == 1000 for r in results)
