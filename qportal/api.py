@@ -10,6 +10,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from executors.base import InvalidRequest
 from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.api import router as accounts_router
+from qportal.accounts.audit_api import router as audit_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
@@ -31,6 +32,7 @@ api = NinjaAPI(
 api.add_router("/", jobs_router)
 api.add_router("/", profiles_router)
 api.add_router("/", accounts_router)
+api.add_router("/", audit_router)
 
 
 @api.exception_handler(InvalidRequest)

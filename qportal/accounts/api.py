@@ -110,7 +110,7 @@ def create_credential(request, payload: CredentialIn):
 def update_credential(request, cred_id: int, payload: CredentialUpdate):
     cred = credentials.get(request.user, cred_id, write=True)
     try:
-        return credentials.update(cred, _fields(payload))
+        return credentials.update(cred, _fields(payload), request.user)
     except _ERRORS as exc:
         raise _http_error(exc) from None
 
@@ -118,7 +118,7 @@ def update_credential(request, cred_id: int, payload: CredentialUpdate):
 @router.delete("/credentials/{cred_id}", response={204: None}, summary="Delete an unused credential")
 def delete_credential(request, cred_id: int):
     try:
-        credentials.delete(credentials.get(request.user, cred_id, write=True))
+        credentials.delete(credentials.get(request.user, cred_id, write=True), request.user)
     except _ERRORS as exc:
         raise _http_error(exc) from None
     return 204, None
@@ -126,4 +126,4 @@ def delete_credential(request, cred_id: int):
 
 @router.post("/credentials/{cred_id}/check", response={202: CredentialOut}, summary="Re-check in the background")
 def check_credential(request, cred_id: int):
-    return 202, credentials.request_check(credentials.get(request.user, cred_id, write=True))
+    return 202, credentials.request_check(credentials.get(request.user, cred_id, write=True), request.user)

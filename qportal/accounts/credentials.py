@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from executors.endpoints import EndpointRefused
+from qportal.accounts import audit
 from qportal.accounts.access import NotFound, team_filter, writable_membership
 from qportal.accounts.endpoints import endpoint_policy
 from qportal.accounts.models import CredentialStatus, IBMCredential
@@ -124,10 +125,13 @@ def create(user, team_id: int, fields: Fields) -> IBMCredential:
     fields = clean(fields, token_required=True)
     cred = IBMCredential(team_id=team_id, created_by=user)
     _apply(cred, fields)
-    return _save(cred)
+    with transaction.atomic():
+        _save(cred)
+        audit.record(user, team_id, "credential.created", cred.name, channel=cred.channel)
+    return cred
 
 
-def update(cred: IBMCredential, fields: Fields) -> IBMCredential:
+def update(cred: IBMCredential, fields: Fields, actor=None) -> IBMCredential:
     """Replace the fields; a new token (or a changed endpoint) resets the status to unchecked.
 
     Where the token is sent (channel, instance, url, proxies, verify) changes only together with
@@ -140,8 +144,15 @@ def update(cred: IBMCredential, fields: Fields) -> IBMCredential:
         raise CredentialInvalid(
             f"changing {', '.join(changed)} changes where the token is sent: enter the token again with the change"
         )
+    before = cred.name
     _apply(cred, fields)
-    return _save(cred)
+    with transaction.atomic():
+        _save(cred)
+        changes = {"token": "replaced"} if fields.token is not None else {}
+        if before != cred.name:
+            changes["renamed_from"] = before
+        audit.record(actor, cred.team_id, "credential.updated", cred.name, **changes)
+    return cred
 
 
 REACH = ("channel", "instance", "url", "proxies", "verify")
@@ -164,19 +175,23 @@ def _apply(cred: IBMCredential, fields: Fields) -> None:
         _reset_check(cred)
 
 
-def delete(cred: IBMCredential) -> None:
+def delete(cred: IBMCredential, actor=None) -> None:
     used_by = sorted(cred.executorprofile_set.values_list("name", flat=True))
     if used_by:
         raise CredentialConflict(
             f"credential {cred.name!r} is used by profile(s) {', '.join(used_by)}; change them first"
         )
-    cred.delete()
+    with transaction.atomic():
+        audit.record(actor, cred.team_id, "credential.deleted", cred.name)
+        cred.delete()
 
 
-def request_check(cred: IBMCredential) -> IBMCredential:
+def request_check(cred: IBMCredential, actor=None) -> IBMCredential:
     """Mark the credential for a background re-check by the next worker sweep."""
-    IBMCredential.objects.filter(id=cred.id).update(
-        status=CredentialStatus.UNCHECKED, status_reason="", checked_at=None
-    )
+    with transaction.atomic():
+        IBMCredential.objects.filter(id=cred.id).update(
+            status=CredentialStatus.UNCHECKED, status_reason="", checked_at=None
+        )
+        audit.record(actor, cred.team_id, "credential.check_requested", cred.name)
     cred.refresh_from_db()
     return cred

@@ -130,3 +130,19 @@ class IBMCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.masked})"
+
+
+class AuditEntry(models.Model):
+    """One thing someone did to a team (``qportal.accounts.audit``): append-only, read by owners."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="audit", db_index=False)  # see Meta
+    # The username is kept as written: the entry outlives the account.
+    actor = models.CharField(max_length=150, blank=True, help_text="username; blank: the system")
+    action = models.CharField(max_length=50)
+    target = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["team", "-created"], name="accounts_audit_team_created")]

@@ -123,7 +123,7 @@ def credential_replace(request, cred: IBMCredential):
         verify=cred.verify,
     )
     try:
-        credentials.update(cred, fields)
+        credentials.update(cred, fields, request.user)
     except credentials.CredentialInvalid as exc:
         return _page(request, error=f"{cred.name}: {exc}", status=400)
     messages.success(request, f"Replaced the token of {cred.name} ({cred.masked}); a worker checks it shortly.")
@@ -132,7 +132,7 @@ def credential_replace(request, cred: IBMCredential):
 
 @_guarded
 def credential_check(request, cred: IBMCredential):
-    credentials.request_check(cred)
+    credentials.request_check(cred, request.user)
     messages.success(request, f"{cred.name} will be checked again shortly.")
     return redirect("credential-list")
 
@@ -140,7 +140,7 @@ def credential_check(request, cred: IBMCredential):
 @_guarded
 def credential_delete(request, cred: IBMCredential):
     try:
-        credentials.delete(cred)
+        credentials.delete(cred, request.user)
     except credentials.CredentialConflict as exc:
         return _page(request, error=str(exc), status=409)
     messages.success(request, f"Deleted {cred.name}.")

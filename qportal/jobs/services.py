@@ -16,6 +16,7 @@ from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidReq
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
 from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
+from qportal.accounts import audit
 from qportal.accounts.access import (
     Conflict,
     NotFound,
@@ -260,29 +261,38 @@ def cancel_job(user, job: Job) -> Job:
         return job
     if job.status in TERMINAL:
         raise Conflict(f"job already {job.status}; it cannot be cancelled")
-    if not append_event(
-        job.id,
-        "cancelled",
-        message="cancelled before it started",
-        where=queries.is_queued(),
-        fields={
-            "status": JobStatus.CANCELLED,
-            "cancel_requested": True,
-            "finished_at": timezone.now(),
-            "sub_status": "",
-        },
-    ):
-        append_event(
+    with transaction.atomic():
+        cancelled = append_event(
             job.id,
-            "cancel_requested",
-            message="cancel requested; stopping the running job",
-            where=queries.running_without_cancel(),
-            fields={"cancel_requested": True},
+            "cancelled",
+            message="cancelled before it started",
+            where=queries.is_queued(),
+            fields={
+                "status": JobStatus.CANCELLED,
+                "cancel_requested": True,
+                "finished_at": timezone.now(),
+                "sub_status": "",
+            },
         )
-        worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
-        transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
+        stopping = None
+        if not cancelled:
+            stopping = append_event(
+                job.id,
+                "cancel_requested",
+                message="cancel requested; stopping the running job",
+                where=queries.running_without_cancel(),
+                fields={"cancel_requested": True},
+            )
+            worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
+            transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
+        if cancelled or stopping:
+            audit.record(user, job.team_id, "job.cancelled", _job_label(job), job=str(job.id))
     job.refresh_from_db()
     return job
+
+
+def _job_label(job: Job) -> str:
+    return f"{job.name} ({str(job.id)[:8]})" if job.name else str(job.id)  # as job.deleted writes it
 
 
 def force_fail_job(user, job: Job, reason: str = "") -> Job:
@@ -318,6 +328,7 @@ def force_fail_job(user, job: Job, reason: str = "") -> Job:
         if event is None:
             job.refresh_from_db()
             raise Conflict(f"job already {job.status}; it cannot be failed")
+        audit.record(user, job.team_id, "job.force_failed", _job_label(job), job=str(job.id), reason=reason)
         worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
         if worker_id:
             transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
@@ -384,7 +395,12 @@ def delete_stopped_job(job_id, by: str) -> bool:
     with transaction.atomic():
         if not Job.objects.filter(id=job_id).exclude(status__in=list(ACTIVE)).update(cancel_requested=True):
             return False
-        team_id, status, seq = Job.objects.filter(id=job_id).values_list("team_id", "status", "last_seq")[0]
+        team_id, status, seq, name = Job.objects.filter(id=job_id).values_list("team_id", "status", "last_seq", "name")[
+            0
+        ]
+        audit.record_as(
+            by, team_id, "job.deleted", f"{name} ({str(job_id)[:8]})" if name else str(job_id), job=str(job_id)
+        )
         Job.objects.filter(id=job_id).delete()  # with its circuits and events (on_delete=CASCADE)
         gone = JobEvent(job_id=job_id, seq=seq + 1, kind="deleted", status=status, message=f"deleted by {by}")
         gone.created = timezone.now()

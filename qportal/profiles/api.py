@@ -3,14 +3,13 @@
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from ninja import Field, Router, Schema
 
-from qportal.accounts.access import Conflict, NotFound, personal_team, writable_membership
+from qportal.accounts.access import NotFound, personal_team, writable_membership
 from qportal.accounts.models import IBMCredential
 from qportal.profiles import backends
 from qportal.profiles.models import ExecutorProfile
-from qportal.profiles.services import delete_profile, resolve_profile, visible_profiles
+from qportal.profiles.services import delete_profile, resolve_profile, save_profile, visible_profiles
 from qportal.profiles.validation import validate_profile
 
 router = Router(tags=["profiles"])
@@ -83,15 +82,6 @@ def apply_fields(profile: ExecutorProfile, payload: ProfileIn) -> ExecutorProfil
     return profile
 
 
-def save_profile(profile: ExecutorProfile) -> ExecutorProfile:
-    try:
-        with transaction.atomic():
-            profile.save()
-    except IntegrityError:
-        raise Conflict(f"this team already has a profile named {profile.name!r}") from None
-    return profile
-
-
 @router.get("/profiles", response=list[ProfileOut], summary="Profiles you can use (your teams' and built-in)")
 def list_profiles(request):
     return list(visible_profiles(request.user).select_related("credential"))
@@ -102,7 +92,7 @@ def create_profile(request, payload: ProfileIn):
     team_id = payload.team if payload.team is not None else personal_team(request.user).id
     writable_membership(request.user, team_id)
     profile = apply_fields(ExecutorProfile(team_id=team_id, created_by=request.user), payload)
-    return 201, save_profile(profile)
+    return 201, save_profile(request.user, profile)
 
 
 @router.put("/profiles/{profile_id}", response=ProfileOut, summary="Replace a team profile")
@@ -111,7 +101,7 @@ def update_profile(request, profile_id: int, payload: ProfileIn):
     if profile is None:
         raise NotFound("profile not found")
     writable_membership(request.user, profile.team_id)
-    return save_profile(apply_fields(profile, payload))
+    return save_profile(request.user, apply_fields(profile, payload))
 
 
 @router.delete(

@@ -9,6 +9,7 @@ from django.db.models import ProtectedError, Q, QuerySet
 from executors.base import ExecutorError
 from executors.memory import memory_max_qubits
 from executors.registry import backend_max_qubits
+from qportal.accounts import audit
 from qportal.accounts.access import Conflict, NotFound, ReadOnly, team_filter, writable_membership
 from qportal.profiles import queries
 from qportal.profiles.models import ExecutorProfile, ProfileKind
@@ -77,6 +78,26 @@ def _refusal(profile: ExecutorProfile) -> str | None:
     return None
 
 
+def save_profile(user, profile: ExecutorProfile) -> ExecutorProfile:
+    """Create or replace a team profile (validated already), with its audit entry; Conflict on a
+    name the team has."""
+    created = profile.pk is None
+    try:
+        with transaction.atomic():
+            profile.save()
+            audit.record(
+                user,
+                profile.team_id,
+                "profile.created" if created else "profile.updated",
+                profile.name,
+                kind=profile.kind,
+                backend=profile.backend,
+            )
+    except IntegrityError:
+        raise Conflict(f"this team already has a profile named {profile.name!r}") from None
+    return profile
+
+
 def delete_profile(user, profile_id: int) -> ExecutorProfile:
     """Delete a team profile that no job and no cluster refers to; Conflict (saying why) otherwise.
 
@@ -89,6 +110,7 @@ def delete_profile(user, profile_id: int) -> ExecutorProfile:
         raise Conflict(reason)
     try:
         with transaction.atomic():
+            audit.record(user, profile.team_id, "profile.deleted", profile.name)
             profile.delete()
     except (ProtectedError, IntegrityError):
         raise Conflict(_refusal(profile) or f"profile {profile.name!r} is in use") from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -14,7 +13,7 @@ from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.models import Membership
 from qportal.profiles.forms import ProfileForm
 from qportal.profiles.models import ExecutorProfile
-from qportal.profiles.services import ProfileInvalid, deletable_profile, delete_profile, visible_profiles
+from qportal.profiles.services import ProfileInvalid, deletable_profile, delete_profile, save_profile, visible_profiles
 from qportal.profiles.validation import validate_profile
 
 
@@ -67,15 +66,14 @@ def profile_edit(request, profile_id: int | None = None):
             try:
                 form.apply(profile)
                 validate_profile(profile)
-                with transaction.atomic():
-                    profile.save()
+                save_profile(request.user, profile)
                 return redirect("profile-list")
             except ProfileInvalid as exc:
                 form.add_error(None, str(exc))
             except django_forms.ValidationError:
                 pass
-            except IntegrityError:
-                form.add_error("name", f"this team already has a profile named {profile.name!r}")
+            except Conflict as exc:
+                form.add_error("name", str(exc))
         status = 400
     else:
         wanted = request.GET.get("team", "")
