@@ -62,7 +62,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
 @router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")
 @paginate(BoundedPagination, page_size=50, max_page_size=200)
 def list_jobs(request, filters: Query[JobFilters]):
-    return filter_jobs(services.jobs_for(request.user), filters)
+    return filter_jobs(services.history_for(request.user), filters)
 
 
 @router.get("/jobs/{job_id}", response=JobDetailOut, summary="A job with its events and per-circuit results")

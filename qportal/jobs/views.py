@@ -75,7 +75,7 @@ def filtered_jobs(request):
     """The user's jobs narrowed and ordered by the list page's query string (``filters.filter_jobs``,
     as the API does); returns (queryset, the filters as given, the error of an invalid one or "")."""
     given = given_filters(request.GET)
-    jobs = services.jobs_for(request.user)
+    jobs = services.history_for(request.user)
     try:
         return filter_jobs(jobs, parse_filters(given)), given, ""
     except InvalidRequest as exc:
