@@ -8,6 +8,7 @@ import uuid
 
 from django.db import connections
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -23,7 +24,7 @@ SORTS = {
     "name": "name",
     "status": "status_rank",
     "profile": "profile__name",
-    "creator": "created_by__username",
+    "creator": "creator_name",
     "team": "team__name",
     "circuits": "num_circuits",
 }
@@ -62,13 +63,19 @@ def parse_sort(sort: str | None) -> tuple[str, bool]:
     return name, sort.startswith("-")
 
 
+def canonical_sort(sort: str | None) -> str:
+    """``sort`` as one spelling (``-created`` for none): what a cursor is tied to."""
+    name, descending = parse_sort(sort)
+    return f"-{name}" if descending else name
+
+
 def filter_jobs(jobs: QuerySet, filters: JobFilters) -> QuerySet:
-    """``jobs`` narrowed by ``filters`` and ordered by ``filters.sort``: ``q`` searches names and tags
-    (case-insensitive) and, when it is 4 or more hex digits (dashes allowed), the start of the id;
-    ``tag`` is one whole tag; dates and times without a zone are in the server's zone;
-    ``created_before`` excludes its instant; archived jobs only with ``archived``, and then only they.
-    Each filter is one an index serves on PostgreSQL (migration 0007); on SQLite ``q`` and ``tag``
-    look at the newest ``SQLITE_SEARCH_WINDOW`` jobs."""
+    """``jobs`` narrowed by ``filters`` and ordered by ``filters.sort`` (a total order: ``sort_keys``):
+    ``q`` searches names and tags (case-insensitive) and, when it is 4 or more hex digits (dashes
+    allowed), the start of the id; ``tag`` is one whole tag; dates and times without a zone are in
+    the server's zone; ``created_before`` excludes its instant; archived jobs only with ``archived``,
+    and then only they.  Each filter is one an index serves on PostgreSQL (migration 0007); on
+    SQLite ``q`` and ``tag`` look at the newest ``SQLITE_SEARCH_WINDOW`` jobs."""
     jobs = jobs.filter(archived_at__isnull=not filters.archived)
     if filters.status:
         if filters.status not in JobStatus.values:
@@ -97,7 +104,23 @@ def filter_jobs(jobs: QuerySet, filters: JobFilters) -> QuerySet:
         if bounds:
             found |= Q(id__gte=bounds[0], id__lte=bounds[1])
         jobs = jobs.filter(found)
-    return _ordered(jobs, *parse_sort(filters.sort))
+    name, descending = parse_sort(filters.sort)
+    if name == "status":
+        jobs = jobs.annotate(status_rank=STATUS_RANK)
+    elif name == "creator":  # a deleted user's jobs have none: they sort as ""
+        jobs = jobs.annotate(creator_name=Coalesce("created_by__username", Value("")))
+    return jobs.order_by(*(f"-{field}" if desc else field for field, desc in sort_keys(filters.sort)))
+
+
+def sort_keys(sort: str | None) -> tuple[tuple[str, bool], ...]:
+    """The columns ``sort`` orders by, each with whether it descends: the sort's own column, then
+    the newest first, then the id, so that no two jobs tie (what a cursor needs).  ``created``
+    goes with the id in its own direction: the index on created serves both directions, the id
+    only sorting jobs created in the same microsecond."""
+    name, descending = parse_sort(sort)
+    if name == "created":
+        return (("created", descending), ("id", descending))
+    return ((SORTS[name], descending), ("created", True), ("id", True))
 
 
 def _newest_window(jobs: QuerySet) -> QuerySet:
@@ -124,17 +147,6 @@ def id_prefix(text: str) -> str | None:
         return None
     cuts = [0, 8, 12, 16, 20, 32]
     return "-".join(digits[a:b] for a, b in zip(cuts, cuts[1:], strict=False) if digits[a:b])
-
-
-def _ordered(jobs: QuerySet, name: str, descending: bool) -> QuerySet:
-    if (name, descending) == ("created", True):
-        return jobs.order_by("-created")  # the model's order, which the (team, -created) index serves
-    if name == "status":
-        jobs = jobs.annotate(status_rank=STATUS_RANK)
-    column = SORTS[name]
-    first = f"-{column}" if descending else column
-    then = ("-id",) if name == "created" else ("-created", "-id")
-    return jobs.order_by(first, *then)
 
 
 def _aware(moment):
