@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ninja import Field, Schema
-from ninja.pagination import LimitOffsetPagination, PageNumberPagination
+from ninja.pagination import LimitOffsetPagination
 from ninja.parser import Parser
 
 from executors.base import InvalidRequest
@@ -72,14 +72,6 @@ class StrictParser(Parser):
                 if _INTEGER.match(item) and abs(int(item[:30])) > MAX_INT:
                     raise InvalidRequest(f"query parameter {key!r} is out of range (integers are at most 2^63-1)")
         return result
-
-
-class BoundedPagination(PageNumberPagination):
-    """ninja's page-number pagination with both numbers bounded (a page past the end is empty)."""
-
-    class Input(Schema):
-        page: int = Field(1, ge=1, le=1_000_000)
-        page_size: int | None = Field(None, ge=1, le=200)
 
 
 class BoundedLimitOffset(LimitOffsetPagination):

@@ -203,8 +203,11 @@ def test_list_filters_and_pagination(api_for, run_jobs):
     assert api.get("/jobs", q="run 2").json()["count"] == 1
     assert api.get("/jobs", status="queued").json()["count"] == 4
     assert api.get("/jobs", status="bogus").status_code == 400
-    page = api.get("/jobs", page=1, page_size=2).json()
-    assert page["count"] == 4 and len(page["items"]) == 2
+    page = api.get("/jobs", page_size=2).json()
+    assert page["count"] == 4 and len(page["items"]) == 2 and page["previous"] is None
+    rest = api.get("/jobs", page_size=2, cursor=page["next"]).json()
+    assert len(rest["items"]) == 2 and rest["next"] is None and rest["count"] == 4
+    assert not {j["id"] for j in page["items"]} & {j["id"] for j in rest["items"]}
     assert api.get("/jobs", created_after="2100-01-01T00:00:00Z").json()["count"] == 0
 
 

@@ -1,17 +1,18 @@
 """REST endpoints for jobs: thin wrappers around ``qportal.jobs.services``."""
 
+from typing import Any
 from uuid import UUID
 
 from django.http import JsonResponse
-from ninja import Query, Router, Schema
-from ninja.pagination import paginate
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import PaginationBase, paginate
 from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
-from qportal.input import BoundedLimitOffset, BoundedPagination
-from qportal.jobs import downloads, services
+from qportal.input import BoundedLimitOffset
+from qportal.jobs import downloads, history, services
 from qportal.jobs.detail import job_detail, job_summary
-from qportal.jobs.filters import filter_jobs
+from qportal.jobs.filters import canonical_sort, filter_jobs, sort_keys
 from qportal.jobs.models import TERMINAL
 from qportal.jobs.schemas import CircuitResultOut, EventOut, JobDetailOut, JobFilters, JobIn, JobOut
 from qportal.jobs.waiting import DELETE_WAIT_SECONDS, MAX_WAIT_SECONDS, DeleteWhenStopped, LongPoll
@@ -59,10 +60,48 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
     return JsonResponse(job_summary(job), status=status, encoder=NinjaJSONEncoder)
 
 
-@router.get("/jobs", response=list[JobOut], summary="List your teams' jobs")
-@paginate(BoundedPagination, page_size=50, max_page_size=200)
+class CursorPages(PaginationBase):
+    """Keyset pages (``qportal.jobs.history``): ``next``/``previous`` cursors and a capped count."""
+
+    class Input(Schema):
+        cursor: str | None = Field(
+            None, description="`next` or `previous` of the page before, with the same filters and sort"
+        )
+        page_size: int = Field(50, ge=1, le=200)
+
+    class Output(Schema):
+        items: list[Any]
+        count: int = Field(..., description=f"the jobs that match, counted up to {history.COUNT_CAP:,}")
+        count_capped: bool = Field(..., description=f"true: more than {history.COUNT_CAP:,} match (`count` is the cap)")
+        next: str | None = Field(..., description="the cursor of the next page; null on the last")
+        previous: str | None = Field(..., description="the cursor of the page before; null on the first")
+
+    def paginate_queryset(self, queryset, pagination: Input, request, **params) -> dict:
+        if "page" in request.GET:
+            raise InvalidRequest("page numbers are gone: pass the `next` (or `previous`) cursor of the last answer")
+        sort = params["filters"].sort
+        found = history.page(queryset, sort_keys(sort), canonical_sort(sort), pagination.cursor, pagination.page_size)
+        count, capped = history.count(queryset, found, pagination.cursor)
+        return {
+            "items": found.items,
+            "count": count,
+            "count_capped": capped,
+            "next": found.next,
+            "previous": found.previous,
+        }
+
+
+@router.get(
+    "/jobs",
+    response=list[JobOut],
+    summary="List your teams' jobs",
+    description="A page at a time, newest first unless `sort` says otherwise: pass `next` from one answer as "
+    "`cursor` for the page after it (`previous` for the one before), with the same filters and `sort`. "
+    f"`count` stops at {history.COUNT_CAP:,} (`count_capped`: more than that).",
+)
+@paginate(CursorPages)
 def list_jobs(request, filters: Query[JobFilters]):
-    return filter_jobs(services.jobs_for(request.user), filters)
+    return filter_jobs(services.history_for(request.user), filters)
 
 
 @router.get("/jobs/{job_id}", response=JobDetailOut, summary="A job with its events and per-circuit results")

@@ -31,7 +31,7 @@ class Job(models.Model):
     profile = models.ForeignKey("profiles.ExecutorProfile", on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=200, blank=True)
     tags = models.JSONField(default=list, blank=True)
-    # Searched with LIKE '%|tag|%', which no B-tree index serves: none is kept (it cost every insert).
+    # The tag filter on SQLite: LIKE '%|tag|%' (PostgreSQL asks ``tags`` instead: migration 0007).
     tag_index = models.CharField(max_length=1200, blank=True, help_text="|tag1|tag2| for filtering")
     primitive = models.CharField(max_length=10, default="sampler")
     shots = models.PositiveIntegerField()
@@ -72,8 +72,16 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["created_by", "idempotency_key"], name="jobs_job_idempotency_key")
         ]
-        # status: a plain index (db_index=True adds a second, LIKE-prefix one on PostgreSQL, never used).
-        indexes = [models.Index(fields=["team", "-created"]), models.Index(fields=["status"], name="jobs_job_status")]
+        # The status index leads the claim's and the list's status filter, in created order; on
+        # PostgreSQL it also holds team and archived_at, so a status's count reads it alone (db_index=True
+        # would add a LIKE-prefix one there, never used).  The search indexes Django cannot declare
+        # for every database: migration 0007.
+        indexes = [
+            models.Index(fields=["team", "-created"]),
+            models.Index(
+                fields=["status", "-created", "-id"], include=["team", "archived_at"], name="jobs_job_status_created"
+            ),
+        ]
 
     @property
     def is_terminal(self) -> bool:

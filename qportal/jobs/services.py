@@ -25,6 +25,7 @@ from qportal.accounts.access import (
     membership,
     personal_team,
     team_filter,
+    team_ids,
     writable_membership,
 )
 from qportal.jobs import bus, queries, queue_limits
@@ -245,6 +246,13 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
 
 def jobs_for(user):
     return Job.objects.filter(team_filter(user)).select_related("profile", "team", "created_by")
+
+
+def history_for(user):
+    """``jobs_for`` with the user's team ids looked up first and written into the list's query: the
+    planner then knows how many jobs they hold (a subquery's teams it must guess, 2.5 % of the table),
+    and reads a big team's newest jobs in order instead of sorting every match."""
+    return Job.objects.filter(team_id__in=team_ids(user)).select_related("profile", "team", "created_by")
 
 
 def get_job(user, job_id) -> Job:

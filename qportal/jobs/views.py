@@ -15,7 +15,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -28,8 +27,8 @@ from executors.circuits import parse_circuit, qasm_version
 from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
-from qportal.jobs import circuit_browser, downloads, queue_limits, services
-from qportal.jobs.filters import filter_jobs, given_filters, parse_filters, parse_sort
+from qportal.jobs import circuit_browser, downloads, history, queue_limits, services
+from qportal.jobs.filters import canonical_sort, filter_jobs, given_filters, parse_filters, parse_sort, sort_keys
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.models import ExecutorProfile, ProfileKind
 from qportal.profiles.services import ProfileInvalid, visible_profiles
@@ -69,7 +68,7 @@ def filtered_jobs(request):
     """The user's jobs narrowed and ordered by the list page's query string (``filters.filter_jobs``,
     as the API does); returns (queryset, the filters as given, the error of an invalid one or "")."""
     given = given_filters(request.GET)
-    jobs = services.jobs_for(request.user)
+    jobs = services.history_for(request.user)
     try:
         return filter_jobs(jobs, parse_filters(given)), given, ""
     except InvalidRequest as exc:
@@ -89,7 +88,7 @@ def _columns(request) -> list[dict]:
     except InvalidRequest:
         current, descending = parse_sort(None)
     query = request.GET.copy()
-    for name in ("page", "fragment", "sort"):
+    for name in ("page", "cursor", "fragment", "sort"):
         query.pop(name, None)
     columns = []
     for label, key, css in LIST_COLUMNS:
@@ -107,22 +106,41 @@ def _columns(request) -> list[dict]:
     return columns
 
 
+def count_text(count: int, capped: bool) -> str:
+    """The count line: "1 job", "25 jobs", or "more than 1,000 jobs" past ``history.COUNT_CAP``."""
+    if capped:
+        return f"more than {count:,} jobs"
+    return f"{count:,} job{'' if count == 1 else 's'}"
+
+
 @login_required
 @require_GET
 def job_list(request):
+    """A page of the list by cursor (``history.page``), as the API pages it; an old ``page=N`` link
+    is the first page.  A cursor that is not one the list gave is a 400 that says so."""
     jobs, filters, error = filtered_jobs(request)
-    page = Paginator(jobs, _page_size(request)).get_page(request.GET.get("page"))
+    size, cursor, status = _page_size(request), request.GET.get("cursor", "").strip(), 200
+    found = history.Page([], None, None)
+    if not error:
+        sort = filters["sort"] or None
+        try:
+            found = history.page(jobs, sort_keys(sort), canonical_sort(sort), cursor or None, size)
+        except InvalidRequest as exc:
+            error, status = str(exc), 400
+    count, capped = history.count(jobs, found, cursor) if not error else (0, False)
     query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("fragment", None)
+    for name in ("page", "cursor", "fragment"):
+        query.pop(name, None)
     context = {
-        "page": page,
-        "jobs": page.object_list,
+        "page": found,
+        "jobs": found.items,
+        "cursor": cursor if status == 200 else "",
+        "count_text": count_text(count, capped),
         "filters": filters,
         "filter_error": error,
         "query": query.urlencode(),
         "columns": _columns(request),
-        "page_size": page.paginator.per_page,
+        "page_size": size,
         "page_sizes": PAGE_SIZES,
         "writable": set(team_ids(request.user, write=True)),
         "statuses": JobStatus.values,
@@ -135,9 +153,10 @@ def job_list(request):
             {
                 "rows": render_to_string("jobs/_rows.html", context, request=request),
                 "pager": render_to_string("jobs/_pager.html", context, request=request),
-            }
+            },
+            status=status,
         )
-    return render(request, "jobs/list.html", context)
+    return render(request, "jobs/list.html", context, status=status)
 
 
 @login_required

@@ -8,7 +8,7 @@
   const tbody = document.getElementById("job-rows");
   const live = document.getElementById("live");
   const query = table.dataset.query;
-  const page = table.dataset.page;
+  const cursor = table.dataset.cursor;  /* the page shown: the rows after (or before) this cursor */
   const pager = document.getElementById("pager");
   const pending = {};
 
@@ -47,7 +47,7 @@
   function refreshAll(delay) {
     clearTimeout(allTimer);
     allTimer = setTimeout(async function () {
-      const url = "?" + (query ? query + "&" : "") + "page=" + page + "&fragment=rows";
+      const url = "?" + (query ? query + "&" : "") + (cursor ? "cursor=" + cursor + "&" : "") + "fragment=rows";
       let answer = null;
       try {
         const resp = await fetch(url, { credentials: "same-origin" });
