@@ -1,4 +1,5 @@
-"""The portal with a big history, part by part: ``bench_scale.py history [--jobs N] [--keep]``.
+"""The portal at scale, part by part: ``bench_scale.py history [--jobs N] [--keep]`` and
+``bench_scale.py bigjob [--circuits N] [--shots N]`` (``scale_bigjob.py``: a big job end to end).
 
 ``history``: N jobs (default 1,000,000) in one team on PostgreSQL, written by one
 ``INSERT ... SELECT generate_series`` (names from ten experiment kinds, one to three tags of
@@ -212,6 +213,11 @@ PARTS = {"history": history_part}
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["bigjob"]:  # its own options: scale_bigjob.py --help
+        from scale_bigjob import main as bigjob
+
+        bigjob(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parts = parser.add_subparsers(dest="part", required=True)
     history = parts.add_parser("history", help="1,000,000 jobs in one team: list, page, filter and search")
@@ -219,6 +225,7 @@ def main() -> None:
     history.add_argument("--rounds", type=int, default=200, help="requests per case (each with its SELECT)")
     history.add_argument("--keep", action="store_true", help="keep the database for the next run")
     history.add_argument("--reuse", action="store_true", help="reuse a kept database with --jobs jobs")
+    parts.add_parser("bigjob", help="N circuits x 16 qubits x 100,000 shots end to end (scale_bigjob.py)")
     args = parser.parse_args()
     PARTS[args.part](args)
 
