@@ -11,6 +11,7 @@ from executors.base import InvalidRequest
 from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.api import router as accounts_router
 from qportal.accounts.audit_api import router as audit_router
+from qportal.accounts.keys_api import router as keys_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
@@ -33,6 +34,7 @@ api.add_router("/", jobs_router)
 api.add_router("/", profiles_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)
+api.add_router("/", keys_router)
 
 
 @api.exception_handler(InvalidRequest)

@@ -66,6 +66,23 @@ def test_orm_and_sql_forms_agree(users, lab_objects, who, model):
     assert (users["lab"].id in access.team_ids(user, write=True)) == writes
 
 
+@pytest.mark.parametrize("model", [Job, ExecutorProfile, IBMCredential], ids=lambda m: m.__name__)
+def test_both_forms_honour_a_team_scoped_key(users, lab_objects, model):
+    """A request with a key limited to alice's personal team sees none of lab's objects."""
+    alice, lab_id = users["alice"], _normal(model, lab_objects[model])
+    alice.key_team_id = access.personal_team(alice).id
+    for write in (False, True):
+        orm, sql = _by_orm(model, alice, write), _by_sql(model, alice, write)
+        assert orm == sql and lab_id not in orm
+    assert not access.can_write(alice, users["lab"].id) and not access.is_owner(alice, users["lab"].id)
+    assert access.team_ids(alice) == [alice.key_team_id]
+    with pytest.raises(access.NotFound):
+        access.membership(alice, users["lab"].id)
+    alice.key_team_id = users["lab"].id
+    assert lab_id in _by_orm(model, alice, True) == _by_sql(model, alice, True)
+    assert access.personal_team(alice).id == users["lab"].id
+
+
 @pytest.mark.parametrize("who", PEOPLE)
 def test_job_detail_list_and_profiles_follow_the_rule(users, lab_objects, who):
     user, (sees, _) = users[who], PEOPLE[who]

@@ -26,6 +26,8 @@ ACTIONS = (
     "job.cancelled",
     "job.force_failed",
     "job.deleted",
+    "key.created",
+    "key.revoked",
 )
 
 

@@ -50,7 +50,11 @@ def hash_api_key(key: str) -> str:
 
 
 class ApiKey(models.Model):
-    """A script's credential: ``qp_<8-char lookup id>_<secret>``; only the SHA-256 is stored."""
+    """A script's credential: ``qp_<8-char lookup id>_<secret>``; only the SHA-256 is stored.
+
+    A key with a ``team`` acts for its user on that team alone (``access.key_team_id``); a
+    ``read_only`` key is refused every write; a revoked key keeps its row (``revoked_at``), so the
+    list and the audit trail still say what it was and when it stopped."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, default="default")
@@ -58,15 +62,26 @@ class ApiKey(models.Model):
     hashed = models.CharField(max_length=64)
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True)
+    expires = models.DateTimeField(null=True, blank=True, help_text="blank: never")
+    read_only = models.BooleanField(default=False)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys", help_text="blank: all teams"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     @classmethod
-    def issue(cls, user, name: str = "default") -> tuple[ApiKey, str]:
+    def issue(cls, user, name: str = "default", **limits) -> tuple[ApiKey, str]:
+        """A new key and its one-time text; ``limits``: ``expires``, ``read_only``, ``team_id``."""
         lookup = secrets.token_hex(4)
         key = f"{API_KEY_PREFIX}{lookup}_{secrets.token_urlsafe(32)}"
-        return cls.objects.create(user=user, name=name, lookup=lookup, hashed=hash_api_key(key)), key
+        return cls.objects.create(user=user, name=name, lookup=lookup, hashed=hash_api_key(key), **limits), key
+
+    @property
+    def prefix(self) -> str:
+        return f"{API_KEY_PREFIX}{self.lookup}_…"
 
     def __str__(self) -> str:
-        return f"{API_KEY_PREFIX}{self.lookup}_… ({self.name})"
+        return f"{self.prefix} ({self.name})"
 
 
 class CredentialStatus(models.TextChoices):

@@ -41,8 +41,15 @@ def membership_with_team(user_id: int, team_id: int) -> Membership | None:
     return found
 
 
-def personal_team_id_sql(user_id: int) -> tuple[str, list]:
-    """A subquery for the id of the user's personal team (the one they own), and its parameters."""
+def personal_team_id_sql(user_id: int, key_team_id: int | None = None) -> tuple[str, list]:
+    """A subquery for the id of the user's personal team (the one they own), and its parameters;
+    with a team-scoped key's ``key_team_id``, that team if the user is still a member of it."""
+    if key_team_id is not None:
+        return (
+            f'SELECT "m2"."team_id" FROM {rawsql.quoted(Membership)} "m2" WHERE "m2"."user_id" = %s'
+            ' AND "m2"."team_id" = %s',
+            [user_id, key_team_id],
+        )
     return (
         f'SELECT "t2"."id" FROM {rawsql.quoted(Team)} "t2" INNER JOIN {rawsql.quoted(Membership)} "m2"'
         ' ON "m2"."team_id" = "t2"."id" WHERE "t2"."personal" AND "m2"."user_id" = %s AND "m2"."role" = %s'

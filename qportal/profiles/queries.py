@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from qportal import rawsql
 from qportal.accounts import queries as accounts_queries
-from qportal.accounts.access import team_ids_sql
+from qportal.accounts.access import key_team_id, team_ids_sql
 from qportal.accounts.models import Team
 from qportal.profiles.models import ExecutorProfile
 
@@ -22,7 +22,7 @@ def visible_named(user, name: str, *, with_personal_team: bool = False) -> tuple
     )
     select, join, params = f"{profiles.select()}, {teams.select()}", "", []
     if with_personal_team:
-        subquery, params = accounts_queries.personal_team_id_sql(user.pk)
+        subquery, params = accounts_queries.personal_team_id_sql(user.pk, key_team_id(user))
         select += ", " + personal_teams.select()
         join = f' LEFT OUTER JOIN {personal_teams.table()} ON "pt"."id" = ({subquery})'
     teams_sql, teams_params = team_ids_sql(user)

@@ -117,23 +117,25 @@ class Portal:
         self.procs[name] = proc
         return proc
 
-    def start_web(self, workers: int = 1, env: dict | None = None) -> None:
-        """uvicorn with ``workers`` processes on one port, as README's production command."""
+    def start_web(self, workers: int = 1, env: dict | None = None, name: str = "web", port: int | None = None) -> int:
+        """uvicorn with ``workers`` processes on one port, as README's production command; another
+        ``name`` and ``port`` start a second, separate web server. Returns its port."""
+        port = port or self.port
         uvicorn = str(Path(sys.executable).parent / "uvicorn")
-        args = [uvicorn, "qportal.asgi:application", "--host", "127.0.0.1", "--port", str(self.port)]
+        args = [uvicorn, "qportal.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
         args += ["--workers", str(workers), "--loop", "uvloop", "--lifespan", "off"]
         args += ["--http", "qportal.serving:GuardedHttpProtocol"]
-        self._spawn("web", args, env={**self.env, **(env or {})})
+        self._spawn(name, args, env={**self.env, **(env or {})})
         deadline = time.time() + 60
         while time.time() < deadline:
-            if self.procs["web"].poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.procs['web'].returncode}; see web.log")
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.procs[name].returncode}; see {name}.log")
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=2)
-                return
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
+                return port
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
-        raise RuntimeError("uvicorn did not start; see web.log")
+        raise RuntimeError(f"uvicorn did not start; see {name}.log")
 
     def web_worker_pids(self, count: int, timeout: float = 60) -> list[int]:
         """The pids of the ``count`` processes uvicorn ``--workers`` started, once each has loaded
