@@ -342,11 +342,11 @@ class JobRunner:
         """Remote jobs are never duplicated: reattach by id, else find by tag, else submit once."""
         if isinstance(executor, RemoteExecutor):
             if item.remote_ids:
-                handle = await executor.reattach(item.remote_ids)
+                handle = await executor.reattach(item.remote_ids, item.request)
                 await db(store.mark_running)(item, handle.remote_ids, "reattached to remote job")
                 return handle
             if item.submit_key:
-                handle = await executor.find_by_tag(item.submit_key)
+                handle = await executor.find_by_tag(item.submit_key, item.request)
                 if handle is not None:
                     await db(store.mark_running)(item, handle.remote_ids, "recovered remote job by its tag")
                     return handle
