@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.primitives import BitArray
 
 from executors.endpoints import EndpointPolicy
 
@@ -79,6 +81,8 @@ class ExecutionRequest:
     OpenQASM text the circuit is the :func:`executors.circuits.parse_circuit` of (up to its name),
     or None; the caller promises not to change such a circuit.  A simulator child process is then
     sent the text, which it parses faster than it unpickles the circuit.
+    ``memory`` (sampler only): keep each shot's outcome, in shot order (``CircuitResult.memory``),
+    not only the counts.
     """
 
     circuits: list[QuantumCircuit]
@@ -89,6 +93,7 @@ class ExecutionRequest:
     tags: list[str] = field(default_factory=list)
     submit_key: str | None = None
     sources: list[str | None] | None = None
+    memory: bool = False
     on_circuit: Callable[[CircuitResult], None] | None = None  # called as each circuit finishes
     on_progress: Callable[[str], None] | None = None  # sub-status text: "transpiling", "executing"
 
@@ -100,6 +105,11 @@ class CircuitResult:
     Sampler: ``counts`` joins all classical registers into Qiskit's usual bitstring (first register
     rightmost); ``register_counts`` keeps each register apart; ``probabilities`` is counts/shots.
     Estimator: ``evs`` and ``stds`` (one value per observable).
+
+    ``memory`` (a sampler request with ``memory=True``): every shot's outcome in shot order, as
+    Qiskit's ``BitArray`` holds them: ``shots`` rows of ``ceil(memory_bits / 8)`` bytes, big-endian
+    (clbit 0 is the lowest bit of a row's last byte), all registers joined as in ``counts``.
+    :meth:`bit_array` rebuilds the ``BitArray``; its ``get_counts()`` equals ``counts``.
     """
 
     index: int
@@ -110,6 +120,24 @@ class CircuitResult:
     evs: list[float] | None = None
     stds: list[float] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    memory: bytes | None = None
+    memory_bits: int | None = None
+
+    def memory_array(self) -> np.ndarray | None:
+        """``memory`` as a uint8 array of shape (shots, bytes per shot); None without memory."""
+        if self.memory is None or self.memory_bits is None:
+            return None
+        return np.frombuffer(self.memory, dtype=np.uint8).reshape(-1, memory_width(self.memory_bits))
+
+    def bit_array(self) -> BitArray | None:
+        """``memory`` as the ``qiskit.primitives.BitArray`` it came from; None without memory."""
+        array = self.memory_array()
+        return None if array is None else BitArray(array.copy(), self.memory_bits)
+
+    def memory_bitstrings(self) -> list[str] | None:
+        """One bitstring per shot, in shot order (``BitArray.get_bitstrings()``); None without memory."""
+        array = self.memory_array()
+        return None if array is None else bitstrings(array, self.memory_bits)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,7 +149,23 @@ class CircuitResult:
             "evs": self.evs,
             "stds": self.stds,
             "metadata": self.metadata,
+            "memory": self.memory_bitstrings(),
         }
+
+
+def memory_width(num_bits: int) -> int:
+    """Bytes one shot takes in a ``BitArray`` of ``num_bits`` bits."""
+    return max(1, -(-num_bits // 8))
+
+
+def bitstrings(array: np.ndarray, num_bits: int) -> list[str]:
+    """Each row of a ``BitArray``-packed uint8 array (big-endian) as a bitstring of ``num_bits``
+    characters: ``BitArray.get_bitstrings()`` without formatting a Python integer per shot."""
+    if num_bits == 0:
+        return [""] * len(array)
+    bits = np.unpackbits(np.ascontiguousarray(array, dtype=np.uint8), axis=1)[:, -num_bits:]
+    text = (bits + ord("0")).astype(np.uint8).tobytes()
+    return [text[i : i + num_bits].decode() for i in range(0, len(text), num_bits)]
 
 
 @dataclass
@@ -184,10 +228,11 @@ class InlineExecutor(Protocol):
 class RemoteExecutor(Executor, Protocol):
     """An executor whose jobs live on a remote service and survive our process (IBM cloud)."""
 
-    async def reattach(self, remote_ids: list[str]) -> JobHandle:
-        """Handle for jobs submitted earlier (after a restart); never resubmits."""
+    async def reattach(self, remote_ids: list[str], request: ExecutionRequest | None = None) -> JobHandle:
+        """Handle for jobs submitted earlier (after a restart); never resubmits.  ``request``: the
+        job's request, whose callbacks and ``memory`` then apply as if it had been submitted here."""
 
-    async def find_by_tag(self, submit_key: str) -> JobHandle | None:
+    async def find_by_tag(self, submit_key: str, request: ExecutionRequest | None = None) -> JobHandle | None:
         """Look up jobs tagged with ``submit_key`` (a submit whose id was lost); None if absent."""
 
 

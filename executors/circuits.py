@@ -198,6 +198,11 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
         raise InvalidRequest(f"parameter_values has {len(values)} entries for {len(circuits)} circuits")
     if request.sources is not None and len(request.sources) != len(circuits):
         raise InvalidRequest(f"sources has {len(request.sources)} entries for {len(circuits)} circuits")
+    if request.memory and request.primitive != "sampler":
+        raise InvalidRequest(
+            "memory keeps each shot's outcome, which only a sampler job has; "
+            "an estimator job returns expectation values: leave memory off"
+        )
     observables = request.observables
     if request.primitive == "estimator":
         if observables is None:

@@ -147,7 +147,8 @@ class FakeBackendExecutor(InProcessExecutor):
         started = time.perf_counter()
         if request.primitive == "sampler":
             result = SamplerV2(mode=prepared.mode, options=options).run(pubs, shots=shots).result()
-            converted = convert_sampler_result(result, indices, {"call_time": time.perf_counter() - started})
+            call = {"call_time": time.perf_counter() - started}
+            converted = convert_sampler_result(result, indices, call, memory=request.memory)
         else:
             estimator = EstimatorV2(mode=prepared.mode, options=options)
             result = estimator.run(pubs, precision=estimator_precision(shots)).result()

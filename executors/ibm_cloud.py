@@ -488,7 +488,8 @@ class IBMCloudExecutor:
             if job.primitive_id == "estimator":
                 part = convert_estimator_result(primitive_result, indices, None, metadata)
             else:
-                part = convert_sampler_result(primitive_result, indices, metadata)
+                memory = bool(request and request.memory)
+                part = convert_sampler_result(primitive_result, indices, metadata, memory=memory)
             for item in part:
                 if request and request.on_circuit:
                     request.on_circuit(item)
@@ -518,8 +519,9 @@ class IBMCloudExecutor:
                     raise
                 logger.info("IBM job %s was already final", job.job_id())
 
-    async def reattach(self, remote_ids: list[str]) -> JobHandle:
-        """A handle for jobs submitted earlier, looked up by id; never resubmits."""
+    async def reattach(self, remote_ids: list[str], request: ExecutionRequest | None = None) -> JobHandle:
+        """A handle for jobs submitted earlier, looked up by id; never resubmits.  ``request``: the
+        job's, whose callbacks and ``memory`` then apply as if it had been submitted here."""
         service = await self._service()
         jobs = []
         for remote_id in remote_ids:
@@ -529,15 +531,19 @@ class IBMCloudExecutor:
                 if isinstance(error.__cause__, RuntimeJobNotFound):
                     raise RemoteJobFailed(f"IBM job {remote_id} no longer exists") from error
                 raise
-        return JobHandle(executor=self.name, remote_ids=list(remote_ids), state=_Remote(jobs, time.monotonic()))
+        state = _Remote(jobs, time.monotonic(), request)
+        return JobHandle(executor=self.name, remote_ids=list(remote_ids), state=state)
 
-    async def find_by_tag(self, submit_key: str) -> JobHandle | None:
-        """Jobs tagged ``submit_key`` (a submit whose ids were lost), in part order; None if none."""
+    async def find_by_tag(self, submit_key: str, request: ExecutionRequest | None = None) -> JobHandle | None:
+        """Jobs tagged ``submit_key`` (a submit whose ids were lost), in part order; None if none.
+        ``request`` as for :meth:`reattach`."""
         service = await self._service()
         jobs = await self._call(service.jobs, job_tags=[submit_key], limit=None)
         if not jobs:
             return None
         jobs.sort(key=lambda job: _part_of(job, submit_key))
         return JobHandle(
-            executor=self.name, remote_ids=[job.job_id() for job in jobs], state=_Remote(jobs, time.monotonic())
+            executor=self.name,
+            remote_ids=[job.job_id() for job in jobs],
+            state=_Remote(jobs, time.monotonic(), request),
         )

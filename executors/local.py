@@ -37,7 +37,7 @@ from executors.base import CircuitResult, ExecutionRequest, ExecutionResult, Exe
 from executors.circuits import operation_names
 from executors.inprocess import InProcessExecutor
 from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision
-from executors.results import convert_estimator_result, convert_sampler_result, jsonable
+from executors.results import convert_estimator_result, convert_sampler_result, jsonable, pack_shots
 from executors.taskjobs import TaskJobs
 
 # Directives Aer executes although its target does not list them.
@@ -146,12 +146,15 @@ class LocalSimulatorExecutor(InProcessExecutor):
         started = time.perf_counter()
         if request.primitive == "sampler":
             if self.runs_inline(request, shots):
-                exact = _sample_exactly(self._backend, prepared.circuits, indices, shots, self.seed)
+                exact = _sample_exactly(
+                    self._backend, prepared.circuits, indices, shots, self.seed, memory=request.memory
+                )
                 if exact is not None:
                     return exact
             sampler = SamplerV2(default_shots=shots, seed=self.seed, options=options)
             result = sampler.run(pubs, shots=shots).result()
-            return convert_sampler_result(result, indices, _call_metadata(started, len(pubs)))
+            call = _call_metadata(started, len(pubs))
+            return convert_sampler_result(result, indices, call, memory=request.memory)
         if self.seed is not None:
             options["run_options"] = {"seed_simulator": self.seed}
         estimator = EstimatorV2(options=options)
@@ -182,11 +185,18 @@ def _call_metadata(started: float, pubs: int) -> dict[str, Any]:
 
 
 def _sample_exactly(
-    simulator: AerSimulator, circuits: list[QuantumCircuit], indices: list[int], shots: int, seed: int | None
+    simulator: AerSimulator,
+    circuits: list[QuantumCircuit],
+    indices: list[int],
+    shots: int,
+    seed: int | None,
+    *,
+    memory: bool = False,
 ) -> list[CircuitResult] | None:
     """Results of a tiny sampler job from each circuit's exact measured distribution
     (:class:`_ExactPlan`, one Aer run in this thread), or None when a circuit needs shot-by-shot
-    simulation (mid-circuit measurements, several registers, nothing measured).
+    simulation (mid-circuit measurements, several registers, nothing measured).  With ``memory``
+    each shot is drawn on its own, in order, and the counts are their tally.
 
     What ``SamplerV2`` would sample, without its job thread and per-shot bit arrays, which cost
     more than a Bell circuit's simulation (benchmark 2).
@@ -203,7 +213,11 @@ def _sample_exactly(
     call = {"sampled_from": "exact probabilities", **_call_metadata(started, len(plans))}
     results = []
     for number, (index, plan) in enumerate(zip(indices, plans, strict=True)):
-        counts = plan.sample(result.data(number)["probabilities"], shots, rng)
+        probabilities = result.data(number)["probabilities"]
+        if memory:
+            counts, shot_values = plan.sample_shots(probabilities, shots, rng)
+        else:
+            counts, shot_values = plan.sample(probabilities, shots, rng), None
         circuit = circuits[index]
         results.append(
             CircuitResult(
@@ -213,6 +227,8 @@ def _sample_exactly(
                 register_counts={circuit.cregs[0].name: dict(counts)},
                 probabilities={bits: n / shots for bits, n in counts.items()},
                 metadata={"shots": shots, "circuit_metadata": jsonable(circuit.metadata or {}), **call},
+                memory=None if shot_values is None else pack_shots(shot_values, plan.num_clbits),
+                memory_bits=None if shot_values is None else plan.num_clbits,
             )
         )
     return results
@@ -260,7 +276,8 @@ class AerSamplerExecutor(TaskJobs):
     It samples for real: a circuit whose only non-unitary operations are final measurements gets
     its measured distribution from one Aer statevector run and its shots as one multinomial draw
     from it (see :class:`_ExactPlan`); any other circuit is shot-simulated by Aer.  ``seed`` makes
-    a sequence of runs reproducible.
+    a sequence of runs reproducible.  A request with ``memory`` gets each shot's outcome: drawn shot
+    by shot from the same distribution, or read from Aer's per-shot memory.
     Requests awaited concurrently through :meth:`run` are simulated together: one worker thread
     takes every pending request with the same shots and runs them as one Aer job, each circuit
     once with all of its pending angle sets as ``parameter_binds``.  Aer's fixed cost per job
@@ -393,7 +410,8 @@ class AerSamplerExecutor(TaskJobs):
             seed = None if self._seed is None else self._seed + self._runs
             self._runs += 1
         exact_result = exact.run(self, 1, seed) if exact.circuits else None
-        sampled_result = sampled.run(self, shots, seed) if sampled.circuits else None
+        keep_shots = any(request.memory for request in requests)
+        sampled_result = sampled.run(self, shots, seed, memory=keep_shots) if sampled.circuits else None
         rng = np.random.default_rng(seed)
         finished = time.perf_counter()
         out: list[ExecutionResult] = []
@@ -403,8 +421,15 @@ class AerSamplerExecutor(TaskJobs):
             for index in range(len(request.circuits)):
                 job, position, number, plan = next(placed_iter)
                 experiment = job.experiment(position, number)
+                shot_values, num_bits = None, request.circuits[index].num_clbits
                 if plan is None:
                     counts = sampled_result.get_counts(experiment)
+                    if request.memory:
+                        outcomes = sampled_result.get_memory(experiment)
+                        shot_values = np.fromiter((int(o.replace(" ", ""), 2) for o in outcomes), np.uint64)
+                elif request.memory:
+                    probabilities = exact_result.data(experiment)["probabilities"]
+                    counts, shot_values = plan.sample_shots(probabilities, shots, rng)
                 else:
                     counts = plan.sample(exact_result.data(experiment)["probabilities"], shots, rng)
                 results.append(
@@ -413,6 +438,8 @@ class AerSamplerExecutor(TaskJobs):
                         shots=shots,
                         counts=counts,
                         probabilities={bits: n / shots for bits, n in counts.items()},
+                        memory=None if shot_values is None else pack_shots(shot_values, num_bits),
+                        memory_bits=None if shot_values is None else num_bits,
                     )
                 )
             metadata = {"backend": "aer_simulator", "batch": len(requests)}
@@ -458,8 +485,10 @@ class _AerJob:
             bind[p].append(v)
         return position, (len(bind[parameters[0]]) - 1 if parameters else 0)
 
-    def run(self, executor: AerSamplerExecutor, shots: int, seed: int | None) -> Result:
+    def run(self, executor: AerSamplerExecutor, shots: int, seed: int | None, memory: bool = False) -> Result:
         options: dict[str, Any] = {"shots": shots}
+        if memory:
+            options["memory"] = True  # each shot's outcome, in order
         if max(c.num_qubits for c in self.circuits) < _PARALLEL_QUBITS:
             options.update(_ONE_THREAD)  # small jobs run single-threaded
         if seed is not None:
@@ -517,8 +546,7 @@ class _ExactPlan:
 
     def sample(self, probabilities: Any, shots: int, rng: np.random.Generator) -> dict[str, int]:
         """Counts of ``shots`` draws, keyed like Aer's (clbit 0 rightmost, unmeasured clbits 0)."""
-        p = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
-        drawn = rng.multinomial(shots, p / p.sum())
+        drawn = rng.multinomial(shots, _normalised(probabilities))
         width = self.num_clbits
         direct = self.clbits == tuple(range(width))
         counts: dict[str, int] = {}
@@ -533,6 +561,31 @@ class _ExactPlan:
                 key = "".join(bits)
             counts[key] = int(drawn[index])
         return counts
+
+    def sample_shots(
+        self, probabilities: Any, shots: int, rng: np.random.Generator
+    ) -> tuple[dict[str, int], np.ndarray]:
+        """``shots`` draws one by one, in order: (their counts, keyed as :meth:`sample` keys them,
+        and each shot's outcome as an integer over all clbits, clbit 0 the lowest bit)."""
+        p = _normalised(probabilities)
+        drawn = rng.choice(len(p), size=shots, p=p)
+        if self.clbits == tuple(range(self.num_clbits)):
+            values = drawn.astype(np.uint64)
+        else:  # probability index bit j is clbit self.clbits[j]
+            table = np.zeros(len(p), dtype=np.uint64)
+            positions = np.arange(len(p), dtype=np.uint64)
+            for j, clbit in enumerate(self.clbits):
+                table |= ((positions >> np.uint64(j)) & np.uint64(1)) << np.uint64(clbit)
+            values = table[drawn]
+        outcomes, tallies = np.unique(values, return_counts=True)
+        width = f"0{self.num_clbits}b"
+        counts = {format(int(v), width): int(n) for v, n in zip(outcomes, tallies, strict=True)}
+        return counts, values
+
+
+def _normalised(probabilities: Any) -> np.ndarray:
+    p = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
+    return p / p.sum()
 
 
 @lru_cache(maxsize=1)

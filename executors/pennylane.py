@@ -139,6 +139,11 @@ class PennyLaneDeviceExecutor(TaskJobs):
 
     def validate(self, request: ExecutionRequest) -> None:
         validate_request(request, None, self.name)
+        if request.memory:
+            raise InvalidRequest(
+                f"{self.name} returns counts only, not each shot's outcome: run it without memory, "
+                "or with memory on a Qiskit profile (local, fake or IBM)"
+            )
 
     def effective_shots(self, request: ExecutionRequest) -> int | None:
         """Shots a request runs with under the seeds' rule (None: analytic)."""

@@ -5,6 +5,9 @@
 >>> client.wait(job["id"])["status"]
 'done'
 >>> client.results(job["id"])[0]["counts"]
+>>> job = client.submit(profile="aer", circuits=[qasm_text], shots=1024, memory=True)
+>>> client.results(job["id"], memory=True)[0]["memory"][:3]   # each shot's bitstring, in order
+['00', '11', '11']
 
 Errors: a 4xx answer raises :class:`InvalidRequest` (401/403: :class:`AuthenticationError`) with
 the server's message; 5xx answers and connection faults raise :class:`TransientError`.
@@ -17,9 +20,11 @@ import json
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from qiskit import qasm2
+from qiskit.primitives import BitArray
 
 from executors.base import (
     AuthenticationError,
@@ -33,6 +38,7 @@ from executors.base import (
     RemoteState,
     TransientError,
 )
+from executors.results import memory_of
 
 TERMINAL = frozenset({"done", "failed", "cancelled"})
 _STATES = {
@@ -70,8 +76,10 @@ class PortalClient:
         observables: list[Any] | None = None,
         name: str | None = None,
         tags: list[str] | None = None,
+        memory: bool = False,
     ) -> dict[str, Any]:
-        """Create a job from OpenQASM 2 texts; returns the server's job JSON (``id``, ``status``)."""
+        """Create a job from OpenQASM 2 texts; returns the server's job JSON (``id``, ``status``).
+        ``memory``: keep each shot's outcome (sampler only), read back with ``results(memory=True)``."""
         body: dict[str, Any] = {
             "profile": profile,
             "circuits": [{"qasm": text} for text in circuits],
@@ -79,6 +87,8 @@ class PortalClient:
         }
         optional = {"shots": shots, "observables": observables, "name": name, "tags": tags}
         body.update({key: value for key, value in optional.items() if value is not None})
+        if memory:
+            body["memory"] = True
         return self._request("POST", "/api/v1/jobs", body)
 
     def job(self, job_id: str, *, wait: float = 0) -> dict[str, Any]:
@@ -89,12 +99,15 @@ class PortalClient:
             return self._request("GET", f"/api/v1/jobs/{job_id}?wait={wait:g}", timeout=self.timeout + wait)
         return self._request("GET", f"/api/v1/jobs/{job_id}")
 
-    def results(self, job_id: str, *, page: int = RESULTS_PAGE) -> list[dict[str, Any]]:
+    def results(self, job_id: str, *, page: int = RESULTS_PAGE, memory: bool = False) -> list[dict[str, Any]]:
         """Every circuit's stored results in index order, read page by page (a job's JSON holds
-        only per-circuit summaries)."""
+        only per-circuit summaries).  ``memory``: with each shot's bitstring (``"memory"``, in shot
+        order) for circuits that kept them; ``has_memory`` says which did either way."""
         results: list[dict[str, Any]] = []
+        extra = "&memory=true" if memory else ""
         while True:
-            answer = self._request("GET", f"/api/v1/jobs/{job_id}/results?offset={len(results)}&limit={page}")
+            path = f"/api/v1/jobs/{job_id}/results?offset={len(results)}&limit={page}{extra}"
+            answer = self._request("GET", path)
             results.extend(answer["items"])
             if not answer["items"] or len(results) >= answer["count"]:
                 return results
@@ -182,8 +195,11 @@ class PortalExecutor:
             primitive=request.primitive,
             observables=request.observables,
             tags=request.tags or None,
+            memory=request.memory,
         )
-        return JobHandle(executor=self.name, remote_ids=[str(job["id"])], state=time.perf_counter())
+        return JobHandle(
+            executor=self.name, remote_ids=[str(job["id"])], state=_Submitted(time.perf_counter(), request.memory)
+        )
 
     async def status(self, handle: JobHandle) -> RemoteState:
         job = await asyncio.to_thread(self.client.job, handle.remote_ids[0])
@@ -200,12 +216,12 @@ class PortalExecutor:
                 raise RemoteJobFailed(str(job.get("error") or f"portal job {job_id} failed"))
             if status == "cancelled":
                 raise JobCancelled(f"portal job {job_id} was cancelled")
-        started = handle.state if isinstance(handle.state, float) else time.perf_counter()
-        items = await asyncio.to_thread(self.client.results, job_id)
+        submitted = handle.state if isinstance(handle.state, _Submitted) else _Submitted(time.perf_counter(), False)
+        items = await asyncio.to_thread(self.client.results, job_id, memory=submitted.memory)
         circuits = [_circuit_result(item) for item in items]
         return ExecutionResult(
             circuits,
-            time.perf_counter() - started,
+            time.perf_counter() - submitted.started,
             remote_ids=[job_id],
             metadata={"executor": self.name, "portal_job": job_id},
         )
@@ -222,6 +238,14 @@ class PortalExecutor:
             raise
 
 
+@dataclass(frozen=True)
+class _Submitted:
+    """``JobHandle.state`` of a portal job: when it was submitted, and whether it keeps its shots."""
+
+    started: float
+    memory: bool
+
+
 def _bound(request: ExecutionRequest) -> list:
     circuits = []
     for index, circuit in enumerate(request.circuits):
@@ -232,6 +256,11 @@ def _bound(request: ExecutionRequest) -> list:
 
 def _circuit_result(item: dict[str, Any]) -> CircuitResult:
     counts = item.get("counts")
+    memory, memory_bits = None, None
+    if item.get("memory") is not None:
+        memory_bits = len(item["memory"][0]) if item["memory"] else 0
+        bits = BitArray.from_samples(item["memory"], memory_bits) if item["memory"] else None
+        memory = memory_of(bits)[0] if bits is not None else b""
     return CircuitResult(
         index=int(item.get("index", 0)),
         shots=item.get("shots") or (sum(counts.values()) if counts else None),
@@ -240,4 +269,6 @@ def _circuit_result(item: dict[str, Any]) -> CircuitResult:
         evs=item.get("evs"),
         stds=item.get("stds"),
         metadata=item.get("metadata") or {},
+        memory=memory,
+        memory_bits=memory_bits,
     )

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from qiskit.primitives import BitArray
 
-from executors.base import CircuitResult
+from executors.base import CircuitResult, memory_width
 
 _MAX_METADATA_DEPTH = 6
 
@@ -52,17 +52,25 @@ def count_bits(bits: BitArray) -> dict[str, int]:
     return {format(int(v), f"0{bits.num_bits}b"): int(n) for v, n in zip(outcomes, counts, strict=True)}
 
 
-def convert_sampler_pub(pub_result: Any, index: int, metadata: Mapping[str, Any] | None = None) -> CircuitResult:
-    """One sampler ``SamplerPubResult`` (a single parameter binding) as a :class:`CircuitResult`."""
+def convert_sampler_pub(
+    pub_result: Any, index: int, metadata: Mapping[str, Any] | None = None, *, memory: bool = False
+) -> CircuitResult:
+    """One sampler ``SamplerPubResult`` (a single parameter binding) as a :class:`CircuitResult`;
+    with ``memory``, each shot's outcome too (the registers joined as ``counts`` joins them)."""
     registers = {name: bits for name, bits in pub_result.data.items() if isinstance(bits, BitArray)}
     register_counts = {name: count_bits(bits) for name, bits in registers.items()}
+    joined = None
     if len(registers) == 1:  # joining one register changes nothing: count it once
         counts = dict(next(iter(register_counts.values())))
+        joined = next(iter(registers.values()))
+    elif registers:
+        joined = pub_result.join_data(list(registers))
+        counts = count_bits(joined)
     else:
-        counts = count_bits(pub_result.join_data(list(registers))) if registers else {}
+        counts = {}
     shots = next(iter(registers.values())).num_shots if registers else 0
     probabilities = {key: value / shots for key, value in counts.items()} if shots else {}
-    return CircuitResult(
+    result = CircuitResult(
         index=index,
         shots=shots,
         counts=counts,
@@ -70,6 +78,23 @@ def convert_sampler_pub(pub_result: Any, index: int, metadata: Mapping[str, Any]
         probabilities=probabilities,
         metadata={**jsonable(dict(pub_result.metadata)), **jsonable(dict(metadata or {}))},
     )
+    if memory and joined is not None:
+        result.memory, result.memory_bits = memory_of(joined)
+    return result
+
+
+def memory_of(bits: BitArray) -> tuple[bytes, int]:
+    """``CircuitResult.memory`` and ``memory_bits`` of ``bits`` (one parameter binding)."""
+    packed = np.ascontiguousarray(bits.array, dtype=np.uint8).reshape(-1, bits.array.shape[-1])
+    return packed.tobytes(), bits.num_bits
+
+
+def pack_shots(values: np.ndarray, num_bits: int) -> bytes:
+    """Each shot's outcome, given as an unsigned integer (clbit 0 the lowest bit, at most 64
+    bits), as ``CircuitResult.memory``: one big-endian row of ``ceil(num_bits / 8)`` bytes a shot."""
+    width = memory_width(num_bits)
+    rows = np.asarray(values, dtype=np.uint64).astype(">u8").view(np.uint8).reshape(-1, 8)
+    return np.ascontiguousarray(rows[:, 8 - width :]).tobytes()
 
 
 def convert_estimator_pub(
@@ -88,10 +113,18 @@ def convert_estimator_pub(
 
 
 def convert_sampler_result(
-    primitive_result: Iterable[Any], indices: Sequence[int], metadata: Mapping[str, Any] | None = None
+    primitive_result: Iterable[Any],
+    indices: Sequence[int],
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    memory: bool = False,
 ) -> list[CircuitResult]:
-    """A sampler ``PrimitiveResult`` whose PUBs are the circuits ``indices`` of the request."""
-    return [convert_sampler_pub(pub, index, metadata) for pub, index in zip(primitive_result, indices, strict=True)]
+    """A sampler ``PrimitiveResult`` whose PUBs are the circuits ``indices`` of the request
+    (``memory``: the request's, keep each shot's outcome)."""
+    return [
+        convert_sampler_pub(pub, index, metadata, memory=memory)
+        for pub, index in zip(primitive_result, indices, strict=True)
+    ]
 
 
 def convert_estimator_result(

@@ -60,3 +60,13 @@ def test_a_page_ends_early_at_its_outcome_budget_and_a_walk_reads_every_circuit(
     walked = api_for("bob").results(job.id)
     assert [r["index"] for r in walked] == list(range(7))
     assert [r["counts"] for r in walked] == [{"00": i, "11": 100 - i} for i in range(7)]
+
+
+def test_with_memory_a_page_counts_every_shot_against_its_budget(api_for, users, monkeypatch):
+    from qportal.jobs import api as jobs_api
+
+    job = job_with_results(users["alice"], users["lab"], 4, stored=set(range(4)))  # 2 outcomes, 100 shots each
+    monkeypatch.setattr(jobs_api, "MAX_PAGE_OUTCOMES", 250)
+    assert len(api_for("bob").get(f"/jobs/{job.id}/results").json()["items"]) == 4  # 8 outcomes
+    page = api_for("bob").get(f"/jobs/{job.id}/results", memory="true").json()
+    assert [r["index"] for r in page["items"]] == [0, 1]  # 102 each: a third is over 250

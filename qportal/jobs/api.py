@@ -26,6 +26,9 @@ WAIT_HELP = (
 )
 
 
+MEMORY_HELP = "true: each shot's bitstring, in shot order, for circuits that kept them (`has_memory`)"
+
+
 def _check_wait(wait: float) -> None:
     if not 0 <= wait <= MAX_WAIT_SECONDS:
         raise InvalidRequest(f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds, got {wait}")
@@ -51,6 +54,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
         name=payload.name,
         tags=payload.tags,
         team=payload.team,
+        memory=payload.memory,
     )
     key = request.headers.get("Idempotency-Key")
     job = services.submit_job(request.user, sub, idempotency_key=key)
@@ -128,12 +132,14 @@ class ResultPage(BoundedLimitOffset):
 
     def paginate_queryset(self, queryset, pagination, request, **params):
         offset, limit = pagination.offset, pagination.limit
-        sizes = queryset.filter(index__gte=offset, index__lt=offset + limit).values_list("outcomes", flat=True)
+        rows = queryset.filter(index__gte=offset, index__lt=offset + limit).values_list("outcomes", "shots")
+        with_shots = bool(params.get("memory"))  # a circuit's memory is one string per shot
         taken = held = 0
-        for outcomes in sizes:
-            if taken and held + (outcomes or 0) > MAX_PAGE_OUTCOMES:
+        for outcomes, shots in rows:
+            weight = (outcomes or 0) + ((shots or 0) if with_shots else 0)
+            if taken and held + weight > MAX_PAGE_OUTCOMES:
                 break
-            taken, held = taken + 1, held + (outcomes or 0)
+            taken, held = taken + 1, held + weight
         return {"items": queryset[offset : offset + max(taken, 1)], "count": self._items_count(queryset)}
 
 
@@ -143,25 +149,35 @@ class ResultPage(BoundedLimitOffset):
     summary="A page of a job's per-circuit results",
     description="The stored results of circuits `offset` to `offset + limit - 1` (limit 1-200, default 50), "
     "in index order, with `count`: the job's number of circuits. A circuit not yet run has `done` false. "
-    f"A page ends early once its circuits hold {MAX_PAGE_OUTCOMES:,} distinct outcomes (it always has one "
-    "circuit): read on from `offset + len(items)`.",
+    f"A page ends early once its circuits hold {MAX_PAGE_OUTCOMES:,} distinct outcomes, shots counted too "
+    "with `memory=true` (it always has one circuit): read on from `offset + len(items)`. "
+    "With `memory=true`, each circuit that kept its shots (`has_memory`) gives them in `memory`, one "
+    "bitstring per shot in shot order.",
 )
 @paginate(ResultPage)
-def job_results(request, job_id: UUID):
-    return services.get_job(request.user, job_id).circuits.defer("source").order_by("index")
+def job_results(request, job_id: UUID, memory: bool = Query(False, description=MEMORY_HELP)):
+    return services.result_rows(services.get_job(request.user, job_id), memory=memory)
 
 
 @router.get(
     "/jobs/{job_id}/download",
     response={200: None},
     summary="The whole job's results as one file, streamed",
-    description="`format`: `jsonl` (a job line, then one line per circuit as `/results` gives it), `csv` "
-    "(one row per outcome or observable) or `npz` (NumPy: `c{i}_outcomes` as integers and `c{i}_counts`, "
-    "or `c{i}_evs` and `c{i}_stds`, then `index`, `name`, `num_qubits`). Read a batch of circuits at a "
-    "time: the server never holds the job in memory.",
+    description="`format`: `jsonl` (a job line, then one line per circuit as `/results` gives it, with "
+    "`memory=true` as `/results?memory=true` gives it), `csv` (one row per outcome or observable; never "
+    "the shots) or `npz` (NumPy: `c{i}_outcomes` as integers and `c{i}_counts`, or `c{i}_evs` and "
+    "`c{i}_stds`; for a circuit that kept its shots `c{i}_memory`, uint8 of shape (shots, bytes per "
+    "shot), and `c{i}_memory_bits`: `qiskit.primitives.BitArray(c{i}_memory, int(c{i}_memory_bits))`; "
+    "then `index`, `name`, `num_qubits`). Read a batch of circuits at a time: the server never holds the "
+    "job in memory.",
 )
-def download(request, job_id: UUID, format: str = "jsonl"):  # noqa: A002 - the parameter's name in the URL
-    return downloads.response(request, services.get_job(request.user, job_id), format)
+def download(
+    request,
+    job_id: UUID,
+    format: str = "jsonl",  # noqa: A002 - the parameter's name in the URL
+    memory: bool = Query(False, description="jsonl: " + MEMORY_HELP),
+):
+    return downloads.response(request, services.get_job(request.user, job_id), format, memory=memory)
 
 
 @router.post("/jobs/{job_id}/cancel", response=JobOut, summary="Cancel a job (idempotent)")

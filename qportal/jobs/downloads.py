@@ -6,11 +6,17 @@ the job.  Under ASGI the stream must be an async iterator: Django turns a sync o
 first (``StreamingHttpResponse.__aiter__``), which is the whole job in memory.
 
 - ``jsonl``: a first line ``{"job": ...}`` (the job as ``GET /api/v1/jobs`` lists it), then one line
-  per circuit, as ``GET /api/v1/jobs/{id}/results`` answers it.
+  per circuit, as ``GET /api/v1/jobs/{id}/results`` answers it; with ``memory`` as
+  ``/results?memory=true`` answers it (each kept shot's bitstring: a line per circuit stays bounded,
+  at most 100,000 strings).
 - ``csv``: one row per outcome (sampler: circuit, circuit_name, bitstring, count, probability) or
-  per observable (estimator: circuit, circuit_name, observable_index, observable, ev, std).
+  per observable (estimator: circuit, circuit_name, observable_index, observable, ev, std).  Never
+  the shots: one row per shot is what the npz file holds in a byte or a few per shot.
 - ``npz``: per circuit ``c{i}_outcomes`` (each outcome's bitstring as an unsigned integer, uint64;
   as strings when wider than 64 bits) and ``c{i}_counts`` (int64), or ``c{i}_evs`` and ``c{i}_stds``;
+  for a circuit that kept its shots, ``c{i}_memory`` (uint8, shape (shots, ceil(bits / 8)),
+  big-endian: Qiskit's ``BitArray`` layout) and ``c{i}_memory_bits`` (its number of bits), so
+  ``qiskit.primitives.BitArray(data["c0_memory"], int(data["c0_memory_bits"]))`` rebuilds it;
   then ``index``, ``name`` and ``num_qubits`` (one entry per circuit).  ``numpy.load`` reads it.
 """
 
@@ -29,7 +35,7 @@ from django.http import StreamingHttpResponse
 from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
-from qportal.jobs import stored_results
+from qportal.jobs import services, stored_results
 from qportal.jobs.detail import job_summary
 from qportal.jobs.models import Job, JobCircuit
 from qportal.jobs.schemas import CircuitResultOut
@@ -40,14 +46,18 @@ FORMATS = {
     "npz": "application/octet-stream",
 }
 BATCH = 20  # circuits read per query: 20 wide 16-qubit distributions are about 0.5 MB packed
+MEMORY_BATCH = 4  # with their shots: 100,000 shots of 64 random bits are 0.8 MB packed
 _RESULT_FIELDS = list(CircuitResultOut.model_fields)
 
 
-def response(request, job: Job, fmt: str) -> StreamingHttpResponse:
-    """The job's results as an attachment in ``fmt``, streamed; an unknown format is a 400."""
+def response(request, job: Job, fmt: str, *, memory: bool = False) -> StreamingHttpResponse:
+    """The job's results as an attachment in ``fmt``, streamed; an unknown format is a 400.
+    ``memory``: JSON lines carry each kept shot's bitstring (npz always has the shots, csv never)."""
     if fmt not in FORMATS:
         raise InvalidRequest(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    parts = _WRITERS[fmt](job)
+    if memory and fmt != "jsonl":
+        raise InvalidRequest("memory=true is for format=jsonl; npz always holds the kept shots, csv never does")
+    parts = _jsonl(job, memory=memory) if fmt == "jsonl" else _WRITERS[fmt](job)
     content = _drained(parts) if isinstance(request, ASGIRequest) else parts
     answer = StreamingHttpResponse(content, content_type=FORMATS[fmt])
     answer["Content-Disposition"] = f'attachment; filename="qportal-{job.id}.{fmt}"'
@@ -61,20 +71,21 @@ async def _drained(parts: Iterator[bytes]) -> AsyncIterator[bytes]:
         yield part
 
 
-def _circuits(job: Job) -> Iterator[JobCircuit]:
-    start = 0
+def _circuits(job: Job, *, memory: bool = False) -> Iterator[JobCircuit]:
+    """The job's circuits in index order, a batch per query; ``memory``: with their stored shots."""
+    start, size = 0, MEMORY_BATCH if memory else BATCH
     while True:
-        batch = list(job.circuits.defer("source").filter(index__gte=start).order_by("index")[:BATCH])
+        batch = list(services.result_rows(job, memory=memory).filter(index__gte=start)[:size])
         yield from batch
-        if len(batch) < BATCH:
+        if len(batch) < size:
             return
         start = batch[-1].index + 1
 
 
-def _jsonl(job: Job) -> Iterator[bytes]:
+def _jsonl(job: Job, *, memory: bool = False) -> Iterator[bytes]:
     encoder = NinjaJSONEncoder(separators=(",", ":"))
     yield (encoder.encode({"job": job_summary(job)}) + "\n").encode()
-    for circuit in _circuits(job):
+    for circuit in _circuits(job, memory=memory):
         yield (encoder.encode({name: getattr(circuit, name) for name in _RESULT_FIELDS}) + "\n").encode()
 
 
@@ -131,7 +142,7 @@ def _npz(job: Job) -> Iterator[bytes]:
             with archive.open(f"{name}.npy", mode="w", force_zip64=True) as handle:
                 np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
 
-        for circuit in _circuits(job):
+        for circuit in _circuits(job, memory=job.memory):
             indices.append(circuit.index)
             names.append(circuit.name)
             qubits.append(circuit.num_qubits)
@@ -143,6 +154,10 @@ def _npz(job: Job) -> Iterator[bytes]:
                 outcomes, counts = stored_results.unpack_arrays(circuit.counts_blob)
                 member(f"{prefix}_outcomes", outcomes)
                 member(f"{prefix}_counts", counts)
+            shots = stored_results.unpack_memory(circuit.memory_blob) if job.memory else None
+            if shots is not None:
+                member(f"{prefix}_memory", shots[0])
+                member(f"{prefix}_memory_bits", np.asarray(shots[1], dtype=np.int64))
             yield sink.take()
         member("index", np.asarray(indices, dtype=np.int64))
         member("name", np.asarray(names, dtype=str))

@@ -35,6 +35,8 @@ class Job(models.Model):
     tag_index = models.CharField(max_length=1200, blank=True, help_text="|tag1|tag2| for filtering")
     primitive = models.CharField(max_length=10, default="sampler")
     shots = models.PositiveIntegerField()
+    # Sampler jobs: keep every shot's outcome (JobCircuit.memory_blob), not only the counts.
+    memory = models.BooleanField(default=False)
     num_circuits = models.PositiveIntegerField(default=0)
     circuits_done = models.PositiveIntegerField(default=0)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
@@ -91,6 +93,14 @@ class Job(models.Model):
         return f"{self.name or self.id} ({self.status})"
 
 
+class CircuitManager(models.Manager):
+    """Reads leave out the stored shots (``memory_blob``: up to hundreds of kB a circuit); a reader
+    that wants them asks with ``.defer(None)`` (``services.result_rows(memory=True)``)."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().defer("memory_blob")
+
+
 class JobCircuit(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="circuits", db_index=False)  # see Meta
     index = models.PositiveIntegerField()
@@ -114,6 +124,10 @@ class JobCircuit(models.Model):
     evs = models.JSONField(null=True, blank=True)
     stds = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
+    # A job with memory: every shot's outcome, packed and compressed (``stored_results.pack_memory``).
+    memory_blob = models.BinaryField(null=True, blank=True)
+
+    objects = CircuitManager()
 
     class Meta:
         ordering = ["index"]
@@ -136,6 +150,22 @@ class JobCircuit(models.Model):
         if self.counts_blob is None:
             return self.exact_probabilities
         return stored_results.derive_probabilities(self.counts, self.shots)
+
+    @property
+    def has_memory(self) -> bool:
+        """Whether every shot's outcome is stored (read from ``memory_kept`` when the query
+        annotated it, so the blob itself need not be read)."""
+        if "memory_kept" in self.__dict__:
+            return bool(self.__dict__["memory_kept"])
+        return self.memory_blob is not None
+
+    @property
+    def memory(self) -> list[str] | None:
+        """Each shot's bitstring in shot order, when the row was read with its shots (the manager
+        leaves them out); None otherwise, and for a circuit that kept none."""
+        if "memory_blob" in self.get_deferred_fields():
+            return None
+        return stored_results.memory_bitstrings(self.memory_blob)
 
     @property
     def register_counts(self) -> dict[str, dict[str, int]] | None:

@@ -27,6 +27,11 @@ class JobIn(Schema):
     name: str = ""
     tags: list[str] = []
     team: int | None = Field(None, description="Team id; default: the profile's team or your personal team")
+    memory: bool = Field(
+        False,
+        description="Sampler only: keep every shot's outcome, in shot order, as well as the counts "
+        "(read it from `/results?memory=true` or the npz download)",
+    )
 
 
 class EventOut(Schema):
@@ -67,6 +72,12 @@ class CircuitResultOut(Schema):
     evs: list[float] | None = None
     stds: list[float] | None = None
     metadata: dict | None = None
+    has_memory: bool = Field(False, description="every shot's outcome is stored (a job submitted with memory)")
+    memory: list[str] | None = Field(
+        None,
+        description="with `?memory=true`: one bitstring per shot, in shot order (Qiskit's "
+        "`BitArray.get_bitstrings()`; registers joined as in `counts`); null otherwise",
+    )
 
 
 class JobOut(Schema):
@@ -82,6 +93,7 @@ class JobOut(Schema):
     submitted_by: str | None = None
     primitive: str
     shots: int
+    memory: bool = Field(..., description="every shot's outcome is kept")
     tags: list[str]
     num_circuits: int
     circuits_done: int

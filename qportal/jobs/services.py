@@ -10,6 +10,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
@@ -32,7 +33,8 @@ from qportal.jobs import bus, queries, queue_limits
 from qportal.jobs.detail import event_frame
 from qportal.jobs.events import append_event, publish
 from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
-from qportal.profiles.services import profile_max_qubits, resolve_profile_and_personal_team
+from qportal.profiles.models import ProfileKind
+from qportal.profiles.services import member_resolver, profile_max_qubits, resolve_profile_and_personal_team
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
@@ -49,6 +51,7 @@ class Submission:
     name: str = ""
     tags: list[str] = field(default_factory=list)
     team: int | None = None
+    memory: bool = False  # keep every shot's outcome (sampler only)
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -169,6 +172,13 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         raise InvalidRequest(
             f"give one parameter_values entry per circuit: {len(sub.circuits)} circuits, {given} entries"
         )
+    if not isinstance(sub.memory, bool):
+        raise InvalidRequest(f"memory must be true or false, not {sub.memory!r}")
+    if sub.memory and sub.primitive != "sampler":
+        raise InvalidRequest(
+            "memory keeps each shot's outcome, which only a sampler job has; "
+            "an estimator job returns expectation values: leave memory off"
+        )
     tags = _clean_tags(sub.tags)
 
     profile, personal = resolve_profile_and_personal_team(user, sub.profile, sub.team)
@@ -179,6 +189,8 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     else:
         team = personal or personal_team(user)  # created on first use
 
+    if sub.memory:
+        _check_memory_kept(profile)
     queue_limits.check(user.pk, team)
     sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
     limits = source_limits(profile)
@@ -195,6 +207,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         observables=sub.observables,
         parameter_values=sub.parameter_values,
         tags=tags,
+        memory=sub.memory,
     )
     validate_request(request, limits.max_qubits, limits.backend_name)
 
@@ -209,6 +222,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         tag_index="".join(f"|{t}" for t in tags) + "|" if tags else "",
         primitive=sub.primitive,
         shots=shots,
+        memory=sub.memory,
         num_circuits=len(circuits),
         rerun_of=rerun_of,
         last_seq=1,
@@ -242,6 +256,32 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     # Sent after commit (at once when no outer transaction is open).
     transaction.on_commit(lambda: publish(frame, team.id, wake=True))
     return job
+
+
+def _check_memory_kept(profile) -> None:
+    """A profile that may run the job on a PennyLane device cannot keep each shot: refuse now
+    rather than fail the job later."""
+    kinds = {profile.name: profile.kind}
+    if profile.kind == ProfileKind.CLUSTER:
+        resolve = member_resolver(profile)
+        kinds = {name: resolve(name).kind for name in profile.members or ()}
+    devices = [name for name, kind in kinds.items() if kind == ProfileKind.PENNYLANE]
+    if devices:
+        raise InvalidRequest(
+            f"profile {devices[0]!r} runs on a PennyLane device, which returns counts only, not each "
+            "shot's outcome: submit without memory, or choose a local, fake or IBM profile"
+        )
+
+
+def result_rows(job: Job, *, memory: bool = False):
+    """The job's circuits as result pages and downloads read them, in index order: never the
+    source; the stored shots only with ``memory`` (``has_memory`` is read either way)."""
+    rows = job.circuits.annotate(
+        memory_kept=ExpressionWrapper(Q(memory_blob__isnull=False), output_field=BooleanField())
+    )
+    if memory:
+        rows = rows.defer(None)  # the manager leaves the shots out
+    return rows.defer("source").order_by("index")
 
 
 def jobs_for(user):
@@ -431,5 +471,6 @@ def rerun_job(user, job: Job) -> Job:
         name=job.name,
         tags=job.tags,
         team=job.team_id,
+        memory=job.memory,
     )
     return submit_job(user, sub, rerun_of=job)

@@ -193,6 +193,7 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         parameter_values=params if any(p is not None for p in params) else None,
         tags=list(job.tags),
         submit_key=job.submit_key or None,
+        memory=job.memory,
         sources=[None if row.source_format == "qpy" else row.source for row in rows],
     )
     spec = job.profile.to_spec(with_secrets=True, resolve_member=member_resolver(job.profile))

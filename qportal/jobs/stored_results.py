@@ -12,6 +12,14 @@ width are packed as compressed JSON, so packing never loses anything.
 
 The circuit browser and the job's summaries read the small columns written beside the blob
 (shots, distinct outcomes, top outcome) and never unpack it.
+
+A job that asked for memory also keeps every shot's outcome (``pack_memory``): the shots' bits
+laid end to end, ``num_bits`` per shot with no padding (shot 0 first, each shot's highest clbit
+first), zlib-compressed, behind a 10-byte header (magic, num_bits, shots).  Packed that densely a
+2-qubit Bell circuit's 10,000 shots take about 1.4 kB, near the 1.25 kB their randomness needs,
+against 10 kB for Qiskit's ``BitArray`` layout (a byte per shot).  ``unpack_memory`` gives back
+that layout: a uint8 array of shape (shots, ceil(num_bits / 8)), big-endian, as
+``qiskit.primitives.BitArray(array, num_bits)`` takes it.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from executors.base import CircuitResult
+from executors.base import CircuitResult, bitstrings, memory_width
 
 _BITS = b"Q1"  # bitstrings of one width <= 64: gaps and counts as integer arrays, compressed
 _BITS_RAW = b"Q0"  # the same uncompressed, when compressing would not make it smaller (few outcomes)
@@ -31,6 +39,12 @@ _JSON = b"QJ"  # anything else: compressed JSON of the dict
 _HEADER = struct.Struct("<2sHIBB")  # magic, bits, outcomes, gap width, count width
 _WIDTHS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _LEVEL = 1  # level 6 is a quarter smaller again and five times slower: the worker writes on every chunk
+_SHOTS = b"M1"  # each shot's outcome: the bits end to end, compressed
+_SHOTS_RAW = b"M0"  # the same uncompressed, when compressing would not make it smaller (random outcomes)
+_SHOTS_HEADER = struct.Struct("<2sII")  # magic, bits per shot, shots
+# Densely packed shots are small; level 6 makes them about a third smaller than level 1 and costs
+# under 10 ms for 100,000 shots of 16 bits.
+_SHOTS_LEVEL = 6
 
 
 def _narrowest(largest: int) -> int:
@@ -84,6 +98,42 @@ def _integers(blob: bytes) -> tuple[int, np.ndarray, np.ndarray]:
     split = size * gap_width
     values = np.cumsum(np.frombuffer(payload[:split], dtype=_WIDTHS[gap_width]).astype(np.uint64), dtype=np.uint64)
     return bits, values, np.frombuffer(payload[split:], dtype=_WIDTHS[count_width])
+
+
+def pack_memory(memory: bytes, num_bits: int, shots: int) -> bytes:
+    """``CircuitResult.memory`` (``shots`` BitArray rows of ``num_bits`` bits) as one blob that
+    ``unpack_memory`` turns back into the same rows."""
+    width = memory_width(num_bits)
+    rows = np.frombuffer(memory, dtype=np.uint8).reshape(shots, width)
+    dense = np.packbits(np.unpackbits(rows, axis=1)[:, width * 8 - num_bits :]).tobytes()
+    packed = zlib.compress(dense, _SHOTS_LEVEL)
+    magic, payload = (_SHOTS, packed) if len(packed) < len(dense) else (_SHOTS_RAW, dense)
+    return _SHOTS_HEADER.pack(magic, num_bits, shots) + payload
+
+
+def unpack_memory(blob: bytes | memoryview | None) -> tuple[np.ndarray, int] | None:
+    """(the shots as a BitArray-packed uint8 array of shape (shots, bytes per shot), num_bits),
+    or None for no blob."""
+    if blob is None:
+        return None
+    blob = bytes(blob)
+    magic, num_bits, shots = _SHOTS_HEADER.unpack_from(blob)
+    if magic not in (_SHOTS, _SHOTS_RAW):
+        raise ValueError(f"not a stored memory blob (magic {magic!r})")
+    payload = blob[_SHOTS_HEADER.size :]
+    if magic == _SHOTS:
+        payload = zlib.decompress(payload)
+    width = memory_width(num_bits)
+    bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8), count=shots * num_bits).reshape(shots, num_bits)
+    padded = np.zeros((shots, width * 8), dtype=np.uint8)
+    padded[:, width * 8 - num_bits :] = bits
+    return np.packbits(padded, axis=1), num_bits
+
+
+def memory_bitstrings(blob: bytes | memoryview | None) -> list[str] | None:
+    """Each stored shot as a bitstring, in shot order (``BitArray.get_bitstrings()``); None for no blob."""
+    unpacked = unpack_memory(blob)
+    return None if unpacked is None else bitstrings(*unpacked)
 
 
 def registers_of(result: CircuitResult) -> list[list] | None:
@@ -160,4 +210,12 @@ def row_values(result: CircuitResult) -> dict[str, Any]:
         "evs": result.evs,
         "stds": result.stds,
         "metadata": result.metadata,
+        "memory_blob": _memory_blob(result),
     }
+
+
+def _memory_blob(result: CircuitResult) -> bytes | None:
+    array = result.memory_array()
+    if array is None:
+        return None
+    return pack_memory(result.memory, result.memory_bits, len(array))

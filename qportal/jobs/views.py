@@ -436,6 +436,7 @@ def _prefilled(job: Job) -> tuple[dict, list[dict], list[str]]:
         "team": str(job.team_id),
         "primitive": job.primitive,
         "observables": "",
+        "memory": job.memory,
     }
     editors, notes = [], []
     for circuit in circuits:
@@ -466,7 +467,8 @@ def _rerun_source(request) -> Job | None:
 
 @login_required
 def submit(request):
-    form = dict.fromkeys(SUBMIT_FIELDS, "") | {"profile": "local", "shots": "1024", "primitive": "sampler"}
+    defaults = {"profile": "local", "shots": "1024", "primitive": "sampler", "memory": False}
+    form = dict.fromkeys(SUBMIT_FIELDS, "") | defaults
     editors = [{"text": STARTING_CIRCUIT}]
     error, file_errors, status, notes = None, [], 200, []
     source_job = _rerun_source(request)
@@ -474,6 +476,7 @@ def submit(request):
         form, editors, notes = _prefilled(source_job)
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in SUBMIT_FIELDS}
+        form["memory"] = request.POST.get("memory") == "on"  # a checkbox: sent only when ticked
         texts = request.POST.getlist("qasm")
         editors = [{"text": text} for text in texts] or [{"text": ""}]
         typed = [(i, text) for i, text in enumerate(texts) if text.strip()]
@@ -502,6 +505,7 @@ def submit(request):
                     name=form["name"],
                     tags=[t for t in (s.strip() for s in form["tags"].split(",")) if t],
                     team=int(form["team"]) if form["team"].isdigit() else None,
+                    memory=form["memory"],
                 )
                 try:
                     job = services.submit_job(request.user, sub, rerun_of=source_job)

@@ -342,11 +342,11 @@ class JobRunner:
         """Remote jobs are never duplicated: reattach by id, else find by tag, else submit once."""
         if isinstance(executor, RemoteExecutor):
             if item.remote_ids:
-                handle = await executor.reattach(item.remote_ids)
+                handle = await executor.reattach(item.remote_ids, item.request)
                 await db(store.mark_running)(item, handle.remote_ids, "reattached to remote job")
                 return handle
             if item.submit_key:
-                handle = await executor.find_by_tag(item.submit_key)
+                handle = await executor.find_by_tag(item.submit_key, item.request)
                 if handle is not None:
                     await db(store.mark_running)(item, handle.remote_ids, "recovered remote job by its tag")
                     return handle
@@ -412,7 +412,7 @@ def _release(result) -> None:
     """Drop a stored circuit result's distributions: the executor's list of results (returned at the
     end) holds these same objects, and a 1000-circuit job's counts would otherwise stay in the
     worker's memory until the job ends (bench/README.md, big jobs)."""
-    result.counts = result.register_counts = result.probabilities = None
+    result.counts = result.register_counts = result.probabilities = result.memory = None
     result.metadata = {}
 
 

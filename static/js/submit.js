@@ -1,5 +1,6 @@
 /* Submit page: several circuit editors (add, remove), QASMBench examples that ask before replacing
-   work, observables for the estimator, and the cursor on the line a validation error names. */
+   work, observables for the estimator ("keep every shot" for the sampler), and the cursor on the
+   line a validation error names. */
 (function () {
   "use strict";
   const circuits = document.getElementById("circuits");
@@ -64,7 +65,14 @@
     });
   }
 
-  function toggleObservables() { observables.hidden = primitive.value !== "estimator"; }
+  const memory = document.getElementById("memory-field");
+  function toggleObservables() {
+    const estimator = primitive.value === "estimator";
+    observables.hidden = !estimator;
+    // Only a sampler has shots to keep: a disabled box is not sent with the form.
+    memory.hidden = estimator;
+    memory.querySelector("input").disabled = estimator;
+  }
   primitive.addEventListener("change", toggleObservables);
   toggleObservables();
 

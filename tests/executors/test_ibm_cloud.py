@@ -7,6 +7,7 @@ import logging
 import math
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -293,3 +294,19 @@ async def test_circuits_must_be_isa_without_local_transpile(standin: StandIn) ->
     with pytest.raises(InvalidRequest, match="instruction set"):
         await executor(standin, local_transpile=False).submit(ExecutionRequest(circuits=[bell()], shots=10))
     assert standin.post_count == 0
+
+
+async def test_memory_keeps_each_shot_even_after_reattaching(standin: StandIn) -> None:
+    request = ExecutionRequest(circuits=[bell()], shots=400, submit_key="mem-1", memory=True)
+    (circuit,) = (await executor(standin).run(request)).circuits
+    shots = circuit.memory_bitstrings()
+    assert len(shots) == 400 and dict(Counter(shots)) == circuit.counts
+    standin.hold()
+    handle = await executor(standin).submit(ExecutionRequest(circuits=[bell()], shots=300, memory=True))
+    reattached = await executor(standin).reattach(handle.remote_ids, request)  # the job's own request
+    standin.hold(False)
+    standin.release()
+    (again,) = (await executor(standin).result(reattached)).circuits
+    assert dict(Counter(again.memory_bitstrings())) == again.counts and again.shots == 300
+    (plain,) = (await executor(standin).run(ExecutionRequest(circuits=[bell()], shots=100))).circuits
+    assert plain.memory is None

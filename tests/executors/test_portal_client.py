@@ -107,6 +107,9 @@ class FakePortal:
             {"index": i, "counts": {"00": 6 + i, "11": 4}, "probabilities": None, "evs": None, "stds": None}
             for i in range(offset, min(n, offset + limit))
         ]
+        if query.get("memory") == "true" and job["body"].get("memory"):
+            for item in items:
+                item["memory"] = ["11", "00"] * 4 + ["00"] * (2 + item["index"])
         return {"items": items, "count": n}
 
     def close(self):

@@ -9,6 +9,8 @@ def pack_existing(apps, schema_editor):
     from qportal.jobs.stored_results import row_values
 
     circuits = apps.get_model("jobs", "JobCircuit")
+    # row_values is today's: only the columns this migration's model has (later ones came after)
+    columns = {field.name for field in circuits._meta.get_fields()}
     done = circuits.objects.filter(done=True)
     for circuit in done.only("id", "counts", "register_counts", "probabilities", "evs", "stds", "metadata").iterator(
         chunk_size=200
@@ -22,7 +24,7 @@ def pack_existing(apps, schema_editor):
             stds=circuit.stds,
             metadata=circuit.metadata or {},
         )
-        values = row_values(result)
+        values = {name: value for name, value in row_values(result).items() if name in columns}
         circuits.objects.filter(id=circuit.id).update(**values)
 
 
