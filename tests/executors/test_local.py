@@ -287,3 +287,36 @@ def test_sources_need_one_entry_per_circuit():
 
     with pytest.raises(InvalidRequest, match="sources has 1 entries for 2 circuits"):
         executor().validate(ExecutionRequest(circuits=[bell(), bell()], sources=[None]))
+
+
+def wide_skewed(width: int) -> QuantumCircuit:
+    """``skewed`` on the first three qubits, the rest flipped: a distribution an exact draw must get right."""
+    circuit = QuantumCircuit(width, width)
+    circuit.ry(0.7, 0)
+    circuit.ry(2.1, 1)
+    circuit.cx(1, 2)
+    circuit.rx(0.4, 2)
+    circuit.x(range(3, width))
+    circuit.measure(range(width), range(width))
+    return circuit
+
+
+@pytest.mark.parametrize("single_job", [True, False])
+async def test_big_sampler_batches_are_drawn_from_the_exact_distribution_too(single_job):
+    """Past the inline bounds (16 qubits, 20,000 shots x 3 circuits), still one exact draw per circuit."""
+    circuits = [wide_skewed(16), wide_skewed(16), ghz(14)]
+    result = await executor(single_job=single_job).run(ExecutionRequest(circuits=circuits, shots=20_000))
+    for circuit, circuit_result in zip(circuits, result.circuits, strict=True):
+        assert circuit_result.metadata["sampled_from"] == "exact probabilities"
+        assert_counts_match(circuit_result.counts, exact_probabilities(circuit), 20_000)
+
+
+async def test_big_batches_that_measure_mid_circuit_or_on_other_methods_are_shot_simulated():
+    mid = wide_skewed(10)
+    mid.h(0)
+    mid.measure(0, 0)  # measured again after a gate: not one final state
+    result = await executor().run(ExecutionRequest(circuits=[mid], shots=5000))
+    assert "sampled_from" not in result.circuits[0].metadata
+    mps = await executor(method="matrix_product_state").run(ExecutionRequest(circuits=[wide_skewed(16)], shots=9000))
+    assert "sampled_from" not in mps.circuits[0].metadata
+    assert_counts_match(mps.circuits[0].counts, exact_probabilities(wide_skewed(16)), 9000)

@@ -53,7 +53,8 @@ def test_exact_sampling_puts_each_measured_bit_on_its_clbit():
 
 
 def test_the_sampler_path_keeps_its_shots_and_they_survive_pickling():
-    executor = LocalSimulatorExecutor(ExecutorSpec(kind="local", options={"seed": 3}))
+    # Not a statevector: SamplerV2 samples the shots (a statevector job is drawn exactly).
+    executor = LocalSimulatorExecutor(ExecutorSpec(kind="local", options={"seed": 3, "method": "matrix_product_state"}))
     (result,) = asyncio.run(executor.run(ExecutionRequest(circuits=[bell()], shots=6000, memory=True))).circuits
     assert "sampled_from" not in result.metadata
     check(result, 6000)
