@@ -11,6 +11,8 @@ from executors.base import InvalidRequest
 from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.api import router as accounts_router
 from qportal.accounts.audit_api import router as audit_router
+from qportal.accounts.teams import TeamInvalid
+from qportal.accounts.teams_api import router as teams_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
@@ -33,6 +35,7 @@ api.add_router("/", jobs_router)
 api.add_router("/", profiles_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)
+api.add_router("/", teams_router)
 
 
 @api.exception_handler(InvalidRequest)
@@ -46,7 +49,7 @@ def invalid_request(request, exc: InvalidRequest):
 
 
 # Domain errors whose message is the whole answer, and the status each one maps to.
-DOMAIN_ERRORS = {ProfileInvalid: 400, ReadOnly: 403, NotFound: 404, Conflict: 409}
+DOMAIN_ERRORS = {ProfileInvalid: 400, TeamInvalid: 400, ReadOnly: 403, NotFound: 404, Conflict: 409}
 
 
 def _answer_with(status: int):

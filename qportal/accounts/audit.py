@@ -26,6 +26,14 @@ ACTIONS = (
     "job.cancelled",
     "job.force_failed",
     "job.deleted",
+    "team.created",
+    "team.renamed",
+    "member.invited",
+    "member.invitation_revoked",
+    "member.joined",
+    "member.role_changed",
+    "member.removed",
+    "member.left",
 )
 
 
