@@ -155,7 +155,7 @@ def test_password_change(users):
 
 
 def test_signup_is_off_by_default(db):
-    assert Client().get("/signup/").status_code == 404
+    assert Client().get("/signup/").status_code == 404 and b'href="/signup/"' not in Client().get("/login/").content
     assert Client().post("/signup/", {"username": "eve"}).status_code == 404
     assert not get_user_model().objects.filter(username="eve").exists()
 
@@ -164,7 +164,7 @@ def test_signup_when_open(settings, db):
     settings.OPEN_SIGNUP = True
     clear_url_caches()
     client = Client()
-    assert b"Sign up" in client.get("/signup/").content
+    assert b"Sign up" in client.get("/signup/").content and b'href="/signup/"' in client.get("/login/").content
     made = client.post(
         "/signup/", {"username": "eve", "email": "eve@x.example", "password1": PASSWORD, "password2": PASSWORD}
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 
 from qportal.accounts import teams
-from tests.test_websockets import app, connect, fresh_layer, submit  # noqa: F401  (fixtures)
+from qportal.jobs import bus
+from tests.test_websockets import app, connect, fresh_layer, redis_hub, submit  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -46,3 +49,23 @@ async def test_a_removed_member_s_job_socket_is_closed(app, users):  # noqa: F81
     await sync_to_async(teams.remove_member)(users["alice"], lab.id, "viola")
     closed = await viola.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4404}
+
+
+@pytest.mark.production
+async def test_the_notice_reaches_every_web_process_over_redis(app, users, redis_hub):  # noqa: F811
+    hub, other = redis_hub
+    charlie, connected, _ = await connect(app, "/ws/jobs/", users["charlie"])
+    assert connected
+    await charlie.receive_json_from()  # hello
+    heard: list[str] = []
+
+    async def record(message):
+        heard.append(message["text"])
+
+    (await other.subscribe([bus.user_group(users["charlie"].pk)], record)).start()  # another web process
+    await sync_to_async(teams.add_member)(users["alice"], users["lab"].id, "charlie", "member")
+    changed = await charlie.receive_json_from(timeout=5)
+    assert changed["type"] == "teams" and users["lab"].id in changed["teams"]
+    await asyncio.sleep(0.2)
+    assert heard == [bus.TEAMS_CHANGED]
+    await charlie.disconnect()

@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -29,6 +30,13 @@ class SignupForm(NewAccountForm):
 
     class Meta(NewAccountForm.Meta):
         fields = ("username", "email")
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in, linking the sign-up page when it is open."""
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "open_signup": settings.OPEN_SIGNUP}
 
 
 def invitation_accept(request, token: str):
