@@ -12,6 +12,8 @@ from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.api import router as accounts_router
 from qportal.accounts.audit_api import router as audit_router
 from qportal.accounts.keys_api import router as keys_router
+from qportal.accounts.teams import TeamInvalid
+from qportal.accounts.teams_api import router as teams_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
@@ -35,6 +37,7 @@ api.add_router("/", profiles_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)
 api.add_router("/", keys_router)
+api.add_router("/", teams_router)
 
 
 @api.exception_handler(InvalidRequest)
@@ -48,7 +51,7 @@ def invalid_request(request, exc: InvalidRequest):
 
 
 # Domain errors whose message is the whole answer, and the status each one maps to.
-DOMAIN_ERRORS = {ProfileInvalid: 400, ReadOnly: 403, NotFound: 404, Conflict: 409}
+DOMAIN_ERRORS = {ProfileInvalid: 400, TeamInvalid: 400, ReadOnly: 403, NotFound: 404, Conflict: 409}
 
 
 def _answer_with(status: int):

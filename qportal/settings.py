@@ -153,6 +153,25 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "job-list"
 LOGOUT_REDIRECT_URL = "login"
+# Accounts: open sign-up (off: people join by invitation), how long an invitation link works.
+OPEN_SIGNUP = env_bool("QPORTAL_OPEN_SIGNUP", False)
+INVITATION_DAYS = env_int("QPORTAL_INVITATION_DAYS", 7, minimum=1)
+PASSWORD_RESET_TIMEOUT = env_int("QPORTAL_PASSWORD_RESET_HOURS", 24, minimum=1) * 3600
+
+# Email (password resets, invitations): SMTP when QPORTAL_EMAIL_HOST is set, else printed to the console.
+EMAIL_HOST = env_str("QPORTAL_EMAIL_HOST", "") or ""
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("QPORTAL_EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("QPORTAL_EMAIL_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("QPORTAL_EMAIL_PASSWORD", "") or ""
+EMAIL_USE_SSL = env_bool("QPORTAL_EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = env_bool("QPORTAL_EMAIL_USE_TLS", not EMAIL_USE_SSL)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("QPORTAL_EMAIL_USE_TLS and QPORTAL_EMAIL_USE_SSL cannot both be True")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("QPORTAL_EMAIL_FROM", "qportal@localhost") or "qportal@localhost"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from qportal.api import api
@@ -7,9 +6,9 @@ from qportal.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("qportal.accounts.auth_urls")),
     path("credentials/", include("qportal.accounts.urls")),
     path("keys/", include("qportal.accounts.key_urls")),
+    path("teams/", include("qportal.accounts.team_urls")),
     path("", include("qportal.jobs.urls")),
 ]

@@ -28,6 +28,14 @@ ACTIONS = (
     "job.deleted",
     "key.created",
     "key.revoked",
+    "team.created",
+    "team.renamed",
+    "member.invited",
+    "member.invitation_revoked",
+    "member.joined",
+    "member.role_changed",
+    "member.removed",
+    "member.left",
 )
 
 

@@ -161,3 +161,34 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["team", "-created"], name="accounts_audit_team_created")]
+
+
+class Invitation(models.Model):
+    """An owner's offer of a role in a team, to an email address or an existing username.
+
+    The link carries a random token; only its SHA-256 is stored. A link works once (``accepted_at``
+    is set by a conditional update) and until ``expires``.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True)
+    username = models.CharField(max_length=150, blank=True, help_text="an existing user; blank: anyone with the link")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    @property
+    def invitee(self) -> str:
+        return self.username or self.email
+
+    def __str__(self) -> str:
+        return f"{self.invitee} -> {self.team} ({self.role})"

@@ -11,6 +11,8 @@ carry the same three kinds of message:
   loop that serves the sockets.
 - **wake-ups** (``wake_workers``, or ``publish(..., wake=True)`` for a new job): to every worker.
 - **cancel notices** (``notify_cancel``): to the worker running the job.
+- **team notices** (``notify_teams_changed``): to one user's sockets (group ``user.<id>``), in
+  every web process, when they joined or left a team; the sockets re-read their teams.
 
 Workers are Channels background consumers: ``join`` gives a worker a channel of the bus's channel
 layer (``bus.layer``, the project's configured layer), and the worker reads its wake-ups and
@@ -60,6 +62,13 @@ def worker_group(worker_id: str) -> str:
     return "worker." + re.sub(r"[^a-zA-Z0-9_.-]", "-", worker_id)[:90]
 
 
+TEAMS_CHANGED = json.dumps({"type": "teams.changed"})  # never reaches a client: the socket acts on it
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
 def frame_groups(frame: dict[str, Any], team_id: int) -> list[str]:
     """The fan-out groups of a frame; a finishing one also names ``finished.<job>`` (``Hub.finished``)."""
     groups = [f"job.{frame['job']}", f"team.{team_id}"]
@@ -83,6 +92,13 @@ class Bus:
             self._publish(frame_groups(frame, team_id), json.dumps(frame), job_id if wake else None)
         except Exception as exc:
             log.warning("could not publish event %s/%s: %s", job_id, frame.get("seq"), exc)
+
+    def notify_teams_changed(self, user_id: int) -> None:
+        """Tell ``user_id``'s open sockets, in every process, to re-read which teams they follow."""
+        try:
+            self._publish([user_group(user_id)], TEAMS_CHANGED, None)
+        except Exception as exc:
+            log.warning("could not tell user %s's sockets their teams changed: %s", user_id, exc)
 
     def wake_workers(self, job_id) -> None:
         """Hint every worker that ``job_id`` is waiting."""

@@ -85,6 +85,15 @@ class Subscription:
         if self._started:  # otherwise the close follows the accept and hello
             self.start()
 
+    def regroup(self, groups: Iterable[str]) -> None:
+        """Move to ``groups`` (the user's teams changed); frames already queued stay queued."""
+        if self.closed or self.kicked:
+            return
+        self.hub.discard(self)
+        self.groups = list(groups)
+        for group in self.groups:
+            self.hub.groups.setdefault(group, {})[self] = None
+
     def close(self) -> None:
         """Leave every group and stop writing (on disconnect)."""
         self.closed = True

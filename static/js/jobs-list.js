@@ -76,7 +76,7 @@
   }
 
   function onFrame(frame) {
-    if (frame.type === "hello") { refreshAll(); return; }  // (re)connected: whatever we missed
+    if (frame.type === "hello" || frame.type === "teams") { refreshAll(); return; }  // (re)connected, or joined/left a team
     const row = rowOf(frame.job);
     if (row && frame.kind === "deleted") { row.remove(); return; }
     if (row) {

@@ -71,7 +71,7 @@ def test_error_pages_are_styled_with_a_way_back(server, chromium, tmp_path):
     page = login(chromium, server.base_url, "alice")
     resp = page.goto(f"{server.base_url}/no-such-page/")
     assert resp.status == 404
-    assert page.locator("#not-found").is_visible() and page.locator("header.top nav a").count() >= 6
+    assert page.locator("#not-found").is_visible() and page.locator("header.top nav a").count() >= 7
     background = page.evaluate("getComputedStyle(document.querySelector('header.top')).backgroundColor")
     assert background == "rgb(27, 33, 48)"  # the stylesheet applied
     page.click("text=Back to jobs")
