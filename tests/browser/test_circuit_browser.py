@@ -58,7 +58,8 @@ def test_open_a_circuit_from_the_table_and_read_its_histogram(server, chromium, 
     save_shot(page, tmp_path, f"circuit-browser-linear-{width}")
     page.check("#result .hist-log")
     logged = {b["key"]: b["width"] for b in page.evaluate(BARS)}
-    assert logged["00"] == pytest.approx(1, abs=0.01) == linear["00"]  # the peak stays full length
+    # The scale's peak is the larger of the top count and its ideal count (12,800): the top bar is near full length.
+    assert linear["00"] > 0.95 and logged["00"] > 0.99
     assert linear["11"] == pytest.approx(800 / 12800, abs=0.03)  # 4 % against the peak's 64 %
     assert logged["11"] > 0.6  # log(1 + 800) / log(1 + 12800): a small count is longer on a log scale
     page.uncheck("#result .hist-ideal")

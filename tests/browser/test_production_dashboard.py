@@ -69,10 +69,10 @@ def test_worker_process_drives_a_page_served_by_daphne(chromium, tmp_path):
             page.evaluate("window.__sameDocument = true")
             page.locator("#status", has_text="done").wait_for(timeout=60_000)
             assert page.evaluate("window.__sameDocument === true")
-            page.locator("#result-0 .bar-row").first.wait_for()
+            page.locator("#result .bar-row").first.wait_for()
             bars = {
                 r.get_attribute("data-key"): int(r.get_attribute("data-count"))
-                for r in page.locator("#result-0 .bar-row").all()
+                for r in page.locator("#result .bar-row").all()
             }
             assert set(bars) == {"00", "11"} and sum(bars.values()) == 1000, bars
             claimed = page.locator("#events li.ev-claimed .msg").inner_text()
