@@ -10,5 +10,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("credentials/", include("qportal.accounts.urls")),
+    path("notifications/", include("qportal.notifications.urls")),
     path("", include("qportal.jobs.urls")),
 ]

@@ -26,6 +26,8 @@ ACTIONS = (
     "job.cancelled",
     "job.force_failed",
     "job.deleted",
+    "notification.created",
+    "notification.deleted",
 )
 
 
