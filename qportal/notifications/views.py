@@ -25,8 +25,15 @@ BADGE = {"delivered": "done", "failed": "failed", "sending": "running", "pending
 class SubscriptionForm(forms.Form):
     target = forms.ChoiceField(label="Jobs", help_text="Your own jobs, or every job of a team.")
     channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.EMAIL)
-    url = forms.CharField(max_length=2000, required=False, help_text="Webhook only: an http(s) URL on a public host.")
-    format = forms.ChoiceField(choices=Format.choices, initial=Format.JSON, required=False, help_text="Webhook only.")
+    url = forms.CharField(
+        label="URL", max_length=2000, required=False, help_text="Webhook only: an http(s) URL on a public host."
+    )
+    format = forms.ChoiceField(
+        choices=[(Format.JSON, "JSON: the job"), (Format.SLACK, 'Slack: {"text": ...}')],
+        initial=Format.JSON,
+        required=False,
+        help_text="Webhook only. The secret that signs it is shown once, after you subscribe.",
+    )
     events = forms.MultipleChoiceField(
         choices=[(e, e.removeprefix("job.")) for e in EVENTS],
         initial=list(EVENTS),
