@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from qportal.accounts.models import AuditEntry
@@ -326,14 +327,14 @@ def test_the_page_shows_the_secret_once_and_the_log(client, users):
                                            "events": ["job.done"]}).status_code == 400  # fmt: skip
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="the in-memory shared-cache test database locks tables instead of waiting (a file does not)",
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_dispatchers_make_each_delivery_once(api_for, emails):
     import threading
 
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        pytest.skip("the in-memory shared-cache test database locks tables instead of waiting (a file does not)")
     alice = api_for("alice")
     subscribe(alice, channel="email")
     subscribe(alice, channel="email", scope="team", team=emails["lab"].id)

@@ -45,7 +45,8 @@ def current_mark() -> ReadMark:
 def dispatch(now=None) -> int:
     """One pass: the deliveries made (at most ``BATCH`` events read)."""
     now = now or timezone.now()
-    current_mark()
+    if not JobEvent.objects.filter(id__gt=current_mark().last_id).exists():
+        return 0  # nothing new: no write transaction (SQLite would take its write lock)
     with transaction.atomic():
         mark = ReadMark.objects.select_for_update().get(name=MARK)
         rows = list(
