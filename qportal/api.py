@@ -18,6 +18,7 @@ from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
 from qportal.jobs.queue_limits import QueueFull
+from qportal.notifications.api import router as notifications_router
 from qportal.profiles.api import router as profiles_router
 from qportal.profiles.services import ProfileInvalid
 from qportal.throttle import PersonRateThrottle, refusal
@@ -38,6 +39,7 @@ api.add_router("/", accounts_router)
 api.add_router("/", audit_router)
 api.add_router("/", keys_router)
 api.add_router("/", teams_router)
+api.add_router("/", notifications_router)
 
 
 @api.exception_handler(InvalidRequest)

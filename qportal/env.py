@@ -64,6 +64,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int]) -> list[int]:
+    """Comma-separated non-negative integers."""
+    raw = env_list(name, [str(v) for v in default])
+    try:
+        values = [int(item) for item in raw]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be comma-separated integers, not {','.join(raw)!r}") from None
+    if any(v < 0 for v in values):
+        raise ImproperlyConfigured(f"{name} may not hold a negative number")
+    return values
+
+
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 

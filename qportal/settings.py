@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from qportal.env import env_bool, env_choice, env_int, env_list, env_rate, env_str, parse_database_url
+from qportal.env import env_bool, env_choice, env_int, env_int_list, env_list, env_rate, env_str, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("QPORTAL_DATA_DIR", str(BASE_DIR / "var")))
@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "qportal.accounts",
     "qportal.profiles",
     "qportal.jobs",
+    "qportal.notifications",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -142,6 +143,19 @@ WORKER_SWEEP_SECONDS = env_int("QPORTAL_SWEEP_SECONDS", 3, minimum=1)
 MAX_UNFINISHED_PER_USER = env_int("QPORTAL_MAX_UNFINISHED_PER_USER", 1000, minimum=1)
 MAX_UNFINISHED_PER_TEAM = env_int("QPORTAL_MAX_UNFINISHED_PER_TEAM", 5000, minimum=1)
 API_RATE = env_rate("QPORTAL_API_RATE", "1200/minute")  # (requests, seconds) or None
+# Notifications (qportal.notifications): extra loops every worker runs (dotted paths to
+# ``async def loop(runner)``), so jobs never imports the apps above it; webhook sends.
+WORKER_LOOPS = ["qportal.notifications.delivery.run_forever"]
+PUBLIC_URL = env_str("QPORTAL_PUBLIC_URL", "http://127.0.0.1:8000")  # job links in notifications
+WEBHOOK_ALLOW_PRIVATE = env_bool("QPORTAL_WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT = env_int("QPORTAL_WEBHOOK_TIMEOUT", 10, minimum=1)
+NOTIFY_RETRY_WAITS = env_int_list("QPORTAL_NOTIFY_RETRY_WAITS", [10, 30, 120, 600, 3600])
+NOTIFY_LEASE_SECONDS = env_int("QPORTAL_NOTIFY_LEASE_SECONDS", 60, minimum=2)
+NOTIFY_POLL_SECONDS = env_int("QPORTAL_NOTIFY_POLL_SECONDS", 2, minimum=1)
+NOTIFY_GAP_SECONDS = env_int("QPORTAL_NOTIFY_GAP_SECONDS", 60, minimum=1)
+NOTIFY_CONCURRENCY = env_int("QPORTAL_NOTIFY_CONCURRENCY", 4, minimum=1)
+if NOTIFY_LEASE_SECONDS <= 2 * WEBHOOK_TIMEOUT:
+    raise ImproperlyConfigured("QPORTAL_NOTIFY_LEASE_SECONDS must exceed twice QPORTAL_WEBHOOK_TIMEOUT")
 # The QASMBench programs shipped with the repository (examples/qasmbench, their licence beside them).
 QASMBENCH_DIR = Path(env_str("QPORTAL_QASMBENCH_DIR", str(BASE_DIR / "examples" / "qasmbench")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024  # 1000 circuits of QASM fit

@@ -10,5 +10,6 @@ urlpatterns = [
     path("credentials/", include("qportal.accounts.urls")),
     path("keys/", include("qportal.accounts.key_urls")),
     path("teams/", include("qportal.accounts.team_urls")),
+    path("notifications/", include("qportal.notifications.urls")),
     path("", include("qportal.jobs.urls")),
 ]

@@ -8,6 +8,7 @@ import atexit
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 
 from cryptography.fernet import Fernet
@@ -27,3 +28,9 @@ from qportal.settings import *  # noqa: E402,F403
 
 # Hashing test passwords with PBKDF2 costs ~0.7 s per user; tests don't need that strength.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Workers that tests run inside the pytest process run no extra loops (the notification sender's
+# threads would share the in-memory test database with the test); the servers and workers tests
+# start as processes run them (tests/production, tests/browser).
+if "pytest" in sys.modules:
+    WORKER_LOOPS = []

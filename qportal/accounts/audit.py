@@ -36,6 +36,8 @@ ACTIONS = (
     "member.role_changed",
     "member.removed",
     "member.left",
+    "notification.created",
+    "notification.deleted",
 )
 
 

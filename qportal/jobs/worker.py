@@ -22,6 +22,7 @@ from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
+from django.utils.module_loading import import_string
 
 from executors import isolation
 from executors.base import (
@@ -111,6 +112,9 @@ class JobRunner:
         freeze_loaded_objects()  # the simulators' imports and pools, loaded by the warm-up
         # Joined before the first sweep, so that no wake-up falls between the two.
         listener = asyncio.create_task(self._listen(await self._join()))
+        # Apps above jobs (notifications) run loops of their own here, named by dotted path in
+        # settings, so jobs never imports them.
+        extras = [asyncio.create_task(import_string(path)(self)) for path in settings.WORKER_LOOPS]
         log.info("worker %s started (concurrency %d)", self.worker_id, self.concurrency)
         try:
             timer = True
@@ -129,6 +133,8 @@ class JobRunner:
                 self._wake.clear()
         finally:
             listener.cancel()
+            for task in extras:
+                task.cancel()
 
     async def drain(self) -> None:
         """Stop claiming and wait for the running jobs (SIGTERM)."""
