@@ -37,3 +37,18 @@ def ghz(n: int) -> QuantumCircuit:
         circuit.cx(qubit, qubit + 1)
     circuit.measure(range(n), range(n))
     return circuit
+
+
+# Two classical registers, a (q0, always 1) and b (q2 q1: 1 and a coin): counts join them b first.
+TWO_REGISTERS = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg a[1];
+creg b[2];
+x q[0];
+h q[1];
+x q[2];
+measure q[0] -> a[0];
+measure q[1] -> b[0];
+measure q[2] -> b[1];
+"""

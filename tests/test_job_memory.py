@@ -13,22 +13,9 @@ from executors.base import CircuitResult
 from qportal.jobs import stored_results
 from qportal.jobs.models import Job, JobCircuit
 from qportal.profiles.models import ExecutorProfile
-from tests.circuits import BELL
+from tests.circuits import BELL, TWO_REGISTERS
 
 pytestmark = pytest.mark.django_db
-
-TWO_REGISTERS = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[3];
-creg a[1];
-creg b[2];
-x q[0];
-h q[1];
-x q[2];
-measure q[0] -> a[0];
-measure q[1] -> b[0];
-measure q[2] -> b[1];
-"""
 
 
 def memory_job(api, run_jobs, qasm=BELL, shots=2000, profile="local", memory=True):

@@ -10,22 +10,9 @@ from executors.base import CircuitResult
 from qportal.jobs import stored_results
 from qportal.jobs.models import JobCircuit
 from qportal.jobs.stored_results import pack_counts, row_values, unpack_counts
-from tests.circuits import BELL
+from tests.circuits import BELL, TWO_REGISTERS
 
 pytestmark = pytest.mark.django_db
-
-TWO_REGISTERS = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[3];
-creg a[1];
-creg b[2];
-x q[0];
-h q[1];
-x q[2];
-measure q[0] -> a[0];
-measure q[1] -> b[0];
-measure q[2] -> b[1];
-"""
 
 
 @pytest.mark.parametrize(
