@@ -40,3 +40,8 @@ def test_wrong_parameter_count_and_flat_binding():
     assert pub_shape(circuit, [0.5]) == ()
     with pytest.raises(InvalidRequest, match="circuit 0"):
         pub_shape(circuit, [[0.1, 0.2]])
+
+
+def test_non_finite_value_is_refused():
+    with pytest.raises(InvalidRequest, match="circuit 1: parameter_values holds a value that is not finite"):
+        pub_shape(_circuit(), [[0.1], [float("nan")]], index=1)
