@@ -1,7 +1,9 @@
 """Quantum clusters: one executor made of member executors, a selector and failover.
 
 Selectors: ``"cyclic"`` (members in order, one request each), ``"random"``, ``"least_busy"``
-(fewest requests in flight; ties go round-robin) or a callable ``(members, request) -> member``.
+(the shortest queue: the backend's own ``pending_jobs``, for members that report one through
+``queue_length()`` (IBM cloud and fake backends), plus the requests this cluster has in flight
+there; ties go round-robin) or a callable ``(members, request) -> member``.
 A member that fails with :class:`TransientError` or a connection-type fault hands the request to
 the next member; each hand-over is recorded in ``result.metadata["failover"]``.  Requests that can
 never succeed (:class:`InvalidRequest`), jobs the backend ran and failed (:class:`RemoteJobFailed`),
@@ -10,6 +12,7 @@ refused credentials and cancellations are not retried.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -30,6 +33,7 @@ from executors.taskjobs import TaskJobs
 Selector = Callable[[Sequence[Executor], ExecutionRequest], Executor]
 SELECTORS = ("cyclic", "random", "least_busy")
 _RETRYABLE = (TransientError, ConnectionError, TimeoutError)
+QUEUE_TTL = 30.0  # seconds a member's reported queue length is reused
 
 
 class ClusterExecutor(TaskJobs):
@@ -68,6 +72,7 @@ class ClusterExecutor(TaskJobs):
         self._next = 0
         self._random = random.Random(seed)
         self._in_flight = [0] * len(self.members)
+        self._queues: list[tuple[float, int]] = [(-QUEUE_TTL, 0)] * len(self.members)  # (read at, length)
 
     def in_flight(self) -> list[int]:
         """Requests currently selected for, or running on, each member."""
@@ -83,10 +88,31 @@ class ClusterExecutor(TaskJobs):
         for member in self.members:
             member.validate(request)
 
-    def select(self, request: ExecutionRequest) -> Ticket:
-        """Pick the member that runs ``request``; it counts as in flight until released."""
+    def queue_lengths(self) -> list[int]:
+        """Each member's queue as its backend reports it (``queue_length()``, e.g. IBM's
+        ``pending_jobs``; 0 for members without one), read at most every ``QUEUE_TTL`` seconds.
+        Blocking for a cloud member: :meth:`run` calls it in a thread."""
+        now = time.monotonic()
+        lengths = []
+        for index, member in enumerate(self.members):
+            read_at, length = self._queues[index]
+            report = getattr(member, "queue_length", None)
+            if report is not None and now - read_at >= QUEUE_TTL:
+                try:
+                    length = int(report() or 0)
+                except Exception:  # noqa: BLE001 - an unknown queue counts as empty; failover covers the rest
+                    length = 0
+                self._queues[index] = (now, length)
+            lengths.append(length)
+        return lengths
+
+    def select(self, request: ExecutionRequest, queues: list[int] | None = None) -> Ticket:
+        """Pick the member that runs ``request``; it counts as in flight until released.
+        ``least_busy`` reads ``queues`` (from :meth:`queue_lengths`, which it calls when not given)."""
+        if self.selector == "least_busy" and queues is None:
+            queues = self.queue_lengths()
         with self._lock:
-            index = self._pick(request)
+            index = self._pick(request, queues)
             self._in_flight[index] += 1
         return Ticket(index)
 
@@ -97,7 +123,7 @@ class ClusterExecutor(TaskJobs):
                 ticket.released = True
                 self._in_flight[ticket.index] -= 1
 
-    def _pick(self, request: ExecutionRequest) -> int:
+    def _pick(self, request: ExecutionRequest, queues: list[int] | None = None) -> int:
         count = len(self.members)
         if self.selector == "cyclic":
             index, self._next = self._next, (self._next + 1) % count
@@ -106,7 +132,8 @@ class ClusterExecutor(TaskJobs):
             return self._random.randrange(count)
         if self.selector == "least_busy":
             start = self._next
-            index = min(range(count), key=lambda i: (self._in_flight[i], (i - start) % count))
+            waiting = queues or [0] * count
+            index = min(range(count), key=lambda i: (waiting[i] + self._in_flight[i], (i - start) % count))
             self._next = (index + 1) % count
             return index
         chosen = self.selector(self.members, request)
@@ -169,7 +196,8 @@ class ClusterExecutor(TaskJobs):
             ticket.index = (ticket.index + 1) % len(self.members)
 
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
-        return await self.run_on(self.select(request), request)
+        queues = await asyncio.to_thread(self.queue_lengths) if self.selector == "least_busy" else None
+        return await self.run_on(self.select(request, queues), request)
 
 
 QCluster = ClusterExecutor

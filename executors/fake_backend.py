@@ -112,6 +112,10 @@ class FakeBackendExecutor(InProcessExecutor):
     def max_qubits(self) -> int | None:
         return fake_backend_qubits(self.name)
 
+    def queue_length(self) -> int:
+        """The fake backend's ``status().pending_jobs`` (what a cluster's ``least_busy`` reads)."""
+        return int(self.backend.status().pending_jobs)
+
     def validate(self, request: ExecutionRequest) -> None:
         super().validate(request)
         if not 0 <= self.optimization_level <= 3:

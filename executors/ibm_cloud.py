@@ -355,6 +355,16 @@ class IBMCloudExecutor:
     def validate(self, request: ExecutionRequest) -> None:
         validate_request(request, self.max_qubits(), self.spec.backend or "the IBM backend")
 
+    def queue_length(self) -> int | None:
+        """IBM's queue on the profile's backend, ``status().pending_jobs`` (blocking; None without a
+        named backend).  A cluster's ``least_busy`` selector reads it."""
+        if not self.spec.backend:
+            return None
+        try:
+            return int(get_service(self.credential).backend(self.spec.backend).status().pending_jobs)
+        except Exception as error:
+            raise classify(error, self.credential) from error
+
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
         return await self.result(await self.submit(request))
 
