@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from qiskit import QuantumCircuit
 
+from executors.ideal import keyed_by_clbits
+
 __all__ = [
     "Distance",
     "MAX_NOISY_QUBITS",
@@ -156,13 +158,4 @@ def noisy_probabilities(circuit: QuantumCircuit, noise_model) -> dict[str, float
         axis = len(targets) - 1 - k
         tensor = np.moveaxis(np.tensordot(tensor, confusion, axes=([axis], [0])), -1, axis)
     probabilities = tensor.reshape(-1)
-    width = circuit.num_clbits
-    found: dict[str, float] = {}
-    for value in np.flatnonzero(probabilities > 1e-15):
-        bits = ["0"] * width
-        for position, clbit in enumerate(clbits):
-            if value >> position & 1:
-                bits[width - 1 - clbit] = "1"
-        key = "".join(bits)
-        found[key] = found.get(key, 0.0) + float(probabilities[value])
-    return found
+    return keyed_by_clbits(probabilities, clbits, circuit.num_clbits, 1e-15)

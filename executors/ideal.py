@@ -44,7 +44,15 @@ def ideal_probabilities(circuit: QuantumCircuit, min_probability: float = 1e-12)
         return None
     clbits = sorted(measured)
     probabilities = state.probabilities(qargs=[measured[c] for c in clbits])  # qargs[0] is the lowest bit
-    width = circuit.num_clbits
+    return keyed_by_clbits(probabilities, clbits, circuit.num_clbits, min_probability)
+
+
+def keyed_by_clbits(
+    probabilities: np.ndarray, clbits: list[int], width: int, min_probability: float
+) -> dict[str, float]:
+    """Probabilities indexed with bit k for ``clbits[k]``, keyed like a sampler's counts: a
+    ``width``-bit string, clbit 0 rightmost, unmeasured clbits 0; entries at or below
+    ``min_probability`` are dropped."""
     found: dict[str, float] = {}
     for value in np.flatnonzero(probabilities > min_probability):
         bits = ["0"] * width
