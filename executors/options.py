@@ -31,8 +31,10 @@ from qiskit_ibm_runtime.options.utils import UnsetType
 from executors.base import MAX_SHOTS, InvalidRequest, Primitive
 
 __all__ = [
+    "AER_METHODS",
     "PORTAL_OPTIONS",
     "InvalidOption",
+    "expand_shorthands",
     "merge_options",
     "runtime_options",
     "validate_options",
@@ -66,7 +68,7 @@ class InvalidOption(InvalidRequest):
     """An option the primitive cannot take; ``field`` is its dotted path."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(f"option {field}: {message}")
+        super().__init__(f"{field}: {message}" if field == "options" else f"options.{field}: {message}")
         self.field = field
 
 
@@ -79,6 +81,13 @@ def merge_options(base: dict[str, Any] | None, override: dict[str, Any] | None) 
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def expand_shorthands(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``twirling: true`` / ``dynamical_decoupling: true`` written as the runtime's
+    own fields, so a job's ``{"twirling": {"num_randomizations": 8}}`` merges into a profile's
+    ``twirling: true`` instead of replacing it."""
+    return {key: _expand_shorthand(key, value) for key, value in (options or {}).items()}
 
 
 def validate_options(primitive: Primitive | None, options: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from ninja.errors import HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
 from executors.base import InvalidRequest
+from executors.options import InvalidOption
 from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.api import router as accounts_router
 from qportal.accounts.audit_api import router as audit_router
@@ -20,7 +21,7 @@ from qportal.jobs.api import router as jobs_router
 from qportal.jobs.queue_limits import QueueFull
 from qportal.notifications.api import router as notifications_router
 from qportal.profiles.api import router as profiles_router
-from qportal.profiles.services import ProfileInvalid
+from qportal.profiles.services import InvalidProfileOption, ProfileInvalid
 from qportal.throttle import PersonRateThrottle, refusal
 
 api = NinjaAPI(
@@ -50,6 +51,18 @@ def invalid_request(request, exc: InvalidRequest):
     if exc.line is not None:
         body["line"] = exc.line
     return api.create_response(request, body, status=400)
+
+
+@api.exception_handler(InvalidOption)
+def invalid_option(request, exc: InvalidOption):
+    """A job's option: the answer names the field's dotted path (``options.resilience.zne``)."""
+    field = "options" if exc.field == "options" else f"options.{exc.field}"
+    return api.create_response(request, {"detail": str(exc), "field": field}, status=400)
+
+
+@api.exception_handler(InvalidProfileOption)
+def invalid_profile_option(request, exc: InvalidProfileOption):
+    return api.create_response(request, {"detail": str(exc), "field": exc.field}, status=400)
 
 
 # Domain errors whose message is the whole answer, and the status each one maps to.

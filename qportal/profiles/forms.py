@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from django import forms
 
+from executors.options import AER_METHODS
 from qportal.accounts.models import IBMCredential
 from qportal.profiles.backends import backends_for
 from qportal.profiles.models import ExecutionMode, ExecutorProfile, ProfileKind
-from qportal.profiles.validation import AER_METHODS, SELECTORS
+from qportal.profiles.services import InvalidProfileOption
+from qportal.profiles.validation import SELECTORS, validate_options
 
 # The form fields each kind reads; ``team``, ``name``, ``description``, ``kind`` and ``shots`` are
 # every kind's.
@@ -136,7 +138,9 @@ class ProfileForm(forms.Form):
     options = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-        help_text='JSON object, e.g. {"optimization_level": 1, "seed": 7}',
+        help_text="JSON object: the portal's own keys (optimization_level, seed...) and any field of "
+        "qiskit-ibm-runtime's SamplerOptions/EstimatorOptions, e.g. "
+        '{"seed": 7, "resilience": {"zne_mitigation": true, "zne": {"noise_factors": [1, 3, 5]}}}',
     )
 
     def __init__(self, *args, teams=(), profile: ExecutorProfile | None = None, **kwargs):
@@ -198,7 +202,12 @@ class ProfileForm(forms.Form):
         return [self[f] for f in COMMON_FIELDS]
 
     def clean_options(self):
-        return _json_object(self.cleaned_data.get("options"), "options")
+        """The JSON object, checked as the API checks it: a bad field is named by its dotted path."""
+        options = _json_object(self.cleaned_data.get("options"), "options")
+        try:
+            return validate_options(options)
+        except InvalidProfileOption as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_device_options(self):
         return _json_object(self.cleaned_data.get("device_options"), "device options")

@@ -19,6 +19,14 @@ class ProfileInvalid(Exception):
     pass
 
 
+class InvalidProfileOption(ProfileInvalid):
+    """A profile option its primitive cannot take; ``field`` is its dotted path (``options.x.y``)."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = "options" if field == "options" else f"options.{field}"
+
+
 def visible_profiles(user) -> QuerySet[ExecutorProfile]:
     """Built-in profiles and those of the user's teams (one query: the teams are a subquery)."""
     return ExecutorProfile.objects.filter(Q(team__isnull=True) | team_filter(user)).select_related("team")

@@ -6,60 +6,27 @@ import re
 from typing import Any
 
 from executors.base import MAX_SHOTS, ExecutorError
+from executors.options import InvalidOption
+from executors.options import validate_options as check_options
 from executors.registry import backend_max_qubits
 from qportal.profiles.models import ExecutionMode, ExecutorProfile, ProfileKind
-from qportal.profiles.services import ProfileInvalid, profile_max_qubits
+from qportal.profiles.services import InvalidProfileOption, ProfileInvalid, profile_max_qubits
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SELECTORS = ("cyclic", "random", "least_busy")
-# The AerSimulator methods a local profile may name (``options["method"]``, executors.local);
-# "unitary" and "superop" are left out: they cannot sample shots.
-AER_METHODS = (
-    "automatic",
-    "statevector",
-    "density_matrix",
-    "stabilizer",
-    "extended_stabilizer",
-    "matrix_product_state",
-)
-
-# option name -> (type, minimum, maximum)
-OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
-    "optimization_level": (int, 0, 3),
-    "resilience_level": (int, 0, 2),
-    "seed": (int, 0, 2**63 - 1),
-    "default_shots": (int, 1, MAX_SHOTS),
-    "max_execution_time": (int, 1, 10_800),
-    "dynamical_decoupling": (bool, None, None),
-    "twirling": (bool, None, None),
-    "noise": (bool, None, None),
-    "max_jobs": (int, 1, 100),
-    "shots": (int, 0, MAX_SHOTS),  # PennyLane profiles: 0 keeps the job's shots (the seeds' rule)
-    "device_options": (dict, None, None),
-    "method": (str, None, None),
-}
-
 # Each submission on a cluster resolves every member in the worker's database thread, so a long
 # list starved every other job (issue 16). Failover needs a handful.
 MAX_CLUSTER_MEMBERS = 16
 
 
 def validate_options(options: Any) -> dict[str, Any]:
-    if not isinstance(options, dict):
-        raise ProfileInvalid("options must be an object")
-    for key, value in options.items():
-        if key not in OPTION_RULES:
-            raise ProfileInvalid(f"unknown option {key!r}; known options: {', '.join(sorted(OPTION_RULES))}")
-        kind, low, high = OPTION_RULES[key]
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ProfileInvalid(f"option {key} must be an integer")
-        if kind is not int and not isinstance(value, kind):
-            raise ProfileInvalid(f"option {key} must be {kind.__name__}")
-        if low is not None and not low <= value <= high:
-            raise ProfileInvalid(f"option {key} must be between {low} and {high}, got {value}")
-    if "method" in options and options["method"] not in AER_METHODS:
-        raise ProfileInvalid(f"option method must be one of {', '.join(AER_METHODS)}")
-    return options
+    """A profile's options, checked by :func:`executors.options.validate_options` (the portal's own
+    keys and every field of qiskit-ibm-runtime's ``SamplerOptions``/``EstimatorOptions``); a bad one
+    raises :class:`InvalidProfileOption` naming its dotted path."""
+    try:
+        return check_options(None, options)
+    except InvalidOption as exc:
+        raise InvalidProfileOption(str(exc), field=exc.field) from None
 
 
 def validate_profile(profile: ExecutorProfile) -> None:
@@ -74,7 +41,7 @@ def validate_profile(profile: ExecutorProfile) -> None:
         raise ProfileInvalid(f"shots must be between 1 and {MAX_SHOTS}")
     if profile.max_time is not None and not 1 <= profile.max_time <= 28_800:
         raise ProfileInvalid("max_time must be between 1 and 28800 seconds")
-    validate_options(profile.options)
+    profile.options = validate_options(profile.options)
     if profile.kind == ProfileKind.IBM_CLOUD:
         if not profile.backend:
             raise ProfileInvalid("an ibm_cloud profile needs a backend name (e.g. ibm_brisbane)")

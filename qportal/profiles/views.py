@@ -13,7 +13,14 @@ from qportal.accounts.access import Conflict, NotFound, ReadOnly
 from qportal.accounts.models import Membership
 from qportal.profiles.forms import ProfileForm
 from qportal.profiles.models import ExecutorProfile
-from qportal.profiles.services import ProfileInvalid, deletable_profile, delete_profile, save_profile, visible_profiles
+from qportal.profiles.services import (
+    InvalidProfileOption,
+    ProfileInvalid,
+    deletable_profile,
+    delete_profile,
+    save_profile,
+    visible_profiles,
+)
 from qportal.profiles.validation import validate_profile
 
 
@@ -68,6 +75,8 @@ def profile_edit(request, profile_id: int | None = None):
                 validate_profile(profile)
                 save_profile(request.user, profile)
                 return redirect("profile-list")
+            except InvalidProfileOption as exc:
+                form.add_error("options", str(exc))
             except ProfileInvalid as exc:
                 form.add_error(None, str(exc))
             except django_forms.ValidationError:
