@@ -82,7 +82,8 @@ class ExecutionRequest:
     or None; the caller promises not to change such a circuit.  A simulator child process is then
     sent the text, which it parses faster than it unpickles the circuit.
     ``memory`` (sampler only): keep each shot's outcome, in shot order (``CircuitResult.memory``),
-    not only the counts.
+    not only the counts.  ``options``: the job's own primitive options (validated by
+    :mod:`executors.options`), merged over ``ExecutorSpec.options`` by :mod:`executors.job_options`.
     """
 
     circuits: list[QuantumCircuit]
@@ -94,6 +95,7 @@ class ExecutionRequest:
     submit_key: str | None = None
     sources: list[str | None] | None = None
     memory: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # the job's primitive options, over the spec's
     on_circuit: Callable[[CircuitResult], None] | None = None  # called as each circuit finishes
     on_progress: Callable[[str], None] | None = None  # sub-status text: "transpiling", "executing"
 

@@ -5,11 +5,13 @@ and calibrated noise; its primitives run on Aer in this process, offline.  Jobs 
 IBM cloud executor builds them (:mod:`executors.runtime`), so both paths transpile, set options
 and read results the same way.
 
-Options (``ExecutorSpec.options``): ``optimization_level`` (0-3, our transpilation),
-``default_shots``, ``seed`` (simulator and transpiler seed; local mode ignores 0),
-``noise`` (False runs ideal Aer on the device's layout), and for the cloud only
-``resilience_level``, ``dynamical_decoupling``, ``twirling``, ``max_execution_time``:
-local mode has no effect for those and they are reported as ``ignored_options``.
+Options (``ExecutorSpec.options``, with the request's own over them: :mod:`executors.job_options`):
+``optimization_level`` (0-3, our transpilation), ``seed`` (simulator and transpiler seed; local
+mode ignores 0), ``noise`` (False runs ideal Aer on the device's layout), and of the primitives'
+options what qiskit-ibm-runtime's local testing mode applies: ``default_shots``,
+``default_precision``, ``simulator.seed_simulator`` and ``execution.meas_type`` ("classified").
+Every other option (resilience, twirling, dynamical decoupling...) has no effect here and is
+listed, by dotted path, in the result's ``ignored_options``.
 """
 
 from __future__ import annotations
@@ -29,15 +31,10 @@ from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
 
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec, InvalidRequest
 from executors.inprocess import InProcessExecutor
+from executors.job_options import effective_options, ignored_options, precision_of, seed_of
 from executors.pubs import build_pubs, estimator_circuit, estimator_precision
 from executors.results import convert_estimator_result, convert_sampler_result
-from executors.runtime import (
-    CLOUD_ONLY_OPTIONS,
-    DEFAULT_OPTIMIZATION_LEVEL,
-    check_isa,
-    make_options,
-    transpile_to_isa,
-)
+from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, check_isa, transpile_to_isa
 
 __all__ = ["FakeBackendExecutor", "fake_backend", "fake_backend_qubits", "list_fake_backends"]
 
@@ -129,8 +126,9 @@ class FakeBackendExecutor(InProcessExecutor):
         if request.primitive == "estimator":
             circuits = [estimator_circuit(circuit) for circuit in circuits]
         if self.spec.local_transpile:
-            seed = self.spec.options.get("seed")
-            circuits = transpile_to_isa(circuits, self.backend, self.optimization_level, seed)
+            options = effective_options(self.spec.options, request.options)
+            level = options.get("optimization_level", self.optimization_level)
+            circuits = transpile_to_isa(circuits, self.backend, int(level), options.get("seed"))
         else:
             check_isa(circuits, self.backend)
         layouts = [c.layout.final_index_layout() if c.layout is not None else None for c in circuits]
@@ -147,7 +145,8 @@ class FakeBackendExecutor(InProcessExecutor):
         self, request: ExecutionRequest, prepared: _Prepared, indices: list[int], shots: int
     ) -> list[CircuitResult]:
         pubs = build_pubs(request, prepared.circuits, indices)
-        options = make_options(self.spec.options, request.primitive, local=True)
+        merged = effective_options(self.spec.options, request.options)
+        options = _local_testing_options(request.primitive, merged)
         started = time.perf_counter()
         if request.primitive == "sampler":
             result = SamplerV2(mode=prepared.mode, options=options).run(pubs, shots=shots).result()
@@ -155,7 +154,8 @@ class FakeBackendExecutor(InProcessExecutor):
             converted = convert_sampler_result(result, indices, call, memory=request.memory)
         else:
             estimator = EstimatorV2(mode=prepared.mode, options=options)
-            result = estimator.run(pubs, precision=estimator_precision(shots)).result()
+            precision = precision_of("estimator", merged) or estimator_precision(shots)
+            result = estimator.run(pubs, precision=precision).result()
             converted = convert_estimator_result(result, indices, shots, {"call_time": time.perf_counter() - started})
         for circuit_result in converted:
             circuit_result.metadata["physical_qubits"] = prepared.layouts[circuit_result.index]
@@ -166,11 +166,24 @@ class FakeBackendExecutor(InProcessExecutor):
             prepared.mode.close()
 
     def _metadata(self, request: ExecutionRequest, prepared: _Prepared) -> dict[str, Any]:
-        ignored = [key for key in CLOUD_ONLY_OPTIONS if self.spec.options.get(key) is not None]
+        merged = effective_options(self.spec.options, request.options)
         return {
             "backend": self.name,
             "noise": self.noise,
             "mode": self.spec.mode,
-            "optimization_level": self.optimization_level if self.spec.local_transpile else None,
-            "ignored_options": ignored,
+            "optimization_level": merged.get("optimization_level", self.optimization_level)
+            if self.spec.local_transpile
+            else None,
+            "ignored_options": ignored_options(request.primitive, merged, "fake"),
         }
+
+
+def _local_testing_options(primitive: str, merged: dict[str, Any]) -> dict[str, Any]:
+    """The primitive options local testing mode applies (the shots and precision go to ``run``)."""
+    options: dict[str, Any] = {}
+    seed = seed_of(merged)
+    if seed is not None:
+        options["simulator"] = {"seed_simulator": seed}
+    if primitive == "sampler" and (merged.get("execution") or {}).get("meas_type") == "classified":
+        options["execution"] = {"meas_type": "classified"}
+    return options

@@ -10,11 +10,12 @@ Remote jobs are never duplicated: each is tagged with the request's ``submit_key
 ``<submit_key>.<part>`` per call), a retried submission first looks its tag up, and a lost
 submission is found again with :meth:`IBMCloudExecutor.find_by_tag`.
 
-``ExecutorSpec.options`` keys understood: optimization_level (local transpilation), seed
-(transpiler and simulator seed), default_shots, resilience_level (estimator),
-dynamical_decoupling and twirling (bool or the runtime's option dict), max_execution_time; they
-are turned into runtime options by :func:`executors.runtime.make_options`, shared with the
-fake-backend executor.
+Options: ``ExecutorSpec.options`` (the profile's) with ``ExecutionRequest.options`` (the job's)
+over them.  The portal's ``optimization_level`` and ``seed`` steer local transpilation; every
+field of qiskit-ibm-runtime's SamplerOptions/EstimatorOptions goes to IBM as given
+(:func:`executors.runtime.cloud_options`), the submit-key tags joined by the user's
+``environment.job_tags``.  Fields the job's primitive has no use for (a profile's ``resilience``
+on a sampler job) are left out and listed in the result's ``ignored_options``.
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ from executors.base import (
     TransientError,
 )
 from executors.circuits import validate_request
+from executors.job_options import effective_options
 from executors.pubs import build_pubs, estimator_circuit
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.retry import retry_async
-from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, check_isa, make_options, transpile_to_isa
+from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, check_isa, cloud_options, transpile_to_isa
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -386,7 +388,7 @@ class IBMCloudExecutor:
             for part, group in enumerate(groups):
                 pubs = build_pubs(request, circuits, group)
                 tags = [key, f"{key}.{part}", *request.tags]
-                jobs.append(await self._submit_part(mode, request.primitive, pubs, tags, shots))
+                jobs.append(await self._submit_part(mode, request, pubs, tags, shots))
                 logger.info(
                     "submitted IBM job %s (part %d of %d, tag %s) to %s",
                     jobs[-1].job_id(),
@@ -418,8 +420,9 @@ class IBMCloudExecutor:
         if not self.spec.local_transpile:
             check_isa(circuits, backend)
             return circuits
-        level = int(self._option("optimization_level", DEFAULT_OPTIMIZATION_LEVEL))
-        seed = self._option("seed")
+        options = effective_options(self.spec.options, request.options)
+        level = int(options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL))
+        seed = options.get("seed")
         return transpile_to_isa(circuits, backend, level, None if seed is None else int(seed))
 
     def _open_mode(self, backend: Any) -> Any:
@@ -430,7 +433,7 @@ class IBMCloudExecutor:
         return backend
 
     async def _submit_part(
-        self, mode: Any, primitive: str, pubs: list[Any], tags: list[str], shots: int
+        self, mode: Any, request: ExecutionRequest, pubs: list[Any], tags: list[str], shots: int
     ) -> RuntimeJobV2:
         """Submit one primitive call; a retry first looks for a job an earlier try left behind."""
         service = await self._service()
@@ -445,8 +448,9 @@ class IBMCloudExecutor:
                     logger.info("IBM job %s was created by an earlier try; not resubmitting", found[0].job_id())
                     return found[0]
             tried = True
-            options = make_options(self.spec.options, primitive, local=False, default_shots=shots, tags=tags)
-            factory = SamplerV2 if primitive == "sampler" else EstimatorV2
+            merged = effective_options(self.spec.options, request.options)
+            options, _ = cloud_options(request.primitive, merged, shots=shots, tags=tags)
+            factory = SamplerV2 if request.primitive == "sampler" else EstimatorV2
             return factory(mode=mode, options=options).run(pubs)
 
         return await self._call(submit_once)
@@ -505,11 +509,15 @@ class IBMCloudExecutor:
                     request.on_circuit(item)
             circuits += part
         backend = self._backend.name if self._backend is not None else self.spec.backend
+        metadata: dict[str, Any] = {"backend": backend, "mode": self.spec.mode}
+        if request is not None:
+            merged = effective_options(self.spec.options, request.options)
+            metadata["ignored_options"] = cloud_options(request.primitive, merged, shots=1, tags=[])[1]
         return ExecutionResult(
             circuits=circuits,
             execution_time=time.monotonic() - handle.state.submitted,
             remote_ids=list(handle.remote_ids),
-            metadata={"backend": backend, "mode": self.spec.mode},
+            metadata=metadata,
         )
 
     async def _failure(self, job: RuntimeJobV2) -> str:

@@ -1,14 +1,16 @@
 """The qiskit-aer simulators that run in this process.
 
 :class:`LocalSimulatorExecutor` (profile kind ``local``) runs ideal simulations with qiskit-aer's
-SamplerV2 and EstimatorV2.  Options (``ExecutorSpec.options``): ``seed`` (int, reproducible
-sampling), ``default_shots``, ``method`` (an AerSimulator method such as ``"statevector"`` or
+SamplerV2 and EstimatorV2.  Options (``ExecutorSpec.options``, the request's own over them):
+``seed`` or ``simulator.seed_simulator`` (int, reproducible sampling), ``default_shots``,
+``default_precision`` (estimator), ``method`` (an AerSimulator method such as ``"statevector"`` or
 ``"matrix_product_state"``).  Estimator results are exact expectation values plus Gaussian noise
 of width 1/sqrt(shots), the spread a real shot-based estimate would have; ``stds`` reports that
-width.  Sampler circuits that measure only at the end, into one classical register of at most 20
-bits, are sampled from their exact measured distribution (``_sample_exactly``) rather than by
-SamplerV2: tiny jobs with any method (``runs_inline``), bigger ones on a statevector of at most
-24 qubits.
+width.  Any other primitive option (resilience, twirling...) has no effect on an ideal simulator
+and is listed in the result's ``ignored_options``.  Sampler circuits that measure only at the
+end, into one classical register of at most 20 bits, are sampled from their exact measured
+distribution (``_sample_exactly``) rather than by SamplerV2: tiny jobs with any method
+(``runs_inline``), bigger ones on a statevector of at most 24 qubits.
 
 :class:`AerSamplerExecutor` is the lean sampler-only executor qelectrons run on by default: one
 cached ``AerSimulator``, each circuit prepared once, concurrent requests simulated together.
@@ -38,6 +40,7 @@ from qiskit_aer.primitives import EstimatorV2, SamplerV2
 from executors.base import CircuitResult, ExecutionRequest, ExecutionResult, ExecutorSpec, InvalidRequest
 from executors.circuits import operation_names
 from executors.inprocess import InProcessExecutor
+from executors.job_options import effective_options, ignored_options, precision_of, seed_of
 from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision
 from executors.results import convert_estimator_result, convert_sampler_result, jsonable, pack_shots
 from executors.taskjobs import TaskJobs
@@ -89,11 +92,6 @@ class LocalSimulatorExecutor(InProcessExecutor):
         self._backend = _simulator(self.method)
         self._target = _target(self.method)
         self._supported = frozenset(self._target.operation_names) | _DIRECTIVES
-
-    @property
-    def seed(self) -> int | None:
-        seed = self.spec.options.get("seed")
-        return None if seed is None else int(seed)
 
     def max_qubits(self) -> int | None:
         return self._backend.configuration().n_qubits
@@ -155,26 +153,33 @@ class LocalSimulatorExecutor(InProcessExecutor):
         if max(prepared.circuits[index].num_qubits for index in indices) < _PARALLEL_QUBITS:
             backend_options["max_parallel_threads"] = 1
         options: dict[str, Any] = {"backend_options": backend_options}
+        merged = effective_options(self.spec.options, request.options) if request.options else self.spec.options
+        seed = seed_of(merged)
         started = time.perf_counter()
         if request.primitive == "sampler":
             if self.runs_inline(request, shots) or self._samples_exactly(prepared.circuits, indices):
-                exact = _sample_exactly(
-                    self._backend, prepared.circuits, indices, shots, self.seed, memory=request.memory
-                )
+                exact = _sample_exactly(self._backend, prepared.circuits, indices, shots, seed, memory=request.memory)
                 if exact is not None:
                     return exact
-            sampler = SamplerV2(default_shots=shots, seed=self.seed, options=options)
+            sampler = SamplerV2(default_shots=shots, seed=seed, options=options)
             result = sampler.run(pubs, shots=shots).result()
             call = _call_metadata(started, len(pubs))
             return convert_sampler_result(result, indices, call, memory=request.memory)
-        if self.seed is not None:
-            options["run_options"] = {"seed_simulator": self.seed}
+        if seed is not None:
+            options["run_options"] = {"seed_simulator": seed}
         estimator = EstimatorV2(options=options)
-        result = estimator.run(pubs, precision=estimator_precision(shots)).result()
+        precision = precision_of("estimator", merged) or estimator_precision(shots)
+        result = estimator.run(pubs, precision=precision).result()
         return convert_estimator_result(result, indices, shots, _call_metadata(started, len(pubs)))
 
     def _metadata(self, request: ExecutionRequest, prepared: _Prepared) -> dict[str, Any]:
-        return {"backend": self.name, "method": self.method, "transpiled": prepared.transpiled}
+        merged = effective_options(self.spec.options, request.options)
+        return {
+            "backend": self.name,
+            "method": self.method,
+            "transpiled": prepared.transpiled,
+            "ignored_options": ignored_options(request.primitive, merged, "local"),
+        }
 
 
 def _operations_if_measured_at_end(circuit: QuantumCircuit) -> int | None:

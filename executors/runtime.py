@@ -1,8 +1,8 @@
 """Qiskit Runtime job building shared by the fake-backend and IBM cloud executors.
 
-Both paths transpile to the backend's ISA (:func:`transpile_to_isa`, :func:`check_isa`) and turn
-profile options into SamplerV2/EstimatorV2 options (:func:`make_options`) the same way, so a
-profile behaves alike on a fake backend and on the device it imitates.
+Both paths transpile to the backend's ISA (:func:`transpile_to_isa`, :func:`check_isa`); the cloud
+path builds IBM's SamplerV2/EstimatorV2 options with :func:`cloud_options` (the fake backends apply
+what local testing mode can: :mod:`executors.fake_backend`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime.utils.utils import is_isa_circuit
 
 from executors.base import InvalidRequest, Primitive
+from executors.job_options import precision_of
+from executors.options import runtime_options
 
-__all__ = ["CLOUD_ONLY_OPTIONS", "DEFAULT_OPTIMIZATION_LEVEL", "check_isa", "make_options", "transpile_to_isa"]
+__all__ = ["DEFAULT_OPTIMIZATION_LEVEL", "check_isa", "cloud_options", "transpile_to_isa"]
 
-CLOUD_ONLY_OPTIONS = ("resilience_level", "dynamical_decoupling", "twirling", "max_execution_time")
 DEFAULT_OPTIMIZATION_LEVEL = 2
 
 
@@ -56,43 +57,26 @@ def check_isa(circuits: list[QuantumCircuit], backend: BackendV2) -> None:
             )
 
 
-def make_options(
-    spec_options: dict[str, Any],
-    primitive: Primitive,
-    *,
-    local: bool,
-    default_shots: int | None = None,
-    tags: list[str] | None = None,
-) -> dict[str, Any]:
-    """The ``options`` dict for a qiskit-ibm-runtime SamplerV2/EstimatorV2 from profile options.
+def cloud_options(
+    primitive: Primitive, options: dict[str, Any], *, shots: int, tags: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The ``options`` for a qiskit-ibm-runtime SamplerV2/EstimatorV2 on IBM's service, and the
+    dotted paths of the fields this primitive has no use for (left out).
 
-    ``local`` leaves out what local testing mode cannot honour (see ``CLOUD_ONLY_OPTIONS``).
-    ``dynamical_decoupling`` and ``twirling`` accept True/False or a dict of Qiskit's own fields.
+    ``options`` are the job's merged over its profile's (:func:`executors.job_options.effective_options`);
+    they go as given (:func:`executors.options.runtime_options`), with what the portal decides:
+    ``default_shots`` (unless an estimator job runs by ``default_precision``), the portal's ``seed``
+    as ``simulator.seed_simulator`` (and ``seed_estimator``) when those are not given, and
+    ``environment.job_tags``: ``tags`` (the submit key first) followed by the user's own.
     """
-    options: dict[str, Any] = {}
-    if default_shots is not None:
-        options["default_shots"] = int(default_shots)
-    seed = spec_options.get("seed")
+    sent, dropped = runtime_options(primitive, options)
+    if precision_of(primitive, options) is None:
+        sent["default_shots"] = int(shots)
+    seed = options.get("seed")
     if seed is not None:
-        options["simulator"] = {"seed_simulator": int(seed)}
-        if primitive == "estimator" and not local:
-            options["seed_estimator"] = int(seed)
-    if local:
-        return options
-    if primitive == "estimator" and spec_options.get("resilience_level") is not None:
-        options["resilience_level"] = int(spec_options["resilience_level"])
-    decoupling = spec_options.get("dynamical_decoupling")
-    if decoupling is not None:
-        options["dynamical_decoupling"] = decoupling if isinstance(decoupling, dict) else {"enable": bool(decoupling)}
-    twirling = spec_options.get("twirling")
-    if twirling is not None:
-        options["twirling"] = (
-            twirling
-            if isinstance(twirling, dict)
-            else {"enable_gates": bool(twirling), "enable_measure": bool(twirling)}
-        )
-    if spec_options.get("max_execution_time") is not None:
-        options["max_execution_time"] = int(spec_options["max_execution_time"])
-    if tags:
-        options["environment"] = {"job_tags": list(tags)}
-    return options
+        sent.setdefault("simulator", {}).setdefault("seed_simulator", int(seed))
+        if primitive == "estimator":
+            sent.setdefault("seed_estimator", int(seed))
+    environment = sent.setdefault("environment", {})
+    environment["job_tags"] = list(dict.fromkeys([*tags, *(environment.get("job_tags") or [])]))
+    return sent, dropped

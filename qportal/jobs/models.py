@@ -68,6 +68,10 @@ class Job(models.Model):
     # The client's Idempotency-Key: a retried submission with the same key returns this job.
     # NULL when none was sent (written as a literal: no query parameter on the hot path).
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    # The job's own primitive options as sent (the profile's apply beneath them: executors.job_options),
+    # and those the simulator that ran it could not apply, by dotted path.
+    options = models.JSONField(default=dict, blank=True)
+    ignored_options = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created"]

@@ -32,6 +32,11 @@ class JobIn(Schema):
         description="Sampler only: keep every shot's outcome, in shot order, as well as the counts "
         "(read it from `/results?memory=true` or the npz download)",
     )
+    options: dict[str, Any] = Field(
+        {},
+        description="Primitive options for this job (any field of qiskit-ibm-runtime's SamplerOptions / "
+        "EstimatorOptions, plus the portal's `seed` and `optimization_level`), over the profile's: the job's win",
+    )
 
 
 class EventOut(Schema):
@@ -109,6 +114,10 @@ class JobOut(Schema):
     ran_on: str = Field(..., description="cluster profiles: the member profile that ran the job")
     archived_at: datetime | None
     last_seq: int
+    options: dict = Field(..., description="the job's own primitive options, as sent (the profile's apply beneath)")
+    ignored_options: list[str] = Field(
+        ..., description="options the backend that ran the job could not apply (local and fake profiles)"
+    )
 
     @staticmethod
     def resolve_submitted_by(obj) -> str | None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
+from executors.job_options import check_job_options, effective_options, precision_of
 from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
 from qportal.accounts import audit
@@ -52,6 +53,7 @@ class Submission:
     tags: list[str] = field(default_factory=list)
     team: int | None = None
     memory: bool = False  # keep every shot's outcome (sampler only)
+    options: dict[str, Any] = field(default_factory=dict)  # primitive options, over the profile's
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -191,6 +193,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
 
     if sub.memory:
         _check_memory_kept(profile)
+    options, shots = check_job_options(sub.primitive, sub.options, profile.options, sub.shots, profile.shots)
     queue_limits.check(user.pk, team)
     sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
     limits = source_limits(profile)
@@ -199,7 +202,6 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     for index, ((fmt, _), circuit) in enumerate(zip(sources, circuits, strict=True)):
         if fmt == "qpy":  # a QPY header counts only the top level; definitions are known once loaded
             check_built(circuit, index, limits)
-    shots = sub.shots or profile.shots
     request = ExecutionRequest(
         circuits=circuits,
         primitive=sub.primitive,
@@ -208,6 +210,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         parameter_values=sub.parameter_values,
         tags=tags,
         memory=sub.memory,
+        options=options,
     )
     validate_request(request, limits.max_qubits, limits.backend_name)
 
@@ -223,6 +226,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         primitive=sub.primitive,
         shots=shots,
         memory=sub.memory,
+        options=options,
         num_circuits=len(circuits),
         rerun_of=rerun_of,
         last_seq=1,
@@ -461,10 +465,11 @@ def rerun_job(user, job: Job) -> Job:
     circuits = [{"qasm": c.source} if c.source_format != "qpy" else {"qpy": c.source} for c in job.circuits.all()]
     observables = [c.observables for c in job.circuits.all()] if job.primitive == "estimator" else None
     params = [c.parameter_values for c in job.circuits.all()]
+    by_precision = precision_of(job.primitive, effective_options(job.profile.options, job.options)) is not None
     sub = Submission(
         profile=job.profile.name,
         circuits=circuits,
-        shots=job.shots,
+        shots=None if by_precision else job.shots,
         primitive=job.primitive,
         observables=observables,
         parameter_values=params if any(p is not None for p in params) else None,
@@ -472,5 +477,6 @@ def rerun_job(user, job: Job) -> Job:
         tags=job.tags,
         team=job.team_id,
         memory=job.memory,
+        options=job.options,
     )
     return submit_job(user, sub, rerun_of=job)

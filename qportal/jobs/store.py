@@ -194,6 +194,7 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         tags=list(job.tags),
         submit_key=job.submit_key or None,
         memory=job.memory,
+        options=dict(job.options or {}),
         sources=[None if row.source_format == "qpy" else row.source for row in rows],
     )
     spec = job.profile.to_spec(with_secrets=True, resolve_member=member_resolver(job.profile))
@@ -310,18 +311,22 @@ def finish_done(
     """Finish the job with all of its results; those of the circuits in ``saved`` were stored as they
     finished (``save_circuit_results``) and are not written again."""
     ran_on = _member_that_ran(item, metadata)
+    ignored = [str(path)[:200] for path in metadata.get("ignored_options") or ()][:100]
     with transaction.atomic():
         # The event's conditional update proves the job is still ours; the results join the same
         # transaction, so they and the "done" state commit together or not at all.
         event = append_event(
             item.job_id,
             "done",
-            message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s" + (f" on {ran_on}" if ran_on else ""),
+            message=f"{len(circuits)} circuit(s) done in {execution_time:.3f} s"
+            + (f" on {ran_on}" if ran_on else "")
+            + (f"; options this backend ignored: {', '.join(ignored)}" if ignored else ""),
             data={
                 "execution_time": execution_time,
                 "remote_ids": remote_ids,
                 **_public_metadata(metadata),
                 **({"ran_on": ran_on} if ran_on else {}),
+                **({"ignored_options": ignored} if ignored else {}),
             },
             where=_mine(item),
             fields={
@@ -331,6 +336,7 @@ def finish_done(
                 "execution_time": execution_time,
                 **({"remote_ids": remote_ids} if remote_ids else {}),
                 **({"ran_on": ran_on} if ran_on else {}),
+                **({"ignored_options": ignored} if ignored else {}),
                 "finished_at": timezone.now(),
                 "lease_until": None,
             },

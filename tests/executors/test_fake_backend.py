@@ -23,7 +23,7 @@ from qiskit_aer import AerSimulator
 
 from executors import ExecutionRequest, ExecutorSpec, InvalidRequest, backend_max_qubits, build_executor
 from executors.fake_backend import fake_backend, list_fake_backends
-from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, make_options, transpile_to_isa
+from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, cloud_options, transpile_to_isa
 from tests.circuits import bell, ghz
 from tests.stats import assert_counts_match, assert_same_distribution, exact_probabilities
 
@@ -136,7 +136,7 @@ async def test_cloud_only_options_are_reported_as_ignored_locally():
     assert result.metadata["ignored_options"] == ["resilience_level", "twirling"]
 
 
-def test_make_options():
+def test_cloud_options():
     profile = {
         "seed": 3,
         "resilience_level": 2,
@@ -144,18 +144,16 @@ def test_make_options():
         "twirling": True,
         "max_execution_time": 60,
     }
-    assert make_options(profile, "sampler", local=True, default_shots=100) == {
-        "default_shots": 100,
-        "simulator": {"seed_simulator": 3},
-    }
-    cloud = make_options(profile, "estimator", local=False, tags=["qportal:abc"])
+    cloud, dropped = cloud_options("estimator", profile, shots=100, tags=["qportal:abc"])
+    assert dropped == []
     assert cloud["resilience_level"] == 2
-    assert cloud["seed_estimator"] == 3
+    assert cloud["seed_estimator"] == 3 and cloud["simulator"] == {"seed_simulator": 3}
     assert cloud["dynamical_decoupling"] == {"enable": True}
     assert cloud["twirling"] == {"enable_gates": True, "enable_measure": True}
-    assert cloud["max_execution_time"] == 60
+    assert cloud["max_execution_time"] == 60 and cloud["default_shots"] == 100
     assert cloud["environment"] == {"job_tags": ["qportal:abc"]}
-    assert "resilience_level" not in make_options(profile, "sampler", local=False)
+    sampler, dropped = cloud_options("sampler", profile, shots=100, tags=[])
+    assert "resilience_level" not in sampler and dropped == ["resilience_level"]
     from qiskit_ibm_runtime.options import EstimatorOptions
 
     EstimatorOptions(**cloud)  # every key is one the runtime accepts

@@ -81,3 +81,9 @@ def observable(item: Any) -> str:
 
 def _is_pair(item: Any) -> bool:
     return isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """``value`` as indented JSON (a job's options on its page; the template escapes it)."""
+    return json.dumps(value, indent=1, sort_keys=True)
