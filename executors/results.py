@@ -13,6 +13,7 @@ import numpy as np
 from qiskit.primitives import BitArray
 
 from executors.base import CircuitResult, memory_width
+from executors.mitigation import zne_outputs
 
 _MAX_METADATA_DEPTH = 6
 
@@ -103,13 +104,17 @@ def convert_estimator_pub(
     """One estimator ``PubResult`` (one value per observable) as a :class:`CircuitResult`."""
     evs = np.atleast_1d(np.asarray(pub_result.data.evs, dtype=float)).ravel()
     stds = np.atleast_1d(np.asarray(pub_result.data.stds, dtype=float)).ravel()
-    return CircuitResult(
+    result = CircuitResult(
         index=index,
         shots=shots,
         evs=[float(value) for value in evs],
         stds=[float(value) for value in stds],
         metadata={**jsonable(dict(pub_result.metadata)), **jsonable(dict(metadata or {}))},
     )
+    zne = zne_outputs(pub_result)
+    if zne is not None:
+        result.metadata["zne"] = zne
+    return result
 
 
 def convert_sampler_result(

@@ -51,6 +51,8 @@ from qiskit_ibm_runtime.fake_provider import FakeLimaV2, FakeManilaV2, FakeQuito
 from qiskit_ibm_runtime.utils import RuntimeDecoder, RuntimeEncoder
 
 from executors.endpoints import EndpointPolicy
+from tests.ibm_standin import zne
+from tests.ibm_standin.recording import Recorder
 from tests.ibm_standin.tls import make_tls
 
 DEFAULT_BACKENDS = {"ibm_manila": FakeManilaV2, "ibm_lima": FakeLimaV2, "ibm_quito": FakeQuitoV2}
@@ -148,6 +150,7 @@ class StandIn:
         self.calls: list[dict[str, Any]] = []
         self.jobs: dict[str, Job] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.recorded = Recorder()  # every job's full request body
         self._fakes = {name: cls() for name, cls in (backends or DEFAULT_BACKENDS).items()}
         self._faults: list[Fault] = []
         self._fail_next: list[tuple[int, str]] = []
@@ -377,6 +380,8 @@ class StandIn:
         if job.program == "estimator":
             shots = options.get("default_shots")
             precision = options.get("default_precision") or (shots**-0.5 if shots else 0.015625)
+            if zne.wants_zne(job.params):
+                return zne.run(simulator, pubs, options, precision)
             estimator = BackendEstimatorV2(backend=simulator, options={"default_precision": precision})
             return estimator.run([EstimatorPub.coerce(tuple(p)) for p in pubs]).result()
         sampler = BackendSamplerV2(backend=simulator, options={"default_shots": options.get("default_shots") or 4096})
@@ -535,6 +540,7 @@ class StandIn:
             case "POST", ["jobs"]:
                 payload = json.loads(body, cls=RuntimeDecoder)
                 job = self._create_job(payload)
+                self.recorded.record(job.id, payload)
                 return 200, {"id": job.id, "backend": job.backend, "session_id": job.session_id}
             case "GET", ["jobs"]:
                 return 200, self._list_jobs(query)
