@@ -15,6 +15,7 @@ from executors.circuits import circuit_diagram, parse_circuit
 from executors.ideal import ideal_probabilities
 from qportal.jobs import queries
 from qportal.jobs.models import Job, JobCircuit
+from qportal.jobs.zne_view import zne_table
 
 PAGE_SIZE = 50
 HISTOGRAM_BARS = 32
@@ -88,7 +89,13 @@ def result_context(circuit: JobCircuit, job: Job, parsed=None) -> dict:
     if circuit.done and circuit.counts:
         parsed = parsed if parsed is not None else _parsed(circuit)
         ideal = _ideal(parsed, circuit.parameter_values) if not isinstance(parsed, str) else None
-    return {"c": circuit, "job": job, "hist": histogram(circuit.counts, ideal), "evs": expectations(circuit)}
+    return {
+        "c": circuit,
+        "job": job,
+        "hist": histogram(circuit.counts, ideal),
+        "evs": expectations(circuit),
+        "zne": zne_table(circuit),
+    }
 
 
 def _parsed(circuit: JobCircuit):
