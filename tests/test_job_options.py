@@ -131,6 +131,9 @@ def test_an_estimator_runs_at_its_default_precision(api_for, run_jobs):
     assert result["stds"] == pytest.approx([precision, precision])
     # exact values 1 and 0, with Gaussian noise of width `precision`: 5 widths is a 1 in 1.7 million miss
     assert abs(result["evs"][0] - 1) <= 5 * precision and abs(result["evs"][1]) <= 5 * precision
+    again = alice.post(f"/jobs/{resp.json()['id']}/rerun")
+    assert again.status_code == 201, again.content
+    assert again.json()["options"] == {"default_precision": precision} and again.json()["shots"] == 2500
 
 
 def test_job_options_override_the_profiles(api_for, run_jobs, users):
@@ -146,3 +149,39 @@ def test_job_options_override_the_profiles(api_for, run_jobs, users):
     run_jobs()
     assert sum(alice.results(plain["id"])[0]["counts"].values()) == 64
     assert sum(alice.results(mine["id"])[0]["counts"].values()) == 500
+
+
+README_BELL = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; h q[0]; cx q[0],q[1];'
+README_JOB = {
+    "profile": "fake_manila",
+    "primitive": "estimator",
+    "observables": [["ZZ", "XX"]],
+    "circuits": [{"qasm": README_BELL}],
+}
+
+
+def test_the_readme_examples(api_for, run_jobs):
+    """README "Primitive options": the refused job and the one that runs, as written there."""
+    alice = api_for("alice")
+    bad = {**README_JOB, "options": {"resilience": {"zne_mitigation": True, "zne": {"noise_factors": [0.5, 3]}}}}
+    refused = alice.post("/jobs", bad)
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "detail": "options.resilience.zne.noise_factors: noise_factors` option value must all be >= 1",
+        "field": "options.resilience.zne.noise_factors",
+    }
+    options = {
+        "default_precision": 0.02,
+        "simulator": {"seed_simulator": 7},
+        "resilience": {"zne_mitigation": True, "zne": {"noise_factors": [1, 3, 5], "extrapolator": "linear"}},
+        "dynamical_decoupling": {"enable": True, "sequence_type": "XY4"},
+    }
+    resp = alice.post("/jobs", {**README_JOB, "options": options})
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["shots"] == 2500
+    run_jobs()
+    job = alice.job_with_results(resp.json()["id"])
+    assert job["status"] == "done" and job["options"] == options
+    assert job["ignored_options"] == ["dynamical_decoupling", "resilience"]
+    # fake_manila's noise pulls ZZ and XX of a Bell state below 1, but not far (a few percent)
+    assert all(0.8 < ev <= 1.0 + 5 * 0.02 for ev in job["results"][0]["evs"])
