@@ -265,8 +265,10 @@ class IBMCredential:
 class ExecutorSpec:
     """A profile as the executor core sees it (built by the portal from an ExecutorProfile row).
 
-    ``options`` keys understood: optimization_level, resilience_level, seed, default_shots,
-    dynamical_decoupling, twirling, max_execution_time, noise (bool, fake backends).
+    ``options``: the profile's, the portal's own keys (``executors.options.PORTAL_OPTIONS``:
+    optimization_level, seed, noise, method, PennyLane's shots/max_jobs/device_options) and any
+    field of qiskit-ibm-runtime's SamplerOptions/EstimatorOptions; a request's own
+    ``ExecutionRequest.options`` apply over them (``executors.job_options``).
     """
 
     kind: ExecutorKind

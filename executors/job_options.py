@@ -45,6 +45,9 @@ __all__ = [
 AER_HONOURS = ("default_shots", "default_precision", "simulator.seed_simulator")
 # What qiskit-ibm-runtime's local testing mode (fake backends) applies.
 LOCAL_TESTING_HONOURS = (*AER_HONOURS, "execution.meas_type")
+# The portal's own keys a job may set for itself; the others (``method``, ``noise``, PennyLane's)
+# choose the executor a profile builds, so they belong to the profile.
+JOB_PORTAL_OPTIONS = ("seed", "optimization_level")
 # The portal's own keys each simulator kind reads.
 PORTAL_HONOURED = {"local": ("seed", "method"), "fake": ("seed", "optimization_level", "noise")}
 
@@ -63,6 +66,9 @@ def check_job_options(
     ``noise_factors``); every problem is an :class:`InvalidOption` naming the field.
     """
     own = validate_options(primitive, job if job is not None else {})
+    for key in own:
+        if key in PORTAL_OPTIONS and key not in JOB_PORTAL_OPTIONS:
+            raise InvalidOption(key, "is a profile setting: set it in the profile, not per job")
     merged = effective_options(profile, own)
     runtime_options(primitive, merged)
     if shots is not None and "default_shots" in own and own["default_shots"] != shots:

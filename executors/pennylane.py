@@ -173,7 +173,13 @@ class PennyLaneDeviceExecutor(TaskJobs):
         return ExecutionResult(
             list(results),
             time.perf_counter() - started,
-            metadata={"executor": self.name, "device": self.device_name, "shots": shots, "isolated": isolated},
+            metadata={
+                "executor": self.name,
+                "device": self.device_name,
+                "shots": shots,
+                "isolated": isolated,
+                "ignored_options": sorted(request.options),  # a PennyLane device takes no primitive options
+            },
         )
 
     async def _run_isolated(self, request: ExecutionRequest, index: int, shots: int | None) -> CircuitResult:

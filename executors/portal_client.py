@@ -77,15 +77,18 @@ class PortalClient:
         name: str | None = None,
         tags: list[str] | None = None,
         memory: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Create a job from OpenQASM 2 texts; returns the server's job JSON (``id``, ``status``).
-        ``memory``: keep each shot's outcome (sampler only), read back with ``results(memory=True)``."""
+        ``memory``: keep each shot's outcome (sampler only), read back with ``results(memory=True)``.
+        ``options``: primitive options over the profile's (any field of qiskit-ibm-runtime's
+        SamplerOptions/EstimatorOptions); a bad one is an :class:`InvalidRequest` naming it."""
         body: dict[str, Any] = {
             "profile": profile,
             "circuits": [{"qasm": text} for text in circuits],
             "primitive": primitive,
         }
-        optional = {"shots": shots, "observables": observables, "name": name, "tags": tags}
+        optional = {"shots": shots, "observables": observables, "name": name, "tags": tags, "options": options or None}
         body.update({key: value for key, value in optional.items() if value is not None})
         if memory:
             body["memory"] = True
@@ -196,6 +199,7 @@ class PortalExecutor:
             observables=request.observables,
             tags=request.tags or None,
             memory=request.memory,
+            options=request.options or None,
         )
         return JobHandle(
             executor=self.name, remote_ids=[str(job["id"])], state=_Submitted(time.perf_counter(), request.memory)

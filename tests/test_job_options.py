@@ -38,6 +38,7 @@ BAD = {
     "precision and shots": ({**ESTIMATOR, "shots": 100}, {"default_precision": 0.05}, "options.default_precision"),
     "default_shots against shots": ({"shots": 100}, {"default_shots": 200}, "options.default_shots"),
     "not an object": ({}, "fast", "options"),
+    "a profile setting": ({}, {"method": "statevector"}, "options.method"),
 }
 
 

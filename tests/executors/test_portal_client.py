@@ -172,6 +172,13 @@ async def test_executor_polls_until_done_and_binds_parameters(portal):
     assert all(path.endswith("?wait=20") for _, path, _, _ in gets)  # long-polls, not bare polls
 
 
+async def test_the_requests_options_are_sent_with_the_job(portal):
+    options = {"resilience": {"zne_mitigation": True}, "default_precision": 0.05}
+    request = ExecutionRequest([bell()], primitive="estimator", observables=[["ZZ"]], options=options)
+    await PortalExecutor(portal.url, KEY, "aer").submit(request)
+    assert portal.requests[0][2]["options"] == options
+
+
 async def test_failed_job_raises_remote_job_failed_with_message(portal):
     executor = PortalExecutor(portal.url, KEY, "aer")
     handle = await executor.submit(ExecutionRequest([bell()], shots=10))
