@@ -94,6 +94,8 @@ def test_options_are_stored_as_sent_and_shown(api_for, run_jobs, client, users):
     page = client.get(f"/jobs/{job['id']}/").content.decode()
     assert escape('"seed_simulator": 11') in page and escape('"num_randomizations": 8') in page
     assert '<dd id="ignored-options"' in page and "<code>twirling</code>" in page
+    edit = client.get(f"/jobs/new/?from={job['id']}").content.decode()
+    assert "its primitive options are not carried over" in edit
 
 
 def test_a_fake_backend_applies_its_seed_and_lists_what_it_ignored(api_for, run_jobs):

@@ -391,7 +391,9 @@ def test_profile_validation_errors_are_inline(as_user, users):
     resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, options='{"optimization_level": 9}'))
     html = resp.content.decode()
     assert (
-        resp.status_code == 400 and "optimization_level must be between 0 and 3" in html and 'value="aer-fast"' in html
+        resp.status_code == 400
+        and "options.optimization_level: must be between 0 and 3" in html
+        and 'value="aer-fast"' in html
     )
     resp = client.post(reverse("profile-new"), profile_post(team=users["lab"].id, options="{not json"))
     assert resp.status_code == 400 and "not valid JSON" in resp.content.decode()

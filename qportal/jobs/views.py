@@ -455,6 +455,8 @@ def _prefilled(job: Job) -> tuple[dict, list[dict], list[str]]:
             notes.append("the observables differ between circuits or carry coefficients: write them again here")
     if any(c.parameter_values is not None for c in circuits):
         notes.append("bound parameter values are not carried over: the form has no place for them")
+    if job.options:
+        notes.append('its primitive options are not carried over: send them as "options" through the API')
     return form, editors or [{"text": ""}], notes
 
 

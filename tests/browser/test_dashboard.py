@@ -189,7 +189,7 @@ def test_outsider_gets_404_and_viewer_is_read_only(server, chromium, tmp_path):
     alice.select_option("select[name=kind]", value="local")
     alice.fill("textarea[name=options]", '{"seed": 3, "optimization_level": 7}')
     alice.click("button[type=submit]")
-    assert "optimization_level must be between 0 and 3" in alice.inner_text("#form-error")
+    assert "options.optimization_level: must be between 0 and 3" in alice.inner_text("#id_options-error")
     assert alice.input_value("input[name=name]") == "aer-seeded"
     save_shot(alice, tmp_path, "profile-form-error", full_page=False)
     alice.fill("textarea[name=options]", '{"seed": 3}')
