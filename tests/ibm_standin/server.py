@@ -8,7 +8,9 @@ tunnels, terminated with a throwaway CA (trusted through ``REQUESTS_CA_BUNDLE``)
 
 Jobs run on qiskit-ibm-runtime fake backends with qiskit-aer: noiseless by default, with the fake
 device's noise model when ``noise`` is on.  Results are encoded with ``RuntimeEncoder`` so
-``job.result()`` returns a real ``PrimitiveResult``.
+``job.result()`` returns a real ``PrimitiveResult``; an estimator job asking for zero-noise
+extrapolation gets IBM's ZNE fields (``zne.py``).  ``StandIn.recorded`` keeps every job's request
+body (``recording.py``), so a test can compare the options that arrived with those it sent.
 
 In-process::
 
