@@ -17,6 +17,7 @@ rest, by dotted path, with :func:`ignored_options`.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -60,12 +61,13 @@ def effective_options(profile: dict[str, Any] | None, job: dict[str, Any] | None
 def check_job_options(
     primitive: Primitive, job: Any, profile: dict[str, Any] | None, shots: int | None, fallback_shots: int
 ) -> tuple[dict[str, Any], int]:
-    """(the job's own options, validated for ``primitive``; the job's shots).
+    """(the job's own options as given, once valid for ``primitive``; the job's shots).
 
     The merged options are checked too (a job's ``extrapolator`` must suit the profile's
     ``noise_factors``); every problem is an :class:`InvalidOption` naming the field.
     """
-    own = validate_options(primitive, job if job is not None else {})
+    validate_options(primitive, job if job is not None else {})
+    own = copy.deepcopy(job or {})
     for key in own:
         if key in PORTAL_OPTIONS and key not in JOB_PORTAL_OPTIONS:
             raise InvalidOption(key, "is a profile setting: set it in the profile, not per job")

@@ -20,13 +20,14 @@ MAX_CLUSTER_MEMBERS = 16
 
 
 def validate_options(options: Any) -> dict[str, Any]:
-    """A profile's options, checked by :func:`executors.options.validate_options` (the portal's own
-    keys and every field of qiskit-ibm-runtime's ``SamplerOptions``/``EstimatorOptions``); a bad one
-    raises :class:`InvalidProfileOption` naming its dotted path."""
+    """A profile's options as given, once :func:`executors.options.validate_options` accepts them
+    (the portal's own keys and every field of qiskit-ibm-runtime's ``SamplerOptions``/``EstimatorOptions``);
+    a bad one raises :class:`InvalidProfileOption` naming its dotted path."""
     try:
-        return check_options(None, options)
+        check_options(None, options)
     except InvalidOption as exc:
         raise InvalidProfileOption(str(exc), field=exc.field) from None
+    return options
 
 
 def validate_profile(profile: ExecutorProfile) -> None:
