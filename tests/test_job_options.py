@@ -4,10 +4,14 @@ backends where Aer can (and listed where not)."""
 
 from __future__ import annotations
 
+import html
+import json
 import math
+import re
 from html import escape
 
 import pytest
+from django.urls import reverse
 
 from qportal.jobs.models import Job, JobCircuit, JobEvent
 from qportal.profiles.models import ExecutorProfile
@@ -94,8 +98,28 @@ def test_options_are_stored_as_sent_and_shown(api_for, run_jobs, client, users):
     page = client.get(f"/jobs/{job['id']}/").content.decode()
     assert escape('"seed_simulator": 11') in page and escape('"num_randomizations": 8') in page
     assert '<dd id="ignored-options"' in page and "<code>twirling</code>" in page
-    edit = client.get(f"/jobs/new/?from={job['id']}").content.decode()
-    assert "its primitive options are not carried over" in edit
+    edit = html.unescape(client.get(f"/jobs/new/?from={job['id']}").content.decode())
+    carried = re.search(r'<textarea name="options"[^>]*>(.*?)</textarea>', edit, re.S).group(1)
+    assert json.loads(carried) == options  # "Edit and run again" keeps them
+
+
+def test_the_submit_page_takes_options_and_names_a_bad_field(client, users):
+    client.force_login(users["bob"])
+    form = {"profile": "local", "team": str(users["lab"].id), "shots": "", "primitive": "estimator"}
+    form |= {"observables": "ZZ", "name": "", "tags": "", "qasm": [BELL.replace("measure q -> c;", "")]}
+    before = counts()
+    bad = client.post(reverse("job-submit"), {**form, "options": '{"resilience": {"zne": {"noise_factors": [0]}}}'})
+    assert bad.status_code == 400
+    assert "options.resilience.zne.noise_factors: " in html.unescape(bad.content.decode())
+    broken = client.post(reverse("job-submit"), {**form, "options": "{nope"})
+    assert broken.status_code == 400 and "options are not valid JSON" in broken.content.decode()
+    assert counts() == before
+    good = client.post(reverse("job-submit"), {**form, "options": '{"default_precision": 0.05}'})
+    assert good.status_code == 302, good.content.decode()[:2000]
+    job = Job.objects.get()
+    assert (job.options, job.shots) == ({"default_precision": 0.05}, 400)
+    page = html.unescape(client.get(f"/jobs/new/?from={job.id}").content.decode())
+    assert re.search(r'<input name="shots" value=""', page)  # the precision sets them, not a shot count
 
 
 def test_a_fake_backend_applies_its_seed_and_lists_what_it_ignored(api_for, run_jobs):

@@ -24,6 +24,7 @@ from qiskit import qasm2, qasm3, qpy
 
 from executors.base import InvalidRequest
 from executors.circuits import parse_circuit, qasm_version
+from executors.job_options import effective_options, precision_of
 from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
@@ -369,7 +370,7 @@ def qasm_example(request, name: str):
     return FileResponse(path.open("rb"), content_type="text/plain; charset=utf-8")
 
 
-SUBMIT_FIELDS = ("profile", "shots", "name", "tags", "team", "primitive", "observables")
+SUBMIT_FIELDS = ("profile", "shots", "name", "tags", "team", "primitive", "observables", "options")
 STARTING_CIRCUIT = """OPENQASM 2.0;
 include "qelib1.inc";
 qreg q[2];
@@ -437,7 +438,10 @@ def _prefilled(job: Job) -> tuple[dict, list[dict], list[str]]:
         "primitive": job.primitive,
         "observables": "",
         "memory": job.memory,
+        "options": json.dumps(job.options, indent=1) if job.options else "",
     }
+    if precision_of(job.primitive, effective_options(job.profile.options, job.options)) is not None:
+        form["shots"] = ""  # the precision sets them (README, "Primitive options")
     editors, notes = [], []
     for circuit in circuits:
         text, note = _as_qasm(circuit)
@@ -455,9 +459,17 @@ def _prefilled(job: Job) -> tuple[dict, list[dict], list[str]]:
             notes.append("the observables differ between circuits or carry coefficients: write them again here")
     if any(c.parameter_values is not None for c in circuits):
         notes.append("bound parameter values are not carried over: the form has no place for them")
-    if job.options:
-        notes.append('its primitive options are not carried over: send them as "options" through the API')
     return form, editors or [{"text": ""}], notes
+
+
+def _typed_options(text: str) -> tuple[object, str | None]:
+    """The submit form's options textarea as JSON (checked later, as the API checks it), or why not."""
+    if not text.strip():
+        return {}, None
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"options are not valid JSON: {exc.msg} (line {exc.lineno})"
 
 
 def _rerun_source(request) -> Job | None:
@@ -491,7 +503,10 @@ def submit(request):
         except ValueError:
             error, status = "shots must be a whole number", 400
         else:
-            if file_errors:
+            options, error = _typed_options(form["options"])
+            if error:
+                status = 400
+            elif file_errors:
                 status = 400
             elif not sources:
                 error, status = "write a circuit in an editor or upload a .qasm or .qpy file", 400
@@ -508,6 +523,7 @@ def submit(request):
                     tags=[t for t in (s.strip() for s in form["tags"].split(",")) if t],
                     team=int(form["team"]) if form["team"].isdigit() else None,
                     memory=form["memory"],
+                    options=options,
                 )
                 try:
                     job = services.submit_job(request.user, sub, rerun_of=source_job)
