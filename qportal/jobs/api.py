@@ -55,6 +55,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
         tags=payload.tags,
         team=payload.team,
         memory=payload.memory,
+        session=payload.session,
     )
     key = request.headers.get("Idempotency-Key")
     job = services.submit_job(request.user, sub, idempotency_key=key)

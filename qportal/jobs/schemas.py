@@ -16,7 +16,9 @@ class CircuitIn(Schema):
 
 
 class JobIn(Schema):
-    profile: str = Field(..., description="Executor profile name, e.g. `local` or `fake_manila`")
+    profile: str | None = Field(
+        None, description="Executor profile name, e.g. `local` or `fake_manila`; default: the session's"
+    )
     circuits: list[CircuitIn]
     shots: int | None = Field(None, description="1..100000; default: the profile's shots")
     primitive: Literal["sampler", "estimator"] = "sampler"
@@ -32,6 +34,7 @@ class JobIn(Schema):
         description="Sampler only: keep every shot's outcome, in shot order, as well as the counts "
         "(read it from `/results?memory=true` or the npz download)",
     )
+    session: UUID | None = Field(None, description="A portal session's id (`POST /api/v1/sessions`): run in it")
 
 
 class EventOut(Schema):
@@ -107,6 +110,7 @@ class JobOut(Schema):
     finished_at: datetime | None
     execution_time: float | None
     ran_on: str = Field(..., description="cluster profiles: the member profile that ran the job")
+    session: UUID | None = Field(None, alias="session_id", description="the portal session it ran in")
     archived_at: datetime | None
     last_seq: int
 
