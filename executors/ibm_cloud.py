@@ -400,6 +400,10 @@ class IBMCloudExecutor:
                     key,
                     backend.name,
                 )
+        except ExecutorError as error:
+            if request.session is not None:  # e.g. the IBM session expired: say which and why
+                raise self._sessions.refused(request.session, error) from error
+            raise
         finally:
             if isinstance(mode, (Batch, Session)) and request.session is None:
                 await self._close(mode)

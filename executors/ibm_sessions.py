@@ -16,7 +16,14 @@ from typing import Any
 
 from qiskit_ibm_runtime import Batch, Session
 
-from executors.base import ExecutorError, InvalidRequest, SessionRequest
+from executors.base import (
+    AuthenticationError,
+    ExecutorError,
+    InvalidRequest,
+    RemoteJobFailed,
+    SessionRequest,
+    TransientError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,18 @@ class RemoteSessions:
             ref.remote_id = mode.session_id
             self._open[ref.key] = mode
             return mode
+
+    def refused(self, ref: SessionRequest, error: ExecutorError) -> ExecutorError:
+        """The error to raise when IBM refused a job of ``ref``'s session: a transient fault or a
+        refused credential as it is; otherwise (the session closed or expired at IBM) a final
+        failure that names the session, which is forgotten here."""
+        if isinstance(error, (TransientError, AuthenticationError)):
+            return error
+        self._open.pop(ref.key, None)
+        return RemoteJobFailed(
+            f"IBM {ref.mode} {ref.remote_id} took no job ({error}); it may have reached its max_time: "
+            "open a new portal session"
+        )
 
     async def end(self, remote_id: str, mode: str, *, cancel: bool) -> None:
         """Close (or cancel) the remote session ``remote_id``; one IBM no longer knows is ended."""

@@ -219,3 +219,18 @@ def test_admission_is_checked_again_inside_the_jobs_transaction(api_for, users, 
     resp = submit(api, session["id"])
     assert resp.status_code == 409 and "closed" in resp.json()["detail"]
     assert not Job.objects.exists()
+
+
+def test_a_profile_whose_sessions_hold_no_job_can_be_deleted(api_for, users):
+    api = api_for("alice")
+    resp = api.post("/profiles", {"name": "scratch", "kind": "local", "team": users["lab"].id})
+    assert resp.status_code == 201, resp.content
+    profile_id = resp.json()["id"]
+    open_session(api, profile="scratch")
+    used = open_session(api, profile="scratch")
+    submit(api, used["id"])
+    resp = api.delete(f"/profiles/{profile_id}")
+    assert resp.status_code == 409 and "1 job uses" in resp.json()["detail"]
+    Job.objects.all().delete()
+    assert api.delete(f"/profiles/{profile_id}").status_code == 204
+    assert not RuntimeSession.objects.exists()

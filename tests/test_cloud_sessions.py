@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -166,3 +167,29 @@ def test_a_session_opened_second_is_closed_and_the_saved_one_joined(api_for, use
     assert [job.session_id for job in standin.jobs.values()] == [theirs]
     assert standin.session_book.sessions[mine]["closed_by"] == "close"
     assert RuntimeSession.objects.get(id=session_id).ibm_session_id == theirs
+
+
+def test_a_job_after_the_ibm_session_expired_fails_saying_so_and_the_session_expires(api_for, users, standin):
+    api = api_for("alice")
+    cloud_setup(api, users["lab"], standin)
+    session_id = open_session(api, max_time=2)
+    runner = JobRunner(worker_id="w1")
+    submit(api, session_id)
+    async_to_sync(runner.run_until_idle)(120)
+    [ibm_id] = standin.session_book.created
+    assert standin.session_book.sessions[ibm_id]["max_ttl"] == 2
+    late = submit(api, session_id)  # admitted: the worker's sweep has not expired the session yet
+    time.sleep(2.1)  # IBM's max_ttl passes
+    async_to_sync(runner.run_until_idle)(120)
+    job = api.get(f"/jobs/{late}").json()
+    assert job["status"] == "failed" and f"IBM session {ibm_id} took no job" in job["error"], job
+    assert "not accepting jobs" in job["error"]
+    assert standin.session_book.sessions[ibm_id]["closed_by"] == "expired"
+    assert len(standin.jobs) == 1
+    async_to_sync(session_worker.sweep)(runner)
+    assert api.get(f"/sessions/{session_id}").json()["status"] == "expired"
+    assert submit_refused(api, session_id) == 409
+
+
+def submit_refused(api, session_id: str) -> int:
+    return api.post("/jobs", {"session": session_id, "circuits": [{"qasm": BELL}]}).status_code

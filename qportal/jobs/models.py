@@ -43,7 +43,8 @@ class RuntimeSession(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="runtime_sessions"
     )
-    profile = models.ForeignKey("profiles.ExecutorProfile", on_delete=models.PROTECT, related_name="runtime_sessions")
+    # A profile with jobs cannot be deleted (Job.profile); one whose sessions hold none takes them along.
+    profile = models.ForeignKey("profiles.ExecutorProfile", on_delete=models.CASCADE, related_name="runtime_sessions")
     mode = models.CharField(max_length=10, default="session")  # "session" | "batch"
     name = models.CharField(max_length=200, blank=True)
     max_time = models.PositiveIntegerField(null=True, blank=True, help_text="seconds the session may stay open")

@@ -94,19 +94,19 @@ def create_session(
         owner = writable_membership(user, found.team_id).team
     else:
         owner = personal or personal_team(user)
-    now = timezone.now()
-    session = RuntimeSession.objects.create(
-        team=owner,
-        created_by=user,
-        profile=found,
-        mode=mode,
-        name=name,
-        max_time=max_time,
-        idle_timeout=idle,
-        backend=found.backend if found.kind != ProfileKind.LOCAL else found.backend or "aer_simulator",
-        last_activity=now,
-    )
-    audit.record(user, owner.id, "session.created", _label(session), session=str(session.id), mode=mode)
+    with transaction.atomic():  # the session and its audit entry, or neither
+        session = RuntimeSession.objects.create(
+            team=owner,
+            created_by=user,
+            profile=found,
+            mode=mode,
+            name=name,
+            max_time=max_time,
+            idle_timeout=idle,
+            backend=found.backend or ("aer_simulator" if found.kind == ProfileKind.LOCAL else ""),
+            last_activity=timezone.now(),
+        )
+        audit.record(user, owner.id, "session.created", _label(session), session=str(session.id), mode=mode)
     return session
 
 
@@ -127,13 +127,12 @@ def close_session(user, session: RuntimeSession) -> RuntimeSession:
     writable_membership(user, session.team_id)
     if session.status == SessionStatus.CLOSED:
         return session
-    if not _stop_taking_jobs(session, SessionStatus.CLOSED):
-        session.refresh_from_db()
-        if session.status == SessionStatus.CLOSED:
-            return session
-        raise Conflict(f"session already {session.status}; it cannot be closed")
-    audit.record(user, session.team_id, "session.closed", _label(session), session=str(session.id))
+    with transaction.atomic():
+        if _stop_taking_jobs(session, SessionStatus.CLOSED):
+            audit.record(user, session.team_id, "session.closed", _label(session), session=str(session.id))
     session.refresh_from_db()
+    if session.status != SessionStatus.CLOSED:
+        raise Conflict(f"session already {session.status}; it cannot be closed")
     return session
 
 
