@@ -75,8 +75,8 @@ class SessionRequest:
     inside one remote ``Session``/``Batch``, never closed by the executor after a job.
 
     ``remote_id``: the remote session's id, when one was opened already (by any process).
-    ``on_session_id``: awaited with a newly opened remote session's id before any job is sent into
-    it; it persists the id and returns the id to use (another process may have saved one first:
+    ``on_session_id``: awaited with a newly opened remote session's id and its backend's name before
+    any job is sent into it; it persists the id and returns the id to use (another process may have saved one first:
     the executor then closes its own and joins that one).  Executors without remote sessions
     (local simulators, fake backends) ignore the whole field.
     """
@@ -85,7 +85,7 @@ class SessionRequest:
     mode: Literal["session", "batch"] = "session"
     max_time: int | None = None
     remote_id: str | None = None
-    on_session_id: Callable[[str], Awaitable[str]] | None = None
+    on_session_id: Callable[[str, str], Awaitable[str]] | None = None
 
     def __getstate__(self) -> dict[str, Any]:  # a child process is sent no callback
         return {**self.__dict__, "on_session_id": None}

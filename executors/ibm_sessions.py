@@ -56,7 +56,9 @@ class RemoteSessions:
             else:
                 mode = await call(cls, backend=backend, max_time=ref.max_time)
                 logger.info("opened IBM %s %s for portal session %s", ref.mode, mode.session_id, ref.key)
-                chosen = await ref.on_session_id(mode.session_id) if ref.on_session_id else mode.session_id
+                chosen = mode.session_id
+                if ref.on_session_id is not None:
+                    chosen = await ref.on_session_id(mode.session_id, mode.backend() or "")
                 if chosen != mode.session_id:  # another worker saved its own first: use that one
                     await self._quietly(mode.close, mode.session_id)
                     mode = await call(cls.from_id, chosen, await self._executor._service())

@@ -234,3 +234,17 @@ def test_a_profile_whose_sessions_hold_no_job_can_be_deleted(api_for, users):
     Job.objects.all().delete()
     assert api.delete(f"/profiles/{profile_id}").status_code == 204
     assert not RuntimeSession.objects.exists()
+
+
+def test_a_worker_forgets_the_executor_of_a_session_another_worker_ended(api_for, users):
+    api = api_for("alice")
+    session = open_session(api)
+    submit(api, session["id"])
+    mine, other = JobRunner(worker_id="w1"), JobRunner(worker_id="w2")
+    async_to_sync(mine.run_until_idle)(60)
+    assert mine.kept_sessions() == [session["id"]]
+    api.post(f"/sessions/{session['id']}/close")
+    assert async_to_sync(session_worker.sweep)(other) == [RuntimeSession.objects.get().id]
+    assert mine.kept_sessions() == [session["id"]]
+    assert async_to_sync(session_worker.sweep)(mine) == []
+    assert mine.kept_sessions() == []

@@ -53,6 +53,8 @@ def test_every_job_runs_in_one_ibm_session_which_is_closed_at_the_end(api_for, u
     [ibm_id] = book.created
     assert book.sessions[ibm_id]["mode"] == ibm_mode and book.sessions[ibm_id]["max_ttl"] == 900
     assert RuntimeSession.objects.get(id=session_id).ibm_session_id == ibm_id
+    assert RuntimeSession.objects.get(id=session_id).backend == "ibm_manila"
+    assert runner.kept_sessions() == [session_id]
     assert [job.session_id for job in standin.jobs.values()] == [ibm_id] * 4
     assert book.sessions[ibm_id]["job_ids"] == list(standin.jobs)
     for job_id in job_ids:
@@ -66,6 +68,7 @@ def test_every_job_runs_in_one_ibm_session_which_is_closed_at_the_end(api_for, u
     assert book.sessions[ibm_id]["accepting_jobs"] is False and book.sessions[ibm_id]["closed_by"] == "close"
     assert book.sessions[ibm_id]["state"] == "closed"
     assert api.get(f"/sessions/{session_id}").json()["closed_at"] is not None
+    assert runner.kept_sessions() == []
 
 
 def test_a_new_worker_joins_the_saved_ibm_session(api_for, users, standin):

@@ -32,15 +32,18 @@ def bind(request: ExecutionRequest) -> None:
     if ref is None:
         return
 
-    async def save(remote_id: str) -> str:
-        return await _db(sessions.record_remote_id)(ref.key, remote_id)
+    async def save(remote_id: str, backend: str) -> str:
+        return await _db(sessions.record_remote_id)(ref.key, remote_id, backend)
 
     ref.on_session_id = save
 
 
 async def sweep(runner) -> list:
-    """Expire due sessions, then end those whose end is due; the ids of the sessions ended."""
+    """Expire due sessions, then end those whose end is due; the ids of the sessions ended.  The
+    executors this worker kept for sessions that have ended (here or on another worker) go."""
     await _db(sessions.expire_due)()
+    for key in await _db(sessions.ended_among)(runner.kept_sessions()):
+        runner.forget_session(key)
     ended = []
     for ending in await _db(sessions.due_to_end)():
         kept = runner.forget_session(str(ending.session_id))

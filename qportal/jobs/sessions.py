@@ -281,6 +281,15 @@ def mark_ended(session_id) -> bool:
     return RuntimeSession.objects.filter(id=session_id, closed_at__isnull=True).update(closed_at=timezone.now()) == 1
 
 
+def ended_among(keys: list[str]) -> list[str]:
+    """Those of the session ids ``keys`` that have ended (or are gone)."""
+    if not keys:
+        return []
+    open_ = RuntimeSession.objects.filter(id__in=keys, closed_at__isnull=True).values_list("id", flat=True)
+    live = {str(session_id) for session_id in open_}
+    return [key for key in keys if key not in live]
+
+
 def jobs_of(session: RuntimeSession):
     """The session's jobs, oldest first (the order they joined it)."""
     return Job.objects.filter(session=session).select_related("profile", "team", "created_by").order_by("created", "id")

@@ -330,6 +330,10 @@ class JobRunner:
             self._executors[item.profile_version] = executor
         return executor
 
+    def kept_sessions(self) -> list[str]:
+        """The portal sessions whose executor this worker keeps."""
+        return [key[1] for key in self._executors if key[0] == "session"]
+
     def forget_session(self, session_key: str):
         """Drop (and return) the executor kept for a portal session's jobs, if any."""
         return self._executors.pop(("session", session_key), None)
