@@ -248,3 +248,14 @@ def test_a_worker_forgets_the_executor_of_a_session_another_worker_ended(api_for
     assert mine.kept_sessions() == [session["id"]]
     assert async_to_sync(session_worker.sweep)(mine) == []
     assert mine.kept_sessions() == []
+
+
+def test_the_list_filters_by_status_and_refuses_an_unknown_one(api_for, users):
+    api = api_for("alice")
+    kept = open_session(api)
+    closed = open_session(api)
+    api.post(f"/sessions/{closed['id']}/close")
+    assert [s["id"] for s in api.get("/sessions", status="open").json()] == [kept["id"]]
+    assert [s["id"] for s in api.get("/sessions", status="closed").json()] == [closed["id"]]
+    resp = api.get("/sessions", status="shut")
+    assert resp.status_code == 422 and "status" in str(resp.json())

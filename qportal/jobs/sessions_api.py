@@ -62,7 +62,7 @@ class SessionDetailOut(SessionOut):
 
 
 class SessionFilters(Schema):
-    status: str | None = Field(None, description="open, active, closed, expired or cancelled")
+    status: Literal["open", "active", "closed", "expired", "cancelled"] | None = None
     team: int | None = None
 
 
