@@ -114,3 +114,33 @@ def test_a_loop_of_estimator_calls_stays_in_one_ibm_session_across_a_worker_kill
     assert remote.sessions()["sessions"][ibm_id]["closed_by"] == "close"
     final = client.session(session.id)
     assert final["status"] == "closed" and final["closed_at"] is not None
+
+
+def test_two_workers_share_one_ibm_batch(portal, standin_process):  # noqa: F811
+    """Jobs of one portal batch spread over two workers all run in one IBM batch: whichever worker
+    opens it first saves its id, the other joins it (had both opened one, the one saved second
+    would be closed with no job in it)."""
+    _, remote = standin_process
+    client = PortalClient(f"http://127.0.0.1:{portal.port}", portal.key)
+    remote.hold()  # jobs stay queued at IBM, so each worker's slots fill and both take jobs
+    with PortalSession(client, profile="cloud", mode="batch", name="pair") as batch:
+        ids = []
+        for step in range(8):
+            job = batch.submit([ANSATZ.format(theta=theta(step))], primitive="estimator", observables=[["ZI"]])
+            ids.append(job["id"])
+        portal.start_worker("w1", concurrency=4)
+        portal.start_worker("w2", concurrency=4)
+        running = "SELECT worker_id, count(*) FROM jobs_job WHERE remote_ids::text <> '[]' GROUP BY worker_id"
+        portal.wait_for(lambda: dict(portal.sql(running)) == {"w1": 4, "w2": 4}, 90, "both workers submitting")
+        remote.release()
+        remote.hold(False)
+        for job_id in ids:
+            assert client.wait(job_id, timeout=120)["status"] == "done"
+        saved = batch.details()["ibm_session_id"]
+    state = remote.state()
+    assert state["post_count"] == len(ids) and len(state["jobs"]) == len(ids)
+    assert {job["session_id"] for job in state["jobs"].values()} == {saved}
+    sessions = state["sessions"]["sessions"]
+    assert sessions[saved]["mode"] == "batch" and len(sessions[saved]["job_ids"]) == len(ids)
+    for other in set(state["sessions"]["created"]) - {saved}:
+        assert sessions[other]["job_ids"] == [] and sessions[other]["accepting_jobs"] is False
