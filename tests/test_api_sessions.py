@@ -259,3 +259,17 @@ def test_the_list_filters_by_status_and_refuses_an_unknown_one(api_for, users):
     assert [s["id"] for s in api.get("/sessions", status="closed").json()] == [closed["id"]]
     resp = api.get("/sessions", status="shut")
     assert resp.status_code == 422 and "status" in str(resp.json())
+
+
+def test_the_job_list_filters_by_session(api_for, users, client):
+    api = api_for("alice")
+    session = open_session(api)
+    inside = submit(api, session["id"]).json()["id"]
+    api.post("/jobs", {"profile": "local", "circuits": [{"qasm": BELL}]})
+    listed = api.get("/jobs", session=session["id"]).json()
+    assert [job["id"] for job in listed["items"]] == [inside] and listed["count"] == 1
+    assert api.get("/jobs").json()["count"] == 2
+    assert api.get("/jobs", session="not-a-uuid").status_code == 422
+    client.force_login(users["alice"])
+    page = client.get("/", {"session": session["id"]}).content.decode()
+    assert page.count('<tr data-job="') == 1 and f'<tr data-job="{inside}"' in page

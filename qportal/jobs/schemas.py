@@ -150,3 +150,4 @@ class JobFilters(Schema):
     created_after: datetime | None = Field(None, description="a date or date-time: created at or after it")
     created_before: datetime | None = Field(None, description="a date or date-time: created before it")
     archived: bool = Field(False, description="true: the archived jobs (hidden otherwise)")
+    session: UUID | None = Field(None, description="a portal session's id: its jobs")
