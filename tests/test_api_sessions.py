@@ -82,6 +82,30 @@ def test_a_session_keeps_one_executor_for_its_jobs(api_for, users, monkeypatch):
     assert runner.forget_session(session["id"]) is not None
 
 
+def test_fake_backend_jobs_build_the_noise_model_once(api_for, users, monkeypatch, run_jobs):
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+
+    from executors.fake_backend import fake_backend
+
+    fake_backend("fake_lima").sim = None  # as in a fresh process
+    builds = []
+    real = FakeBackendV2._get_noise_model_from_backend_v2
+    monkeypatch.setattr(
+        FakeBackendV2, "_get_noise_model_from_backend_v2", lambda self, *a, **k: builds.append(1) or real(self, *a, **k)
+    )
+    api = api_for("alice")
+    resp = api.post("/profiles", {"name": "lima", "kind": "fake", "backend": "fake_lima", "team": users["lab"].id})
+    assert resp.status_code == 201, resp.content
+    session = open_session(api, profile="lima")
+    for _ in range(3):
+        assert submit(api, session["id"]).status_code == 201
+        run_jobs()
+    assert len(builds) == 1
+    for job in api.get(f"/sessions/{session['id']}").json()["jobs"]:
+        (result,) = api.results(job["id"])
+        assert_counts_match(result["counts"], exact_probabilities(BELL), slack=0.08)  # lima's noise, as manila's
+
+
 def test_estimator_job_in_a_session(api_for, users, run_jobs):
     api = api_for("alice")
     session = open_session(api)
