@@ -77,3 +77,12 @@ def test_anonymous_is_sent_to_login(client, lab_session):
     for url in (reverse("session-list"), reverse("session-detail", args=[lab_session.id])):
         resp = client.get(url)
         assert resp.status_code == 302 and resp["Location"].startswith("/login/"), url
+
+
+def test_the_admin_lists_sessions(client, users, lab_session):
+    users["alice"].is_staff = users["alice"].is_superuser = True
+    users["alice"].save()
+    client.force_login(users["alice"])
+    page = client.get("/admin/jobs/runtimesession/").content.decode()
+    assert str(lab_session.id) in page or "vqe run" in page
+    assert client.get(f"/admin/jobs/runtimesession/{lab_session.id}/change/").status_code == 200
