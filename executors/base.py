@@ -8,7 +8,7 @@ executor, never on the caller's event loop.  Nothing here imports Django.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -70,6 +70,28 @@ class RemoteState(str, enum.Enum):
 
 
 @dataclass
+class SessionRequest:
+    """The portal session (or batch) a request runs in: every request with the same ``key`` runs
+    inside one remote ``Session``/``Batch``, never closed by the executor after a job.
+
+    ``remote_id``: the remote session's id, when one was opened already (by any process).
+    ``on_session_id``: awaited with a newly opened remote session's id and its backend's name before
+    any job is sent into it; it persists the id and returns the id to use (another process may have saved one first:
+    the executor then closes its own and joins that one).  Executors without remote sessions
+    (local simulators, fake backends) ignore the whole field.
+    """
+
+    key: str
+    mode: Literal["session", "batch"] = "session"
+    max_time: int | None = None
+    remote_id: str | None = None
+    on_session_id: Callable[[str, str], Awaitable[str]] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:  # a child process is sent no callback
+        return {**self.__dict__, "on_session_id": None}
+
+
+@dataclass
 class ExecutionRequest:
     """Everything needed to run one job.
 
@@ -98,6 +120,7 @@ class ExecutionRequest:
     options: dict[str, Any] = field(default_factory=dict)  # the job's primitive options, over the spec's
     on_circuit: Callable[[CircuitResult], None] | None = None  # called as each circuit finishes
     on_progress: Callable[[str], None] | None = None  # sub-status text: "transpiling", "executing"
+    session: SessionRequest | None = None  # run inside this portal session's remote session
 
 
 @dataclass
@@ -224,6 +247,17 @@ class InlineExecutor(Protocol):
 
     def run_inline(self, request: ExecutionRequest) -> ExecutionResult | None:
         """Run the job now, in this thread, if ``runs_inline`` says so; None (nothing run) otherwise."""
+
+
+@runtime_checkable
+class SessionExecutor(Protocol):
+    """An executor whose remote sessions outlive a job (IBM cloud): ended by id, from any process."""
+
+    async def close_session(self, remote_id: str, mode: str = "session") -> None:
+        """Stop the remote session taking jobs; its submitted jobs still run."""
+
+    async def cancel_session(self, remote_id: str, mode: str = "session") -> None:
+        """Cancel the remote session's unfinished jobs and end it."""
 
 
 @runtime_checkable

@@ -100,6 +100,10 @@ class FakeBackendExecutor(InProcessExecutor):
         self.name = spec.backend
         self.backend = fake_backend(spec.backend)
         self.noise = bool(spec.options.get("noise", True))
+        if self.noise and self.backend.sim is None:
+            # The runtime's local mode runs a deep copy of the backend: loaded here once (per process),
+            # the noise model travels with the copy instead of being built again for every job.
+            self.backend._setup_sim()
 
     @property
     def optimization_level(self) -> int:

@@ -61,6 +61,7 @@ from executors.base import (
     TransientError,
 )
 from executors.circuits import validate_request
+from executors.ibm_sessions import RemoteSessions
 from executors.job_options import effective_options
 from executors.pubs import build_pubs, estimator_circuit
 from executors.results import convert_estimator_result, convert_sampler_result
@@ -300,6 +301,7 @@ class IBMCloudExecutor:
         self.retry_waits: list[float] = []
         self._backend: Any = None
         self._backend_lock = asyncio.Lock()
+        self._sessions = RemoteSessions(self)  # portal sessions' IBM sessions, kept across jobs
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -382,7 +384,10 @@ class IBMCloudExecutor:
         shots = request.shots or int(self._option("default_shots", self.spec.shots))
         indices = list(range(len(circuits)))
         groups = [indices] if self.spec.single_job else [[index] for index in indices]
-        mode = await self._call(self._open_mode, backend)
+        if request.session is not None:
+            mode = await self._sessions.join(request.session, backend)
+        else:
+            mode = await self._call(self._open_mode, backend)
         jobs = []
         try:
             for part, group in enumerate(groups):
@@ -397,8 +402,12 @@ class IBMCloudExecutor:
                     key,
                     backend.name,
                 )
+        except ExecutorError as error:
+            if request.session is not None:  # e.g. the IBM session expired: say which and why
+                raise self._sessions.refused(request.session, error) from error
+            raise
         finally:
-            if isinstance(mode, (Batch, Session)):
+            if isinstance(mode, (Batch, Session)) and request.session is None:
                 await self._close(mode)
         return JobHandle(
             executor=self.name,
@@ -412,6 +421,14 @@ class IBMCloudExecutor:
             await self._call(mode.close)
         except ExecutorError as error:
             logger.warning("could not close IBM %s %s: %s", self.spec.mode, mode.session_id, error)
+
+    async def close_session(self, remote_id: str, mode: str = "session") -> None:
+        """Stop the IBM session (or batch) ``remote_id`` taking jobs; its jobs still run."""
+        await self._sessions.end(remote_id, mode, cancel=False)
+
+    async def cancel_session(self, remote_id: str, mode: str = "session") -> None:
+        """Cancel the IBM session (or batch) ``remote_id`` with its unfinished jobs."""
+        await self._sessions.end(remote_id, mode, cancel=True)
 
     def _prepare(self, request: ExecutionRequest, backend: Any) -> list[QuantumCircuit]:
         circuits = list(request.circuits)

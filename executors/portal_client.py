@@ -68,7 +68,7 @@ class PortalClient:
 
     def submit(
         self,
-        profile: str,
+        profile: str | None,
         circuits: list[str],
         *,
         shots: int | None = None,
@@ -78,17 +78,27 @@ class PortalClient:
         tags: list[str] | None = None,
         memory: bool = False,
         options: dict[str, Any] | None = None,
+        session: str | None = None,
     ) -> dict[str, Any]:
         """Create a job from OpenQASM 2 texts; returns the server's job JSON (``id``, ``status``).
         ``memory``: keep each shot's outcome (sampler only), read back with ``results(memory=True)``.
+        ``session``: a portal session's id (:meth:`create_session`); ``profile`` may then be None
+        (the session's).
         ``options``: primitive options over the profile's (any field of qiskit-ibm-runtime's
         SamplerOptions/EstimatorOptions); a bad one is an :class:`InvalidRequest` naming it."""
         body: dict[str, Any] = {
-            "profile": profile,
             "circuits": [{"qasm": text} for text in circuits],
             "primitive": primitive,
         }
-        optional = {"shots": shots, "observables": observables, "name": name, "tags": tags, "options": options or None}
+        optional = {
+            "profile": profile,
+            "shots": shots,
+            "observables": observables,
+            "name": name,
+            "tags": tags,
+            "session": session,
+            "options": options or None,
+        }
         body.update({key: value for key, value in optional.items() if value is not None})
         if memory:
             body["memory"] = True
@@ -118,6 +128,38 @@ class PortalClient:
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._request("POST", f"/api/v1/jobs/{job_id}/cancel", {})
 
+    def create_session(
+        self,
+        profile: str,
+        *,
+        mode: str = "session",
+        max_time: int | None = None,
+        name: str = "",
+        idle_timeout: int | None = None,
+    ) -> dict[str, Any]:
+        """Open a portal session (``mode="session"``) or batch on ``profile``: its jobs run in one
+        IBM ``Session``/``Batch``.  Returns its JSON (``id``, ``status``...)."""
+        body: dict[str, Any] = {"profile": profile, "mode": mode, "name": name}
+        optional = {"max_time": max_time, "idle_timeout": idle_timeout}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return self._request("POST", "/api/v1/sessions", body)
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        """The session's JSON with its ``jobs``, oldest first."""
+        return self._request("GET", f"/api/v1/sessions/{session_id}")
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Your teams' sessions, newest first."""
+        return self._request("GET", "/api/v1/sessions")
+
+    def close_session(self, session_id: str) -> dict[str, Any]:
+        """No new jobs; the ones already submitted finish (idempotent)."""
+        return self._request("POST", f"/api/v1/sessions/{session_id}/close", {})
+
+    def cancel_session(self, session_id: str) -> dict[str, Any]:
+        """Cancel the session's queued and running jobs and the IBM session (idempotent)."""
+        return self._request("POST", f"/api/v1/sessions/{session_id}/cancel", {})
+
     def wait(self, job_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         """Wait (long-polling the server) until the job is done, failed or cancelled; returns its last JSON."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -131,7 +173,7 @@ class PortalClient:
 
     def _request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
-    ) -> dict[str, Any]:
+    ) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self._api_key}")

@@ -19,6 +19,7 @@ from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
 from qportal.jobs.queue_limits import QueueFull
+from qportal.jobs.sessions_api import router as sessions_router
 from qportal.notifications.api import router as notifications_router
 from qportal.profiles.api import router as profiles_router
 from qportal.profiles.services import InvalidProfileOption, ProfileInvalid
@@ -35,6 +36,7 @@ api = NinjaAPI(
     "Authenticate with `Authorization: Bearer <api key>` or a browser session.",
 )
 api.add_router("/", jobs_router)
+api.add_router("/", sessions_router)
 api.add_router("/", profiles_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)

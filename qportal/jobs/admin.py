@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from qportal.jobs.models import Job, JobCircuit, JobEvent
+from qportal.jobs.models import Job, JobCircuit, JobEvent, RuntimeSession
 
 
 class CircuitInline(admin.TabularInline):
@@ -23,3 +23,10 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     readonly_fields = ("attempt", "worker_id", "lease_until", "submit_key", "remote_ids", "last_seq")
     inlines = [CircuitInline, EventInline]
+
+
+@admin.register(RuntimeSession)
+class RuntimeSessionAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "team", "profile", "mode", "status", "ibm_session_id", "created")
+    list_filter = ("status", "mode")
+    readonly_fields = ("ibm_session_id", "last_activity", "closing_at", "closed_at")

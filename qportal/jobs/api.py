@@ -56,6 +56,7 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
         team=payload.team,
         memory=payload.memory,
         options=payload.options,
+        session=payload.session,
     )
     key = request.headers.get("Idempotency-Key")
     job = services.submit_job(request.user, sub, idempotency_key=key)

@@ -85,6 +85,8 @@ def filter_jobs(jobs: QuerySet, filters: JobFilters) -> QuerySet:
         jobs = jobs.filter(profile__name=filters.profile)
     if filters.team is not None:
         jobs = jobs.filter(team_id=filters.team)
+    if filters.session is not None:
+        jobs = jobs.filter(session_id=filters.session)
     if filters.created_after:
         jobs = jobs.filter(created__gte=_aware(filters.created_after))
     if filters.created_before:

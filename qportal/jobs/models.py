@@ -23,6 +23,52 @@ TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
 ACTIVE = frozenset({JobStatus.SUBMITTING, JobStatus.RUNNING})
 
 
+class SessionStatus(models.TextChoices):
+    OPEN = "open"  # created, no job yet
+    ACTIVE = "active"  # has taken jobs
+    CLOSED = "closed"  # closed by a person: no new jobs; its jobs finish
+    EXPIRED = "expired"  # max_time or the idle timeout passed: no new jobs
+    CANCELLED = "cancelled"  # its unfinished jobs and the IBM session were cancelled
+
+
+SESSION_TAKES_JOBS = frozenset({SessionStatus.OPEN, SessionStatus.ACTIVE})
+
+
+class RuntimeSession(models.Model):
+    """A portal session or batch: jobs that run inside one qiskit-ibm-runtime ``Session``/``Batch``
+    (``qportal.jobs.sessions``).  ``ibm_session_id`` is saved the moment IBM returns it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="runtime_sessions")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="runtime_sessions"
+    )
+    # A profile with jobs cannot be deleted (Job.profile); one whose sessions hold none takes them along.
+    profile = models.ForeignKey("profiles.ExecutorProfile", on_delete=models.CASCADE, related_name="runtime_sessions")
+    mode = models.CharField(max_length=10, default="session")  # "session" | "batch"
+    name = models.CharField(max_length=200, blank=True)
+    max_time = models.PositiveIntegerField(null=True, blank=True, help_text="seconds the session may stay open")
+    idle_timeout = models.PositiveIntegerField(help_text="seconds without a job before it expires")
+    status = models.CharField(max_length=10, choices=SessionStatus.choices, default=SessionStatus.OPEN)
+    backend = models.CharField(max_length=100, blank=True)
+    ibm_session_id = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_activity = models.DateTimeField()
+    closing_at = models.DateTimeField(null=True, blank=True, help_text="when it stopped taking jobs")
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="when its jobs and the IBM session ended")
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["team", "-created"]), models.Index(fields=["status"])]
+
+    @property
+    def takes_jobs(self) -> bool:
+        return self.status in SESSION_TAKES_JOBS
+
+    def __str__(self) -> str:
+        return f"{self.name or self.id} ({self.mode}, {self.status})"
+
+
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Indexed by (team, -created) below; the foreign key's own index would only repeat it.
@@ -40,6 +86,7 @@ class Job(models.Model):
     num_circuits = models.PositiveIntegerField(default=0)
     circuits_done = models.PositiveIntegerField(default=0)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    session = models.ForeignKey(RuntimeSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
 
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     sub_status = models.CharField(max_length=100, blank=True)

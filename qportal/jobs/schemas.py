@@ -16,7 +16,9 @@ class CircuitIn(Schema):
 
 
 class JobIn(Schema):
-    profile: str = Field(..., description="Executor profile name, e.g. `local` or `fake_manila`")
+    profile: str | None = Field(
+        None, description="Executor profile name, e.g. `local` or `fake_manila`; default: the session's"
+    )
     circuits: list[CircuitIn]
     shots: int | None = Field(None, description="1..100000; default: the profile's shots")
     primitive: Literal["sampler", "estimator"] = "sampler"
@@ -37,6 +39,7 @@ class JobIn(Schema):
         description="Primitive options for this job (any field of qiskit-ibm-runtime's SamplerOptions / "
         "EstimatorOptions, plus the portal's `seed` and `optimization_level`), over the profile's: the job's win",
     )
+    session: UUID | None = Field(None, description="A portal session's id (`POST /api/v1/sessions`): run in it")
 
 
 class EventOut(Schema):
@@ -112,6 +115,7 @@ class JobOut(Schema):
     finished_at: datetime | None
     execution_time: float | None
     ran_on: str = Field(..., description="cluster profiles: the member profile that ran the job")
+    session: UUID | None = Field(None, alias="session_id", description="the portal session it ran in")
     archived_at: datetime | None
     last_seq: int
     options: dict = Field(..., description="the job's own primitive options, as sent (the profile's apply beneath)")
@@ -155,3 +159,4 @@ class JobFilters(Schema):
     created_after: datetime | None = Field(None, description="a date or date-time: created at or after it")
     created_before: datetime | None = Field(None, description="a date or date-time: created before it")
     archived: bool = Field(False, description="true: the archived jobs (hidden otherwise)")
+    session: UUID | None = Field(None, description="a portal session's id: its jobs")

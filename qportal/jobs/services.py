@@ -30,7 +30,7 @@ from qportal.accounts.access import (
     team_ids,
     writable_membership,
 )
-from qportal.jobs import bus, queries, queue_limits
+from qportal.jobs import bus, queries, queue_limits, sessions
 from qportal.jobs.detail import event_frame
 from qportal.jobs.events import append_event, publish
 from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
@@ -54,6 +54,7 @@ class Submission:
     team: int | None = None
     memory: bool = False  # keep every shot's outcome (sampler only)
     options: dict[str, Any] = field(default_factory=dict)  # primitive options, over the profile's
+    session: Any = None  # a portal session's id: the job runs in it, on its profile
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -183,13 +184,11 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         )
     tags = _clean_tags(sub.tags)
 
-    profile, personal = resolve_profile_and_personal_team(user, sub.profile, sub.team)
-    if sub.team is not None:
-        team = writable_membership(user, sub.team).team
-    elif profile.team_id is not None:
-        team = writable_membership(user, profile.team_id).team
+    session = sessions.session_for_job(user, sub.session, sub.profile, sub.team) if sub.session else None
+    if session is not None:
+        profile, team = session.profile, session.team
     else:
-        team = personal or personal_team(user)  # created on first use
+        profile, team = _profile_and_team(user, sub)
 
     if sub.memory:
         _check_memory_kept(profile)
@@ -229,6 +228,7 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         options=options,
         num_circuits=len(circuits),
         rerun_of=rerun_of,
+        session=session,
         last_seq=1,
         idempotency_key=idempotency_key,
     )
@@ -252,7 +252,8 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         status=job.status,
         message=f"queued on {profile.name} with {len(circuits)} circuit(s)",
     )
-    queries.insert_job(job, rows, event)  # all or nothing
+    with sessions.admitting(session):  # a closed session takes none, even mid-submission
+        queries.insert_job(job, rows, event)  # all or nothing
     parsed = apps.get_app_config("jobs").parsed_circuits
     if parsed is not None:
         parsed.remember(job.id, circuits)  # spares this process's worker parsing them again
@@ -260,6 +261,19 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     # Sent after commit (at once when no outer transaction is open).
     transaction.on_commit(lambda: publish(frame, team.id, wake=True))
     return job
+
+
+def _profile_and_team(user, sub: Submission):
+    """The job's profile and the team it goes to: the one named, else the profile's, else the
+    user's personal team."""
+    if not sub.profile:
+        raise InvalidRequest('name the job\'s "profile" (or a "session", whose profile it then runs on)')
+    profile, personal = resolve_profile_and_personal_team(user, sub.profile, sub.team)
+    if sub.team is not None:
+        return profile, writable_membership(user, sub.team).team
+    if profile.team_id is not None:
+        return profile, writable_membership(user, profile.team_id).team
+    return profile, personal or personal_team(user)  # created on first use
 
 
 def _check_memory_kept(profile) -> None:

@@ -23,7 +23,7 @@ from qiskit import qpy
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
 from qportal.accounts.models import CredentialStatus, IBMCredential
-from qportal.jobs import queries, stored_results
+from qportal.jobs import queries, sessions, stored_results
 from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
 from qportal.jobs.parsed import ParsedCircuits
@@ -197,6 +197,7 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         options=dict(job.options or {}),
         sources=[None if row.source_format == "qpy" else row.source for row in rows],
     )
+    sessions.attach(request, job.session_id)
     spec = job.profile.to_spec(with_secrets=True, resolve_member=member_resolver(job.profile))
     return WorkItem(
         job_id=job.id,

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from qportal.jobs import views
+from qportal.jobs import session_views, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
@@ -16,5 +16,9 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/archive/", views.job_archive, name="job-archive"),
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
     path("jobs/<uuid:job_id>/results.<str:fmt>", views.job_results_download, name="job-results-download"),
+    path("sessions/", session_views.session_list, name="session-list"),
+    path("sessions/<uuid:session_id>/", session_views.session_detail, name="session-detail"),
+    path("sessions/<uuid:session_id>/close/", session_views.session_close, name="session-close"),
+    path("sessions/<uuid:session_id>/cancel/", session_views.session_cancel, name="session-cancel"),
     path("profiles/", include("qportal.profiles.urls")),
 ]

@@ -39,7 +39,7 @@ from executors.base import (
 )
 from executors.registry import build_executor, simulator_classes
 from qportal.accounts import checks
-from qportal.jobs import bus, store
+from qportal.jobs import bus, session_worker, store
 from qportal.jobs.models import JobStatus
 from qportal.jobs.parsed import ParsedCircuits
 from qportal.startup import freeze_loaded_objects
@@ -315,13 +315,28 @@ class JobRunner:
             heartbeat.cancel()
 
     def _executor_for(self, item: store.WorkItem):
-        """One executor per profile version, so clusters keep their rotation across jobs."""
+        """One executor per profile version, so clusters keep their rotation across jobs; a portal
+        session's jobs share one executor of their own while it lasts (its IBM session, its noise
+        model), dropped by ``forget_session``."""
+        if item.request.session is not None:
+            key = ("session", item.request.session.key)
+            if key not in self._executors:
+                self._executors[key] = build_executor(item.spec)
+            return self._executors[key]
         executor = self._executors.get(item.profile_version)
         if executor is None:
             executor = build_executor(item.spec)
             self._executors = {k: v for k, v in self._executors.items() if k[0] != item.profile_version[0]}
             self._executors[item.profile_version] = executor
         return executor
+
+    def kept_sessions(self) -> list[str]:
+        """The portal sessions whose executor this worker keeps."""
+        return [key[1] for key in self._executors if key[0] == "session"]
+
+    def forget_session(self, session_key: str):
+        """Drop (and return) the executor kept for a portal session's jobs, if any."""
+        return self._executors.pop(("session", session_key), None)
 
     async def _execute(self, item: store.WorkItem, executor, handle_box: dict) -> None:
         loop = asyncio.get_running_loop()
@@ -336,6 +351,7 @@ class JobRunner:
 
         item.request.on_circuit = saver.add
         item.request.on_progress = on_progress
+        session_worker.bind(item.request)
         handle = await self._submit_or_reattach(item, executor)
         handle_box["handle"] = handle
         result = await executor.result(handle)

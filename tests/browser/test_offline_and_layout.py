@@ -27,7 +27,17 @@ def test_the_api_docs_render_with_only_the_portal_reachable(server, chromium, tm
     page.context.close()
 
 
-PAGES = ["/", "/jobs/new/", "/profiles/", "/profiles/new/", "/credentials/", "/keys/", "/api/v1/docs", "/no-such-page/"]
+PAGES = [
+    "/",
+    "/jobs/new/",
+    "/profiles/",
+    "/profiles/new/",
+    "/credentials/",
+    "/keys/",
+    "/sessions/",
+    "/api/v1/docs",
+    "/no-such-page/",
+]
 ESTIMATOR = {
     "profile": "local",
     "primitive": "estimator",

@@ -55,6 +55,7 @@ from qiskit_ibm_runtime.utils import RuntimeDecoder, RuntimeEncoder
 from executors.endpoints import EndpointPolicy
 from tests.ibm_standin import zne
 from tests.ibm_standin.recording import Recorder
+from tests.ibm_standin.sessions import SessionBook, SessionError
 from tests.ibm_standin.tls import make_tls
 
 DEFAULT_BACKENDS = {"ibm_manila": FakeManilaV2, "ibm_lima": FakeLimaV2, "ibm_quito": FakeQuitoV2}
@@ -151,8 +152,8 @@ class StandIn:
         self.queue_lengths: dict[str, int] = {}
         self.calls: list[dict[str, Any]] = []
         self.jobs: dict[str, Job] = {}
-        self.sessions: dict[str, dict[str, Any]] = {}
         self.recorded = Recorder()  # every job's full request body
+        self.session_book = SessionBook()  # sessions and batches: what they are and saw
         self._fakes = {name: cls() for name, cls in (backends or DEFAULT_BACKENDS).items()}
         self._faults: list[Fault] = []
         self._fail_next: list[tuple[int, str]] = []
@@ -340,6 +341,10 @@ class StandIn:
         )
         job.timestamps = {"created": job.created, "running": None, "finished": None}
         with self._lock:
+            try:
+                self.session_book.admit(job.session_id, job.id)
+            except SessionError as err:
+                raise _HTTPError(err.status, err.message, err.code) from None
             failure = self._fail_next.pop(0) if self._fail_next else None
             self.jobs[job.id] = job
         if not self.hold_jobs:
@@ -370,6 +375,12 @@ class StandIn:
             if job.status == "Running":
                 job.status = "Completed"
         job.timestamps["finished"] = _now()
+        self._session_job_ended(job)
+
+    def _session_job_ended(self, job: Job) -> None:
+        with self._lock:
+            pending = any(j.session_id == job.session_id and j.status not in FINAL for j in self.jobs.values())
+        self.session_book.job_finished(job.session_id, pending)
 
     def _simulate(self, job: Job) -> Any:
         fake = self._fakes[job.backend]
@@ -397,6 +408,7 @@ class StandIn:
             job.status = "Cancelled"
             job.timestamps["finished"] = _now()
         job.released.set()
+        self._session_job_ended(job)
 
     def _job(self, job_id: str) -> Job:
         with self._lock:
@@ -567,36 +579,25 @@ class StandIn:
                 with self._lock:
                     del self.jobs[job_id]
                 return 204, None
-            case "POST", ["sessions"]:
-                payload = json.loads(body or b"{}")
-                session = {
-                    "id": f"session{secrets.token_hex(8)}",
-                    "mode": payload.get("mode"),
-                    "backend_name": payload.get("backend"),
-                    "max_time": payload.get("max_ttl"),
-                    "accepting_jobs": True,
-                    "state": "open",
-                    "started_at": _now(),
-                }
-                self.sessions[session["id"]] = session
-                return 200, session
-            case "GET", ["sessions", session_id]:
-                return 200, self._session(session_id)
-            case "PATCH", ["sessions", session_id]:
-                self._session(session_id).update(json.loads(body or b"{}"))
-                return 204, None
-            case "DELETE", ["sessions", session_id, "close"]:
-                self._session(session_id)["state"] = "closed"
-                for job in list(self.jobs.values()):
-                    if job.session_id == session_id and job.status not in FINAL:
-                        self._cancel(job.id)
-                return 204, None
+            case _, ["sessions", *rest]:
+                return self._sessions_route(method, rest, body)
         raise _HTTPError(404, f"No route for {method} {path}", 404)
 
-    def _session(self, session_id: str) -> dict[str, Any]:
-        if session_id not in self.sessions:
-            raise _HTTPError(404, f"Session {session_id} not found", 1299)
-        return self.sessions[session_id]
+    def _sessions_route(self, method: str, parts: list[str], body: bytes) -> tuple[int, Any]:
+        """``/sessions...``, answered by ``self.session_book`` (tests/ibm_standin/sessions.py)."""
+        try:
+            answer = self.session_book.route(method, parts, json.loads(body or b"{}"))
+        except SessionError as err:
+            raise _HTTPError(err.status, err.message, err.code) from None
+        if answer is None:
+            raise _HTTPError(404, f"No route for {method} /sessions/{'/'.join(parts)}", 404)
+        status, payload = answer
+        if isinstance(payload, tuple):  # ("cancel", job ids): the session's unfinished jobs
+            for job_id in payload[1]:
+                if self.jobs.get(job_id) is not None and self.jobs[job_id].status not in FINAL:
+                    self._cancel(job_id)
+            payload = None
+        return status, payload
 
     def control(self, method: str, action: str, body: dict[str, Any]) -> Any:
         """The ``/_standin/<action>`` HTTP control API (for stand-ins in another process)."""
@@ -608,6 +609,7 @@ class StandIn:
                 "token": self.token,
                 "crn": self.crn,
                 "jobs": {j.id: j.to_json() for j in self.jobs.values()},
+                "sessions": self.session_book.state(),
             }
         actions = {
             "inject": lambda: self.inject(
@@ -767,6 +769,10 @@ class RemoteStandIn:
     @property
     def calls(self) -> list[dict[str, Any]]:
         return self.state()["calls"]
+
+    def sessions(self) -> dict[str, Any]:
+        """``SessionBook.state()``: ``created`` (ids in order) and ``sessions`` by id."""
+        return self.state()["sessions"]
 
     def inject(
         self,
