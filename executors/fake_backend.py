@@ -14,6 +14,7 @@ local mode has no effect for those and they are reported as ``ignored_options``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime import Batch, EstimatorV2, SamplerV2, Session
 from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
 
-from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec, InvalidRequest
+from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec, InvalidRequest, JobHandle
+from executors.device import calibration_of
 from executors.inprocess import InProcessExecutor
 from executors.pubs import build_pubs, estimator_circuit, estimator_precision
 from executors.results import convert_estimator_result, convert_sampler_result
@@ -120,6 +122,12 @@ class FakeBackendExecutor(InProcessExecutor):
         super().validate(request)
         if not 0 <= self.optimization_level <= 3:
             raise InvalidRequest(f"optimization_level must be 0..3, got {self.optimization_level}")
+
+    async def submit(self, request: ExecutionRequest) -> JobHandle:
+        """As for any in-process job; the handle carries the fake device's calibration."""
+        handle = await super().submit(request)
+        handle.calibration = await asyncio.to_thread(calibration_of, self.backend)
+        return handle
 
     def _run_backend(self) -> BackendV2:
         return self.backend if self.noise else _ideal_twin(self.backend.name)

@@ -17,6 +17,7 @@ from qportal.accounts.teams_api import router as teams_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
+from qportal.jobs.device_api import router as device_router
 from qportal.jobs.queue_limits import QueueFull
 from qportal.notifications.api import router as notifications_router
 from qportal.profiles.api import router as profiles_router
@@ -35,6 +36,7 @@ api = NinjaAPI(
 )
 api.add_router("/", jobs_router)
 api.add_router("/", profiles_router)
+api.add_router("/", device_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)
 api.add_router("/", keys_router)

@@ -23,6 +23,23 @@ TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED})
 ACTIVE = frozenset({JobStatus.SUBMITTING, JobStatus.RUNNING})
 
 
+class Calibration(models.Model):
+    """A backend's calibration (``executors.device.calibration_of``), stored once however many jobs
+    ran on it (``digest`` is the sha256 of its canonical JSON); kept after the device is retired."""
+
+    backend = models.CharField(max_length=100)
+    calibrated_at = models.DateTimeField(null=True, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    data = models.JSONField()
+    first_seen = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["backend", "-first_seen"])]
+
+    def __str__(self) -> str:
+        return f"{self.backend} calibrated {self.calibrated_at}"
+
+
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Indexed by (team, -created) below; the foreign key's own index would only repeat it.
@@ -68,6 +85,10 @@ class Job(models.Model):
     # The client's Idempotency-Key: a retried submission with the same key returns this job.
     # NULL when none was sent (written as a literal: no query parameter on the hot path).
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    # What the job ran against (qportal.jobs.provenance): the backend's calibration, shared by
+    # every job run on it, and the rest (transpiled circuits, layout, versions, timings, choices).
+    calibration = models.ForeignKey(Calibration, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    provenance = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created"]

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from qportal.jobs import views
+from qportal.jobs import device_views, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
@@ -16,5 +16,6 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/archive/", views.job_archive, name="job-archive"),
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
     path("jobs/<uuid:job_id>/results.<str:fmt>", views.job_results_download, name="job-results-download"),
+    path("backends/<str:name>/", device_views.backend_page, name="backend-page"),
     path("profiles/", include("qportal.profiles.urls")),
 ]
