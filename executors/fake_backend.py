@@ -31,6 +31,7 @@ from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec, InvalidRequest, JobHandle
 from executors.device import calibration_of
 from executors.inprocess import InProcessExecutor
+from executors.provenance import isa_summary
 from executors.pubs import build_pubs, estimator_circuit, estimator_precision
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.runtime import (
@@ -167,6 +168,7 @@ class FakeBackendExecutor(InProcessExecutor):
             converted = convert_estimator_result(result, indices, shots, {"call_time": time.perf_counter() - started})
         for circuit_result in converted:
             circuit_result.metadata["physical_qubits"] = prepared.layouts[circuit_result.index]
+            circuit_result.metadata["isa"] = isa_summary(prepared.circuits[circuit_result.index], circuit_result.index)
         return converted
 
     def _finish(self, prepared: _Prepared) -> None:

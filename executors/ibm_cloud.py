@@ -61,6 +61,7 @@ from executors.base import (
 )
 from executors.circuits import validate_request
 from executors.device import calibration_of
+from executors.provenance import isa_summary
 from executors.pubs import build_pubs, estimator_circuit
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.retry import retry_async
@@ -265,6 +266,18 @@ class _Remote:
     jobs: list[RuntimeJobV2]
     submitted: float
     request: ExecutionRequest | None = None
+    isa: list[dict[str, Any]] | None = None  # per circuit, as submitted (executors.provenance)
+
+
+def _isa_details(circuits: list[QuantumCircuit]) -> list[dict[str, Any]]:
+    """Each submitted circuit's ``physical_qubits`` and ``isa`` summary, for its result's metadata."""
+    return [
+        {
+            "physical_qubits": c.layout.final_index_layout() if c.layout is not None else None,
+            "isa": isa_summary(c, index),
+        }
+        for index, c in enumerate(circuits)
+    ]
 
 
 def _part_of(job: RuntimeJobV2, key: str) -> int:
@@ -416,7 +429,7 @@ class IBMCloudExecutor:
         return JobHandle(
             executor=self.name,
             remote_ids=[job.job_id() for job in jobs],
-            state=_Remote(jobs, time.monotonic(), request),
+            state=_Remote(jobs, time.monotonic(), request, _isa_details(circuits)),
             calibration=calibration,
         )
 
@@ -517,6 +530,8 @@ class IBMCloudExecutor:
                 memory = bool(request and request.memory)
                 part = convert_sampler_result(primitive_result, indices, metadata, memory=memory)
             for item in part:
+                if handle.state.isa is not None and item.index < len(handle.state.isa):
+                    item.metadata.update(handle.state.isa[item.index])
                 if request and request.on_circuit:
                     request.on_circuit(item)
             circuits += part

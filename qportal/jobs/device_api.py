@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from ninja import Router
 
+from qportal.jobs import provenance, services
 from qportal.jobs.devices import device_info
 
 router = Router(tags=["backends"])
@@ -20,3 +23,15 @@ router = Router(tags=["backends"])
 )
 def backend_detail(request, name: str, profile: str):
     return device_info(request.user, name, profile)
+
+
+@router.get(
+    "/jobs/{job_id}/provenance",
+    tags=["jobs"],
+    summary="A job's reproducibility export",
+    description="The submitted sources, each circuit's transpiled (ISA) summary and physical qubits, the "
+    "backend's calibration at the time (shared by every job run on it), the options as sent, software "
+    "versions and a timing breakdown.",
+)
+def job_provenance(request, job_id: UUID):
+    return provenance.export(services.get_job(request.user, job_id))

@@ -4,10 +4,12 @@ two-qubit gate errors on the edges, queue length and last calibration."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from qportal.accounts.access import NotFound
+from qportal.jobs import provenance, services
 from qportal.jobs.devices import COLOURINGS, device_info, map_view
 
 
@@ -48,3 +50,16 @@ def _qubit_row(qubit: dict) -> dict:
         "sx_text": _fixed(qubit.get("sx_error"), 1, 6),
         "ghz": _fixed(qubit.get("frequency"), 1e-9, 4),
     }
+
+
+@login_required
+@require_GET
+def job_provenance(request, job_id):
+    """The job's reproducibility export as a JSON attachment."""
+    try:
+        job = services.get_job(request.user, job_id)
+    except NotFound:
+        raise Http404("job not found") from None
+    answer = JsonResponse(provenance.export(job), json_dumps_params={"indent": 1})
+    answer["Content-Disposition"] = f'attachment; filename="qportal-{job.id}-provenance.json"'
+    return answer

@@ -39,7 +39,7 @@ from executors.base import (
 )
 from executors.registry import build_executor, simulator_classes
 from qportal.accounts import checks
-from qportal.jobs import bus, calibrations, store
+from qportal.jobs import bus, provenance, store
 from qportal.jobs.models import JobStatus
 from qportal.jobs.parsed import ParsedCircuits
 from qportal.startup import freeze_loaded_objects
@@ -338,8 +338,9 @@ class JobRunner:
         item.request.on_progress = on_progress
         handle = await self._submit_or_reattach(item, executor)
         handle_box["handle"] = handle
-        if handle.calibration:  # what the job was transpiled against (qportal.jobs.calibrations)
-            await db(calibrations.attach)(item.job_id, item.attempt, handle.calibration)
+        if handle.calibration:  # what the job was transpiled against, and with what (qportal.jobs.provenance)
+            details = provenance.run_details(item.spec, item.request)
+            await db(provenance.record_run)(item.job_id, item.attempt, handle.calibration, details)
         result = await executor.result(handle)
         saved = await saver.wait()
         await db(store.finish_done)(
