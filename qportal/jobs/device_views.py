@@ -29,7 +29,11 @@ def backend_page(request, name: str):
             "map": map_view(info, colour),
             "colourings": [(key, value[0]) for key, value in COLOURINGS.items()],
             "qubit_rows": [_qubit_row(q) for q in info["qubits"]],
-            "two_qubit": [{**g, "ns": _fixed(g["duration"], 1e9, 0)} for g in info["gates"] if len(g["qubits"]) == 2],
+            "two_qubit": [
+                {**g, "ns": _fixed(g["duration"], 1e9, 0), "error_text": _fixed(g["error"], 1, 5)}
+                for g in info["gates"]
+                if len(g["qubits"]) == 2
+            ],
         },
     )
 
