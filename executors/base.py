@@ -187,6 +187,8 @@ class JobHandle:
     # when the executor knows it at submission (IBM cloud); in-process ones return it in the
     # result's metadata["calibration"].
     calibration: dict[str, Any] | None = None
+    # A profile whose backend is "auto" (executors.auto): the backend chosen, the criterion, why.
+    choice: dict[str, Any] | None = None
 
 
 @runtime_checkable

@@ -110,6 +110,12 @@ class Job(models.Model):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
+    @property
+    def backend_choice(self) -> dict | None:
+        """A profile whose backend is "auto": the backend chosen, the criterion and why."""
+        choice = (self.provenance or {}).get("choice")
+        return {key: choice.get(key) for key in ("backend", "criterion", "reason")} if choice else None
+
     def __str__(self) -> str:
         return f"{self.name or self.id} ({self.status})"
 

@@ -14,10 +14,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.db import transaction
+
 from executors.base import ExecutionRequest, ExecutorSpec
 from executors.provenance import software_versions
 from executors.runtime import make_options
-from qportal.jobs import calibrations
+from qportal.jobs import calibrations, queries
+from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job
 
 _PHASES = {
@@ -45,11 +48,13 @@ def versions() -> dict[str, str | None]:
     return {**software_versions(), "qportal": portal_version()}
 
 
-def run_details(spec: ExecutorSpec, request: ExecutionRequest) -> dict[str, Any]:
-    """What the worker sends, as provenance: options as the primitive gets them, versions."""
+def run_details(spec: ExecutorSpec, request: ExecutionRequest, choice: dict | None = None) -> dict[str, Any]:
+    """What the worker sends, as provenance: options as the primitive gets them, versions, and the
+    backend chosen for an ``"auto"`` profile (``choice``)."""
     local = spec.kind != "ibm_cloud"
     shots = request.shots or spec.shots
     return {
+        **({"choice": choice} if choice else {}),
         "backend": spec.backend,
         "kind": spec.kind,
         "mode": spec.mode,
@@ -62,12 +67,27 @@ def run_details(spec: ExecutorSpec, request: ExecutionRequest) -> dict[str, Any]
 
 
 def record_run(job_id, attempt: int, calibration: dict[str, Any] | None, details: dict[str, Any]) -> bool:
-    """Store the job's calibration and run details, if this attempt still holds the job."""
-    held = Job.objects.filter(id=job_id, attempt=attempt, status__in=list(ACTIVE))
-    fields: dict[str, Any] = {"provenance": {**(held.values_list("provenance", flat=True).first() or {}), **details}}
-    if calibration:
-        fields["calibration"] = calibrations.record(calibration)
-    return held.update(**fields) == 1
+    """Store the job's calibration and run details, if this attempt still holds the job; a backend
+    choice in ``details`` is also told in a ``backend`` event."""
+    with transaction.atomic():
+        held = Job.objects.filter(id=job_id, attempt=attempt, status__in=list(ACTIVE))
+        recorded = held.values_list("provenance", flat=True).first() or {}
+        fields: dict[str, Any] = {"provenance": {**recorded, **details}}
+        if calibration:
+            fields["calibration"] = calibrations.record(calibration)
+        if held.update(**fields) != 1:
+            return False
+        choice = details.get("choice")
+        if choice:
+            summary = {key: choice.get(key) for key in ("backend", "criterion", "reason")}
+            append_event(
+                job_id,
+                "backend",
+                message=f"chose {choice['backend']}: {choice['reason']}",
+                data=summary,
+                where=queries.held_by(attempt),
+            )
+        return True
 
 
 def timings(job: Job) -> dict[str, float | None]:

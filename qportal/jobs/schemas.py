@@ -109,6 +109,9 @@ class JobOut(Schema):
     ran_on: str = Field(..., description="cluster profiles: the member profile that ran the job")
     archived_at: datetime | None
     last_seq: int
+    backend_choice: dict | None = Field(
+        None, description='a profile whose backend is "auto": {"backend", "criterion", "reason"}'
+    )
 
     @staticmethod
     def resolve_submitted_by(obj) -> str | None:

@@ -338,8 +338,8 @@ class JobRunner:
         item.request.on_progress = on_progress
         handle = await self._submit_or_reattach(item, executor)
         handle_box["handle"] = handle
-        if handle.calibration:  # what the job was transpiled against, and with what (qportal.jobs.provenance)
-            details = provenance.run_details(item.spec, item.request)
+        if handle.calibration or handle.choice:  # what it runs against, and why there (qportal.jobs.provenance)
+            details = provenance.run_details(item.spec, item.request, handle.choice)
             await db(provenance.record_run)(item.job_id, item.attempt, handle.calibration, details)
         result = await executor.result(handle)
         saved = await saver.wait()

@@ -37,6 +37,9 @@ OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
     "shots": (int, 0, MAX_SHOTS),  # PennyLane profiles: 0 keeps the job's shots (the seeds' rule)
     "device_options": (dict, None, None),
     "method": (str, None, None),
+    "simulate_first": (bool, None, None),  # executors.options.PORTAL_OPTIONS has these three too
+    "auto_criterion": (str, None, None),
+    "auto_backends": (list, None, None),
 }
 
 # Each submission on a cluster resolves every member in the worker's database thread, so a long
@@ -59,6 +62,12 @@ def validate_options(options: Any) -> dict[str, Any]:
             raise ProfileInvalid(f"option {key} must be between {low} and {high}, got {value}")
     if "method" in options and options["method"] not in AER_METHODS:
         raise ProfileInvalid(f"option method must be one of {', '.join(AER_METHODS)}")
+    if options.get("auto_criterion", "least_busy") not in ("least_busy", "least_noisy"):
+        raise ProfileInvalid("option auto_criterion must be least_busy or least_noisy")
+    if "auto_backends" in options and not (
+        options["auto_backends"] and all(isinstance(n, str) for n in options["auto_backends"])
+    ):
+        raise ProfileInvalid("option auto_backends must be a non-empty list of backend names")
     return options
 
 
