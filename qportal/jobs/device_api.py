@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ninja import Router
+from ninja import Field, Router, Schema
 
-from qportal.jobs import provenance, services
+from executors.base import InvalidRequest
+from qportal.jobs import comparison, provenance, services
 from qportal.jobs.devices import device_info
+from qportal.jobs.schemas import CircuitIn
 
 router = Router(tags=["backends"])
 
@@ -35,3 +37,63 @@ def backend_detail(request, name: str, profile: str):
 )
 def job_provenance(request, job_id: UUID):
     return provenance.export(services.get_job(request.user, job_id))
+
+
+class CompareIn(Schema):
+    profile: str = Field(..., description="the device: a fake or ibm_cloud profile")
+    circuits: list[CircuitIn]
+    shots: int | None = None
+    name: str = ""
+    team: int | None = None
+
+
+def _started(jobs) -> dict:
+    ids = ",".join(str(job.id) for job in jobs)
+    return {
+        "jobs": [str(job.id) for job in jobs],
+        "compare": f"/api/v1/compare?jobs={ids}",
+        "page": f"/compare/?jobs={ids}",
+    }
+
+
+@router.post(
+    "/compare",
+    response={201: dict},
+    tags=["compare"],
+    summary="Run circuits on a device and on the ideal simulator, to compare them",
+    description="Submits two jobs in one go: the circuits on `profile` (the device) and on the built-in "
+    "`local` profile (ideal). The answer names both and where to read the comparison once they are done.",
+)
+def start_compare(request, payload: CompareIn):
+    sub = services.Submission(
+        profile=payload.profile,
+        circuits=[c.dict(exclude_none=True) for c in payload.circuits],
+        shots=payload.shots,
+        name=payload.name,
+        tags=["compare"],
+        team=payload.team,
+    )
+    return 201, _started(comparison.submit(request.user, sub))
+
+
+@router.post("/jobs/{job_id}/compare", response={201: dict}, tags=["compare"], summary="Add an ideal run to a job")
+def compare_job(request, job_id: UUID):
+    job = services.get_job(request.user, job_id)
+    return 201, _started([comparison.companion(request.user, job), job])
+
+
+@router.get(
+    "/compare",
+    tags=["compare"],
+    summary="Ideal, noisy twin and device side by side",
+    description="`jobs`: 1-4 comma-separated job ids with the same circuits. Per circuit: `distributions` "
+    "(`exact`: the ideal probabilities; `twin`: the exact distribution of the device run's transpiled circuit "
+    "under the device's noise model; each run's counts, labelled `ideal` or by profile), `shots` (null for exact "
+    "ones) and `pairs`: every pair's Hellinger `fidelity` and total variation distance `tvd` with their standard "
+    "errors from the shots (`fidelity_std`, `tvd_std`).",
+)
+def get_compare(request, jobs: str):
+    ids = [part.strip() for part in jobs.split(",") if part.strip()]
+    if not ids:
+        raise InvalidRequest("jobs: give 1 to 4 job ids, comma-separated")
+    return comparison.compare(request.user, ids)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
+from executors.base import InvalidRequest
 from qportal.accounts.access import NotFound
-from qportal.jobs import provenance, services
+from qportal.jobs import comparison, provenance, services
 from qportal.jobs.devices import COLOURINGS, device_info, map_view
 
 
@@ -67,3 +68,31 @@ def job_provenance(request, job_id):
     answer = JsonResponse(provenance.export(job), json_dumps_params={"indent": 1})
     answer["Content-Disposition"] = f'attachment; filename="qportal-{job.id}-provenance.json"'
     return answer
+
+
+@login_required
+@require_GET
+def compare_page(request):
+    """Ideal, twin and device runs of the same circuits side by side (``?jobs=a,b``)."""
+    ids = [part.strip() for part in request.GET.get("jobs", "").split(",") if part.strip()]
+    try:
+        result = comparison.compare(request.user, ids)
+    except NotFound:
+        raise Http404("job not found") from None
+    except InvalidRequest as exc:
+        return render(request, "forbidden.html", {"message": str(exc)}, status=400)
+    return render(request, "devices/compare.html", {**comparison.page_context(result), "ids": ",".join(ids)})
+
+
+@login_required
+@require_POST
+def compare_job(request, job_id):
+    """The job page's "Compare with ideal" button: an ideal run of the job, then the compare page."""
+    try:
+        job = services.get_job(request.user, job_id)
+        ideal = comparison.companion(request.user, job)
+    except NotFound:
+        raise Http404("job not found") from None
+    except InvalidRequest as exc:
+        return render(request, "forbidden.html", {"message": str(exc)}, status=400)
+    return redirect(f"/compare/?jobs={ideal.id},{job.id}")

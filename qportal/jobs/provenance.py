@@ -189,4 +189,5 @@ def page_context(job: Job) -> dict[str, Any]:
         "isa": [item for item in isa if item.get("depth") is not None],
         "map": drawn,
         "timings": timings(job) if job.is_terminal else None,
+        "comparable": job.primitive == "sampler" and job.profile.kind in ("fake", "ibm_cloud"),
     }

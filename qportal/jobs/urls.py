@@ -17,6 +17,8 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
     path("jobs/<uuid:job_id>/results.<str:fmt>", views.job_results_download, name="job-results-download"),
     path("jobs/<uuid:job_id>/provenance.json", device_views.job_provenance, name="job-provenance"),
+    path("jobs/<uuid:job_id>/compare/", device_views.compare_job, name="job-compare"),
+    path("compare/", device_views.compare_page, name="compare"),
     path("backends/<str:name>/", device_views.backend_page, name="backend-page"),
     path("profiles/", include("qportal.profiles.urls")),
 ]
