@@ -370,6 +370,10 @@ class IBMCloudExecutor:
                 self._backend_loaded = time.monotonic()
         return self._backend
 
+    async def current_backend(self) -> Any:
+        """The ``IBMBackend`` jobs are transpiled for, with its current calibration (see ``backend_ttl``)."""
+        return await self._get_backend()
+
     def _option(self, key: str, default: Any = None) -> Any:
         value = self.spec.options.get(key)
         return default if value is None else value
