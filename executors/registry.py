@@ -59,10 +59,10 @@ def executor_class(kind: str) -> type:
 
 def build_executor(spec: ExecutorSpec) -> Executor:
     """The executor for ``spec.kind``; a cluster builds its members through this same function."""
-    if spec.kind == "fake" and spec.backend == "auto":
-        from executors.auto import AutoFakeExecutor
+    if spec.backend == "auto" and spec.kind in ("fake", "ibm_cloud"):
+        from executors.auto import AutoCloudExecutor, AutoFakeExecutor
 
-        return AutoFakeExecutor(spec)
+        return AutoFakeExecutor(spec) if spec.kind == "fake" else AutoCloudExecutor(spec)
     cls = executor_class(spec.kind)
     return cls(spec, build=build_executor) if spec.kind == "cluster" else cls(spec)
 

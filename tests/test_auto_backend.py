@@ -17,6 +17,7 @@ from executors.device import calibration_of
 from executors.fake_backend import fake_backend
 from executors.runtime import transpile_to_isa
 from qportal.jobs.models import Job
+from qportal.profiles.models import ExecutorProfile
 from tests.circuits import BELL, GHZ3, bell, ghz
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +139,27 @@ def test_bad_auto_options_are_refused_when_saved(api_for, users):
             "/profiles", {"name": "bad", "kind": "fake", "backend": "auto", "options": options, "team": users["lab"].id}
         )
         assert resp.status_code == 400 and word in resp.json()["detail"], (options, resp.content)
+
+
+@pytest.mark.parametrize(("criterion", "expected"), [("least_busy", "ibm_lima"), ("least_noisy", "ibm_quito")])
+def test_cloud_auto_chooses_among_the_instances_backends(api_for, users, standin, run_jobs, criterion, expected):
+    from tests.ibm_standin.calibration import recalibrate
+    from tests.test_cloud_jobs import cloud_setup
+
+    api = api_for("alice")
+    cloud_setup(api, users["lab"], standin)
+    ExecutorProfile.objects.filter(name="cloud").update(
+        backend="auto", options={"auto_criterion": criterion, "seed": 2}
+    )
+    standin.queue_lengths.update({"ibm_manila": 5, "ibm_lima": 2, "ibm_quito": 9})
+    recalibrate(standin, "ibm_quito", scale=0.1)  # a tenth of every error: the quietest by far
+    job_id = submit(api, "cloud", BELL)
+    run_jobs()
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["status"] == "done", job
+    assert job["backend_choice"]["backend"] == expected and job["backend_choice"]["criterion"] == criterion
+    [remote] = standin.jobs.values()
+    assert remote.backend == expected
+    if criterion == "least_busy":
+        assert "ibm_lima has 2 pending job(s) (then ibm_manila 5, ibm_quito 9)" in job["backend_choice"]["reason"]
+    assert Job.objects.get(id=job_id).calibration.backend == expected
