@@ -3,6 +3,7 @@ worker's scheduled refresh recorded them; numbers equal the backend's own proper
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 
@@ -116,3 +117,32 @@ def test_cloud_backend_page_reads_the_worker_refresh(api_for, users, standin):
     outsider = Client()
     outsider.force_login(users["charlie"])
     assert outsider.get("/backends/ibm_manila/?profile=cloud").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_workers_scheduled_loop_refreshes_cloud_backends(users, standin, settings):
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    from qportal import settings as defaults
+    from qportal.accounts.models import IBMCredential
+
+    assert "qportal.jobs.device_refresh.run_forever" in defaults.WORKER_LOOPS  # every worker runs it
+    cred = IBMCredential(team=users["lab"], name="standin", url=standin.url, instance=standin.crn, status="valid")
+    cred.proxies = standin.proxies
+    cred.set_token(standin.token)
+    cred.save()
+    settings.BACKEND_REFRESH_SECONDS = 3600
+    standin.queue_lengths["ibm_quito"] = 3
+
+    async def one_pass():
+        loop = asyncio.ensure_future(device_refresh.run_forever(None))
+        for _ in range(600):
+            await asyncio.sleep(0.05)
+            if await sync_to_async(Calibration.objects.count)() == 3:
+                break
+        loop.cancel()
+
+    async_to_sync(one_pass)()
+    assert sorted(Calibration.objects.values_list("backend", flat=True)) == ["ibm_lima", "ibm_manila", "ibm_quito"]
+    rows = {b["name"]: b for b in IBMCredential.objects.get(name="standin").backends}
+    assert rows["ibm_quito"]["pending_jobs"] == 3 and rows["ibm_quito"]["calibrated_at"]
