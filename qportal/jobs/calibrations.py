@@ -1,7 +1,8 @@
 """Calibrations kept with jobs: one ``Calibration`` row per distinct calibration of a backend.
 
 The worker records the calibration a job was transpiled against (``executors.device.calibration_of``,
-returned by the executor); jobs run on the same calibration share its row, found by digest.  The
+returned by the executor on its ``JobHandle``; ``qportal.jobs.provenance.record_run``); jobs run on
+the same calibration share its row, found by digest.  The
 scheduled backend refresh (``qportal.jobs.device_refresh``) records cloud backends' calibrations the
 same way, so a backend page reads the latest one without reaching IBM.
 """
@@ -16,7 +17,7 @@ from django.db.models import F
 from django.utils.dateparse import parse_datetime
 
 from executors.device import calibration_digest
-from qportal.jobs.models import ACTIVE, Calibration, Job
+from qportal.jobs.models import Calibration
 
 
 def _when(calibration: dict[str, Any]) -> datetime | None:
@@ -27,7 +28,7 @@ def _when(calibration: dict[str, Any]) -> datetime | None:
 def record(calibration: dict[str, Any]) -> Calibration:
     """The row holding ``calibration``, created the first time it is seen (safe under races)."""
     digest = calibration_digest(calibration)
-    found = Calibration.objects.filter(digest=digest).first()
+    found = Calibration.objects.filter(digest=digest).only("id").first()  # not its data: the caller has it
     if found is not None:
         return found
     try:
@@ -39,16 +40,7 @@ def record(calibration: dict[str, Any]) -> Calibration:
                 data=calibration,
             )
     except IntegrityError:  # another worker stored it first
-        return Calibration.objects.get(digest=digest)
-
-
-def attach(job_id, attempt: int, calibration: dict[str, Any] | None) -> bool:
-    """Point the job at ``calibration``'s row, if this attempt still holds the job."""
-    if not calibration:
-        return False
-    row = record(calibration)
-    held = Job.objects.filter(id=job_id, attempt=attempt, status__in=list(ACTIVE))
-    return held.update(calibration=row) == 1
+        return Calibration.objects.only("id").get(digest=digest)
 
 
 def latest(backend: str) -> Calibration | None:
