@@ -94,3 +94,24 @@ def test_compare_an_existing_job_and_bad_requests(api_for, users, run_jobs):
     client.force_login(users["alice"])
     answer = client.post(f"/jobs/{other}/compare/")
     assert answer.status_code == 302 and answer["Location"].endswith(f",{other}")
+
+
+def test_a_cloud_device_is_compared_with_its_fake_twin(api_for, users, standin, run_jobs):
+    from tests.test_cloud_jobs import cloud_setup
+
+    api = api_for("alice")
+    cloud_setup(api, users["lab"], standin)
+    started = api.post(
+        "/compare", {"profile": "cloud", "circuits": [{"qasm": BELL}], "shots": 4000, "team": users["lab"].id}
+    )
+    assert started.status_code == 201, started.content
+    run_jobs()
+    result = api.get("/compare", jobs=",".join(started.json()["jobs"])).json()
+    assert result["done"] and result["twin"] == "fake_manila" and set(result["jobs"]) == {"ideal", "cloud"}
+    [circuit] = result["circuits"]
+    assert set(circuit["distributions"]) == {"exact", "twin", "ideal", "cloud"}
+    # the stand-in runs noiselessly by default: the device agrees with the ideal run, not the twin
+    both = pair(circuit, "ideal", "cloud")
+    assert both["fidelity"] > 1 - Z * both["fidelity_std"] - 3 / 4000
+    noisy = pair(circuit, "twin", "cloud")
+    assert noisy["fidelity"] < 1 - Z * noisy["fidelity_std"]
