@@ -56,6 +56,7 @@ def test_fake_jobs_share_one_calibration_equal_to_the_backends(api_for, users, r
     client.force_login(users["alice"])
     page = client.get(f"/jobs/{second}/").content.decode()
     assert f'data-digest="{stored.digest}"' in page and 'id="provenance-download"' in page
+    assert 'href="/backends/fake_manila/?profile=fake_manila" id="backend-now"' in page
     used = [int(q) for q in circuit["physical_qubits"]]
     ringed = sorted(
         int(q) for q in __import__("re").findall(r'data-qubit="(\d+)" data-value="[^"]*" data-used="1"', page)
@@ -98,3 +99,11 @@ def test_cloud_jobs_keep_their_calibration_after_the_device_changes(
     export = api.get(f"/jobs/{again}/provenance").json()
     assert export["circuits"][0]["isa"]["two_qubit_gates"] >= 2
     assert len(export["circuits"][0]["physical_qubits"]) == 3
+
+    # the device is retired: IBM no longer lists it, and its jobs still show what they ran on
+    del standin._fakes["ibm_manila"]
+    client = Client()
+    client.force_login(users["alice"])
+    page = client.get(f"/jobs/{before}/").content.decode()
+    assert f'data-digest="{jobs["before"].calibration.digest}"' in page
+    assert api.get(f"/jobs/{before}/provenance").json()["calibration"]["data"] == old
