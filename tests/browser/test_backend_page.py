@@ -59,3 +59,44 @@ def test_fake_manila_page_shows_its_map_and_its_properties(server, chromium, tmp
     assert svg.locator(f'g.qubit[data-qubit="{worst}"] circle').get_attribute("fill") == "#dc3c50"  # red
     save_shot(page, tmp_path, "backend-fake-manila-readout")
     page.context.close()
+
+
+def test_job_page_shows_its_calibration_and_compare_overlays_runs(server, chromium, tmp_path):
+    from tests.browser.test_dashboard import api_post
+    from tests.circuits import GHZ3
+
+    base = server.base_url
+    page = login(chromium, base, "alice")
+    resp = api_post(
+        page, base, "/jobs?wait=60", {"profile": "fake_manila", "circuits": [{"qasm": GHZ3}], "shots": 2000}
+    )
+    job = resp.json()
+    assert resp.status == 201 and job["status"] == "done", resp.text()
+    page.goto(f"{base}/jobs/{job['id']}/")
+    panel = page.locator("#provenance")
+    assert panel.locator("#job-calibration").is_visible()
+    export = page.request.get(f"{base}/api/v1/jobs/{job['id']}/provenance").json()
+    used = sorted(export["circuits"][0]["physical_qubits"])
+    ringed = panel.locator("svg.device-map g.qubit[data-used]").evaluate_all("els => els.map(e => +e.dataset.qubit)")
+    assert sorted(ringed) == used and len(used) == 3
+    for width in (390, 1300):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(150)
+        save_shot(page, tmp_path, f"job-provenance-{width}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+    page.click("#compare-form button")
+    page.wait_for_url("**/compare/?jobs=**")
+    for _ in range(60):  # the ideal run finishes within seconds; the page says so until then
+        if not page.locator("#compare-pending").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    charts = page.locator("svg.compare-hist")
+    assert charts.count() == 1
+    runs = set(charts.locator("rect.run-bar").evaluate_all("els => els.map(e => e.dataset.run)"))
+    assert runs == {"exact", "twin", "ideal", "fake_manila"}
+    row = page.locator('tr[data-a="ideal"][data-b="fake_manila"]')
+    assert "±" in row.inner_text()
+    save_shot(page, tmp_path, "compare-ghz")
+    page.context.close()
