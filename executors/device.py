@@ -19,10 +19,12 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "backend_from_calibration",
     "backend_info",
     "calibration_digest",
     "calibration_of",
     "qubit_coordinates",
+    "target_of",
 ]
 
 # Per-qubit properties kept, as BackendProperties names them (seconds, probabilities, hertz).
@@ -87,6 +89,10 @@ def _qubits_from_properties(properties: Any, num_qubits: int) -> list[dict[str, 
                 row[f"{gate}_error"] = _number(properties.gate_error(gate, index))
             except Exception:  # noqa: BLE001 - the gate is not calibrated on this qubit
                 row[f"{gate}_error"] = None
+            try:
+                row[f"{gate}_duration"] = _number(properties.gate_length(gate, index))
+            except Exception:  # noqa: BLE001 - no recorded length
+                row[f"{gate}_duration"] = None
         qubits.append(row)
     return qubits
 
@@ -124,9 +130,10 @@ def _qubits_from_target(target: Any, num_qubits: int) -> list[dict[str, Any]]:
         row["t1"] = _number(getattr(props, "t1", None))
         row["t2"] = _number(getattr(props, "t2", None))
         row["frequency"] = _number(getattr(props, "frequency", None))
-        for name, key in (("measure", "readout_error"), *((g, f"{g}_error") for g in _ONE_QUBIT_GATES)):
+        for name, key in (("measure", "readout"), *((g, g) for g in _ONE_QUBIT_GATES)):
             entry = target[name].get((index,)) if name in target.operation_names else None
-            row[key] = _number(getattr(entry, "error", None))
+            row[f"{key}_error"] = _number(getattr(entry, "error", None))
+            row[f"{key}_length" if key == "readout" else f"{key}_duration"] = _number(getattr(entry, "duration", None))
         qubits.append(dict(sorted(row.items(), key=lambda kv: kv[0] != "qubit")))
     return qubits
 
@@ -155,9 +162,9 @@ def calibration_of(backend: Any) -> dict[str, Any]:
     ``properties().last_update_date``), ``num_qubits``, ``processor``, ``basis_gates``,
     ``coupling_map`` (``[control, target]`` pairs), ``qubits`` (``t1``, ``t2`` in seconds,
     ``readout_error``, ``prob_meas0_prep1``, ``prob_meas1_prep0``, ``readout_length``,
-    ``frequency``, ``sx_error``, ``x_error``) and ``gates`` (multi-qubit gates: ``gate``,
-    ``qubits``, ``error``, ``duration`` in seconds).  Blocking for a cloud backend whose properties
-    are not loaded yet."""
+    ``frequency``, ``sx_error``, ``x_error``, ``sx_duration``, ``x_duration``) and ``gates``
+    (multi-qubit gates: ``gate``, ``qubits``, ``error``, ``duration`` in seconds).  Blocking for a
+    cloud backend whose properties are not loaded yet."""
     num_qubits = int(backend.num_qubits)
     properties = _properties(backend)
     if properties is not None:
@@ -247,3 +254,87 @@ def _as_path(neighbours: dict[int, set[int]]) -> list[int] | None:
         previous = order[-1]
         order.append(following[0])
     return order
+
+
+def _calibrated_backend_class():
+    from qiskit.providers import BackendV2, Options
+
+    class _Calibrated(BackendV2):
+        """A device as one of its stored calibrations describes it: its ``target`` (gates, errors,
+        durations, T1/T2, readout) and nothing to run on.  ``NoiseModel.from_backend`` of it is the
+        noise model of that calibration."""
+
+        def __init__(self, calibration: dict[str, Any]):
+            super().__init__(name=str(calibration.get("backend") or "calibrated"))
+            self._target = target_of(calibration)
+
+        @property
+        def target(self):
+            return self._target
+
+        @property
+        def max_circuits(self):
+            return None
+
+        @classmethod
+        def _default_options(cls):
+            return Options()
+
+        def run(self, run_input, **options):
+            raise NotImplementedError("a calibration record runs nothing; simulate it with its noise model")
+
+    return _Calibrated
+
+
+def backend_from_calibration(calibration: dict[str, Any]) -> Any:
+    """A BackendV2 whose target is ``calibration`` (a :func:`calibration_of` record), for
+    ``NoiseModel.from_backend`` and transpiling: a device's noisy twin from its calibration."""
+    return _calibrated_backend_class()(calibration)
+
+
+def target_of(calibration: dict[str, Any]) -> Any:
+    """The ``qiskit.transpiler.Target`` a :func:`calibration_of` record describes."""
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+    from qiskit.circuit.measure import Measure
+    from qiskit.providers import QubitProperties
+    from qiskit.transpiler import InstructionProperties, Target
+
+    qubits = calibration["qubits"]
+    target = Target(
+        num_qubits=calibration["num_qubits"],
+        qubit_properties=[
+            QubitProperties(t1=q.get("t1"), t2=q.get("t2"), frequency=q.get("frequency")) for q in qubits
+        ],
+    )
+    gates = get_standard_gate_name_mapping()
+    multi: dict[str, dict[tuple[int, ...], Any]] = {}
+    for gate in calibration["gates"]:
+        multi.setdefault(gate["gate"], {})[tuple(gate["qubits"])] = InstructionProperties(
+            error=gate.get("error"), duration=gate.get("duration")
+        )
+    for name in calibration["basis_gates"]:
+        if name not in gates:
+            continue
+        if name in multi:
+            target.add_instruction(gates[name], multi[name])
+            continue
+        if gates[name].num_qubits != 1:
+            continue
+        like = name if name in _ONE_QUBIT_GATES else "sx"  # id takes sx's numbers; rz is virtual
+        properties = {}
+        for q in qubits:
+            if name == "rz":
+                properties[(q["qubit"],)] = InstructionProperties(error=0.0, duration=0.0)
+            else:
+                properties[(q["qubit"],)] = InstructionProperties(
+                    error=q.get(f"{like}_error"), duration=q.get(f"{like}_duration")
+                )
+        target.add_instruction(gates[name], properties)
+    target.add_instruction(
+        Measure(),
+        {
+            (q["qubit"],): InstructionProperties(error=q.get("readout_error"), duration=q.get("readout_length"))
+            for q in qubits
+        },
+    )
+    return target

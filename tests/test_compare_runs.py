@@ -115,3 +115,30 @@ def test_a_cloud_device_is_compared_with_its_fake_twin(api_for, users, standin, 
     assert both["fidelity"] > 1 - Z * both["fidelity_std"] - 3 / 4000
     noisy = pair(circuit, "twin", "cloud")
     assert noisy["fidelity"] < 1 - Z * noisy["fidelity_std"]
+
+
+def test_without_a_fake_twin_the_jobs_own_calibration_makes_the_noise_model(api_for, users, run_jobs, monkeypatch):
+    from qiskit_aer.noise import NoiseModel
+    from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+    from qportal.profiles.models import ExecutorProfile
+    from tests.ibm_standin.server import StandIn
+    from tests.test_cloud_jobs import cloud_setup
+
+    with StandIn(backends={"ibm_elsewhere": FakeManilaV2}) as server:
+        for key, value in server.env.items():
+            monkeypatch.setenv(key, value)
+        api = api_for("alice")
+        cloud_setup(api, users["lab"], server)
+        ExecutorProfile.objects.filter(name="cloud").update(backend="ibm_elsewhere")
+        body = {"profile": "cloud", "circuits": [{"qasm": GHZ3}], "shots": 2000, "team": users["lab"].id}
+        started = api.post("/compare", body).json()
+        run_jobs()
+        result = api.get("/compare", jobs=",".join(started["jobs"])).json()
+    assert result["done"] and result["twin"] == "ibm_elsewhere"
+    assert result["twin_source"].startswith("the noise model of its calibration of ")
+    device = Job.objects.get(id=started["jobs"][1])
+    isa = isa_circuit(device.circuits.get(index=0).metadata["isa"])
+    expected = noisy_probabilities(isa, NoiseModel.from_backend(FakeManilaV2()))  # the calibration it served
+    twin = result["circuits"][0]["distributions"]["twin"]
+    assert set(twin) == set(expected) and all(twin[k] == pytest.approx(v, abs=1e-9) for k, v in expected.items())

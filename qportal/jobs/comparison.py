@@ -6,8 +6,9 @@ circuits and shots) in one transaction; ``companion`` adds the ideal run to an e
 
 - ``exact``: the ideal distribution (statevector, ``executors.ideal``), when cheap;
 - ``twin``: the exact distribution of the device run's own transpiled circuit under the device's
-  noise model (a fake backend's own, or for a cloud device the fake backend of the same device):
-  what its counts estimate (``executors.compare.noisy_probabilities``);
+  noise model (a fake backend's own; for a cloud device the fake backend of the same device, else
+  one built from the calibration the job ran on): what its counts estimate
+  (``executors.compare.noisy_probabilities``);
 - every run's counts, labelled ``ideal`` (a local job) or by its profile;
 
 and every pair's Hellinger fidelity and total variation distance with their shot-noise standard
@@ -70,16 +71,22 @@ def _ideal_companion(user, device: Job, circuits: list[dict[str, Any]]) -> Job:
     return services.submit_job(user, sub)
 
 
-def _twin_backend(job: Job):
-    """The fake backend whose noise model is ``job``'s device's twin, or None."""
+def _twin_backend(job: Job) -> tuple[object | None, str | None]:
+    """The backend whose noise model is ``job``'s device's twin, and what it is: the fake backend
+    of that device (a fake job's own; ``ibm_x`` -> ``fake_x``), else the calibration the job ran on."""
+    from executors.device import backend_from_calibration
     from executors.fake_backend import fake_backend, list_fake_backends
 
     name = (job.provenance or {}).get("choice", {}).get("backend") or job.profile.backend
     if job.profile.kind == ProfileKind.IBM_CLOUD:
         name = "fake_" + name.removeprefix("ibm_")
-    if name not in {b["name"] for b in list_fake_backends()}:
-        return None
-    return fake_backend(name)
+    if name in {b["name"] for b in list_fake_backends()}:
+        return fake_backend(name), f"{name}'s noise model"
+    if job.calibration_id is not None:
+        calibration = job.calibration
+        when = calibration.data.get("calibrated_at") or "an unknown time"
+        return backend_from_calibration(calibration.data), f"the noise model of its calibration of {when}"
+    return None, None
 
 
 def _label(job: Job, taken: set[str]) -> str:
@@ -103,7 +110,7 @@ def compare(user, job_ids: list[str]) -> dict[str, Any]:
         labels[_label(job, set(labels))] = job
     devices = [job for job in jobs if job.profile.kind != ProfileKind.LOCAL]
     twin_job = next((job for job in devices if job.status == "done"), None)
-    twin_backend = _twin_backend(twin_job) if twin_job is not None else None
+    twin_backend, twin_source = _twin_backend(twin_job) if twin_job is not None else (None, None)
     model = twin_noise_model(twin_backend) if twin_backend is not None else None
     rows = {label: list(job.circuits.order_by("index")) for label, job in labels.items()}
     circuits = []
@@ -143,6 +150,7 @@ def compare(user, job_ids: list[str]) -> dict[str, Any]:
         },
         "done": all(job.status == "done" for job in jobs),
         "twin": twin_backend.name if twin_backend is not None else None,
+        "twin_source": twin_source,
         "circuits": circuits,
     }
 

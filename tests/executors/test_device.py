@@ -68,3 +68,24 @@ def test_cloud_backend_is_refreshed_once_older_than_its_ttl(standin):
     assert kept[0] == kept[1]  # within its TTL the backend object, and its calibration, are reused
     refreshed = asyncio.run(calibrations(0.0))
     assert refreshed[1] == pytest.approx(refreshed[0] * 0.5, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["fake_manila", "fake_lagos"])
+def test_a_calibration_record_rebuilds_the_devices_noise(name):
+    from qiskit_aer.noise import NoiseModel
+
+    from executors.compare import noisy_probabilities
+    from executors.device import backend_from_calibration
+    from executors.runtime import transpile_to_isa
+    from tests.circuits import bell, ghz
+
+    backend = fake_backend(name)
+    twin = backend_from_calibration(calibration_of(backend))
+    assert twin.name == name and twin.num_qubits == backend.num_qubits
+    for circuit in (bell(), ghz(3)):
+        (isa,) = transpile_to_isa([circuit], backend, 2, 4)
+        assert transpile_to_isa([circuit], twin, 2, 4)[0] == isa  # the same target to transpile for
+        expected = noisy_probabilities(isa, NoiseModel.from_backend(backend))
+        rebuilt = noisy_probabilities(isa, NoiseModel.from_backend(twin))
+        assert set(rebuilt) == set(expected)
+        assert all(rebuilt[key] == pytest.approx(value, abs=1e-12) for key, value in expected.items())
