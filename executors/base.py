@@ -208,6 +208,12 @@ class JobHandle:
     executor: str
     remote_ids: list[str] = field(default_factory=list)
     state: Any = None  # executor-private (an asyncio.Task, a RuntimeJob...); never persisted
+    # The backend's calibration the job was transpiled against (executors.device.calibration_of),
+    # when the executor knows it at submission (IBM cloud); in-process ones return it in the
+    # result's metadata["calibration"].
+    calibration: dict[str, Any] | None = None
+    # A profile whose backend is "auto" (executors.auto): the backend chosen, the criterion, why.
+    choice: dict[str, Any] | None = None
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ listed, by dotted path, in the result's ``ignored_options``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,9 +30,11 @@ from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime import Batch, EstimatorV2, SamplerV2, Session
 from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
 
-from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec, InvalidRequest
+from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec, InvalidRequest, JobHandle
+from executors.device import calibration_of
 from executors.inprocess import InProcessExecutor
 from executors.job_options import effective_options, ignored_options, precision_of, seed_of
+from executors.provenance import isa_summary
 from executors.pubs import build_pubs, estimator_circuit, estimator_precision
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, check_isa, transpile_to_isa
@@ -122,6 +125,12 @@ class FakeBackendExecutor(InProcessExecutor):
         if not 0 <= self.optimization_level <= 3:
             raise InvalidRequest(f"optimization_level must be 0..3, got {self.optimization_level}")
 
+    async def submit(self, request: ExecutionRequest) -> JobHandle:
+        """As for any in-process job; the handle carries the fake device's calibration."""
+        handle = await super().submit(request)
+        handle.calibration = await asyncio.to_thread(calibration_of, self.backend)
+        return handle
+
     def _run_backend(self) -> BackendV2:
         return self.backend if self.noise else _ideal_twin(self.backend.name)
 
@@ -163,6 +172,7 @@ class FakeBackendExecutor(InProcessExecutor):
             converted = convert_estimator_result(result, indices, shots, {"call_time": time.perf_counter() - started})
         for circuit_result in converted:
             circuit_result.metadata["physical_qubits"] = prepared.layouts[circuit_result.index]
+            circuit_result.metadata["isa"] = isa_summary(prepared.circuits[circuit_result.index], circuit_result.index)
         return converted
 
     def _finish(self, prepared: _Prepared) -> None:

@@ -61,8 +61,10 @@ from executors.base import (
     TransientError,
 )
 from executors.circuits import validate_request
+from executors.device import calibration_of
 from executors.ibm_sessions import RemoteSessions
 from executors.job_options import effective_options
+from executors.provenance import isa_summary
 from executors.pubs import build_pubs, estimator_circuit
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.retry import retry_async
@@ -83,6 +85,9 @@ _STATES = {
 }
 _FINAL = (RemoteState.DONE, RemoteState.FAILED, RemoteState.CANCELLED)
 _SUB_STATUS = {RemoteState.QUEUED: "waiting for QPU", RemoteState.RUNNING: "executing"}
+
+# Seconds a loaded backend object is used before its calibration is fetched again.
+BACKEND_TTL = 300.0
 
 _services: dict[str, QiskitRuntimeService] = {}
 _services_lock = threading.Lock()
@@ -264,6 +269,18 @@ class _Remote:
     jobs: list[RuntimeJobV2]
     submitted: float
     request: ExecutionRequest | None = None
+    isa: list[dict[str, Any]] | None = None  # per circuit, as submitted (executors.provenance)
+
+
+def _isa_details(circuits: list[QuantumCircuit]) -> list[dict[str, Any]]:
+    """Each submitted circuit's ``physical_qubits`` and ``isa`` summary, for its result's metadata."""
+    return [
+        {
+            "physical_qubits": c.layout.final_index_layout() if c.layout is not None else None,
+            "isa": isa_summary(c, index),
+        }
+        for index, c in enumerate(circuits)
+    ]
 
 
 def _part_of(job: RuntimeJobV2, key: str) -> int:
@@ -278,7 +295,8 @@ class IBMCloudExecutor:
     """Runs requests on an IBM Quantum backend (see the module docstring).
 
     ``attempts``/``base``/``cap`` tune retries and ``poll``/``poll_cap`` status polling; every
-    retry wait is appended to ``retry_waits`` (seconds).
+    retry wait is appended to ``retry_waits`` (seconds).  ``backend_ttl`` (default ``BACKEND_TTL``):
+    seconds the backend object, and the calibration it transpiles with, is reused before a refresh.
     """
 
     def __init__(
@@ -290,6 +308,7 @@ class IBMCloudExecutor:
         cap: float = 30.0,
         poll: float = 0.5,
         poll_cap: float = 10.0,
+        backend_ttl: float | None = None,
     ):
         if spec.credential is None:
             raise InvalidRequest("an IBM cloud profile needs an IBM Quantum credential")
@@ -300,6 +319,8 @@ class IBMCloudExecutor:
         self.poll, self.poll_cap = poll, poll_cap
         self.retry_waits: list[float] = []
         self._backend: Any = None
+        self._backend_loaded = 0.0
+        self.backend_ttl = BACKEND_TTL if backend_ttl is None else backend_ttl
         self._backend_lock = asyncio.Lock()
         self._sessions = RemoteSessions(self)  # portal sessions' IBM sessions, kept across jobs
 
@@ -340,12 +361,22 @@ class IBMCloudExecutor:
         return await self._call(get_service, self.credential)
 
     async def _get_backend(self) -> Any:
+        """The backend object, loaded once and refreshed (configuration, properties, target) once
+        it is older than ``backend_ttl`` seconds, so transpiling never uses a stale calibration."""
         async with self._backend_lock:
             if self._backend is None:
                 service = await self._service()
                 name = self.spec.backend or await self._call(least_busy, self.credential)
                 self._backend = await self._call(service.backend, name)
+                self._backend_loaded = time.monotonic()
+            elif time.monotonic() - self._backend_loaded > self.backend_ttl:
+                await self._call(self._backend.refresh)
+                self._backend_loaded = time.monotonic()
         return self._backend
+
+    async def current_backend(self) -> Any:
+        """The ``IBMBackend`` jobs are transpiled for, with its current calibration (see ``backend_ttl``)."""
+        return await self._get_backend()
 
     def _option(self, key: str, default: Any = None) -> Any:
         value = self.spec.options.get(key)
@@ -381,6 +412,7 @@ class IBMCloudExecutor:
         if request.on_progress:
             request.on_progress("transpiling")
         circuits = await asyncio.to_thread(self._prepare, request, backend)
+        calibration = await asyncio.to_thread(calibration_of, backend)  # what they were transpiled against
         shots = request.shots or int(self._option("default_shots", self.spec.shots))
         indices = list(range(len(circuits)))
         groups = [indices] if self.spec.single_job else [[index] for index in indices]
@@ -412,7 +444,8 @@ class IBMCloudExecutor:
         return JobHandle(
             executor=self.name,
             remote_ids=[job.job_id() for job in jobs],
-            state=_Remote(jobs, time.monotonic(), request),
+            state=_Remote(jobs, time.monotonic(), request, _isa_details(circuits)),
+            calibration=calibration,
         )
 
     async def _close(self, mode: Batch | Session) -> None:
@@ -522,6 +555,8 @@ class IBMCloudExecutor:
                 memory = bool(request and request.memory)
                 part = convert_sampler_result(primitive_result, indices, metadata, memory=memory)
             for item in part:
+                if handle.state.isa is not None and item.index < len(handle.state.isa):
+                    item.metadata.update(handle.state.isa[item.index])
                 if request and request.on_circuit:
                     request.on_circuit(item)
             circuits += part

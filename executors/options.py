@@ -49,7 +49,13 @@ PORTAL_OPTIONS: dict[str, tuple[type, Any, Any]] = {
     "shots": (int, 0, MAX_SHOTS),  # PennyLane profiles: 0 keeps the job's shots
     "device_options": (dict, None, None),
     "method": (str, None, None),
+    # Portal-only: run on the device's noisy twin first and record the predicted fidelity
+    # (qportal.jobs.simulate_first); a profile whose backend is "auto" (executors.auto).
+    "simulate_first": (bool, None, None),
+    "auto_criterion": (str, None, None),
+    "auto_backends": (list, None, None),
 }
+AUTO_CRITERIA = ("least_busy", "least_noisy")
 AER_METHODS = (
     "automatic",
     "statevector",
@@ -184,6 +190,10 @@ def _check_portal(key: str, value: Any) -> Any:
         raise InvalidOption(key, f"must be between {low} and {high}, got {value}")
     if key == "method" and value not in AER_METHODS:
         raise InvalidOption(key, f"must be one of {', '.join(AER_METHODS)}")
+    if key == "auto_criterion" and value not in AUTO_CRITERIA:
+        raise InvalidOption(key, f"must be one of {', '.join(AUTO_CRITERIA)}")
+    if key == "auto_backends" and (not value or not all(isinstance(name, str) for name in value)):
+        raise InvalidOption(key, "must be a non-empty list of backend names")
     return value
 
 

@@ -59,6 +59,10 @@ def executor_class(kind: str) -> type:
 
 def build_executor(spec: ExecutorSpec) -> Executor:
     """The executor for ``spec.kind``; a cluster builds its members through this same function."""
+    if spec.backend == "auto" and spec.kind in ("fake", "ibm_cloud"):
+        from executors.auto import AutoCloudExecutor, AutoFakeExecutor
+
+        return AutoFakeExecutor(spec) if spec.kind == "fake" else AutoCloudExecutor(spec)
     cls = executor_class(spec.kind)
     return cls(spec, build=build_executor) if spec.kind == "cluster" else cls(spec)
 
@@ -76,6 +80,10 @@ def backend_max_qubits(spec: ExecutorSpec) -> int | None:
     """
     if spec.kind == "local":
         return _local()(spec).max_qubits()
+    if spec.kind == "fake" and spec.backend == "auto":
+        from executors.backend_choice import auto_max_qubits
+
+        return auto_max_qubits(spec.options)
     if spec.kind == "fake":
         from executors.fake_backend import fake_backend_qubits
 

@@ -18,6 +18,7 @@ from qportal.accounts.teams_api import router as teams_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
+from qportal.jobs.device_api import router as device_router
 from qportal.jobs.queue_limits import QueueFull
 from qportal.jobs.sessions_api import router as sessions_router
 from qportal.notifications.api import router as notifications_router
@@ -38,6 +39,7 @@ api = NinjaAPI(
 api.add_router("/", jobs_router)
 api.add_router("/", sessions_router)
 api.add_router("/", profiles_router)
+api.add_router("/", device_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)
 api.add_router("/", keys_router)

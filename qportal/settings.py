@@ -145,7 +145,13 @@ MAX_UNFINISHED_PER_TEAM = env_int("QPORTAL_MAX_UNFINISHED_PER_TEAM", 5000, minim
 API_RATE = env_rate("QPORTAL_API_RATE", "1200/minute")  # (requests, seconds) or None
 # Notifications (qportal.notifications): extra loops every worker runs (dotted paths to
 # ``async def loop(runner)``), so jobs never imports the apps above it; webhook sends.
-WORKER_LOOPS = ["qportal.notifications.delivery.run_forever", "qportal.jobs.session_worker.run_forever"]
+WORKER_LOOPS = [
+    "qportal.notifications.delivery.run_forever",
+    "qportal.jobs.session_worker.run_forever",
+    "qportal.jobs.device_refresh.run_forever",
+]
+# Cloud backends' calibrations and queues are read again this often (qportal.jobs.device_refresh).
+BACKEND_REFRESH_SECONDS = env_int("QPORTAL_BACKEND_REFRESH_SECONDS", 300, minimum=10)
 PUBLIC_URL = env_str("QPORTAL_PUBLIC_URL", "http://127.0.0.1:8000")  # job links in notifications
 WEBHOOK_ALLOW_PRIVATE = env_bool("QPORTAL_WEBHOOK_ALLOW_PRIVATE", False)
 WEBHOOK_TIMEOUT = env_int("QPORTAL_WEBHOOK_TIMEOUT", 10, minimum=1)

@@ -86,7 +86,7 @@ def test_pickers_offer_fake_backends_team_credentials_and_member_profiles(bob, u
     ExecutorProfile.objects.create(team=personal_team(users["charlie"]), name="charlie-sim", kind="local")
     html = bob.get(reverse("profile-new")).content.decode()
 
-    assert [v for v, _ in options_of(html, "fake_backend")] == [b["name"] for b in list_fake_backends()]
+    assert [v for v, _ in options_of(html, "fake_backend")] == ["auto"] + [b["name"] for b in list_fake_backends()]
     assert "fake_manila" in [v for v, _ in options_of(html, "fake_backend")]
     creds = dict(options_of(html, "credential"))
     assert set(creds) == {"", str(mine.id), str(seen.id)}  # not charlie's

@@ -69,6 +69,23 @@ class RuntimeSession(models.Model):
         return f"{self.name or self.id} ({self.mode}, {self.status})"
 
 
+class Calibration(models.Model):
+    """A backend's calibration (``executors.device.calibration_of``), stored once however many jobs
+    ran on it (``digest`` is the sha256 of its canonical JSON); kept after the device is retired."""
+
+    backend = models.CharField(max_length=100)
+    calibrated_at = models.DateTimeField(null=True, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    data = models.JSONField()
+    first_seen = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["backend", "-first_seen"])]
+
+    def __str__(self) -> str:
+        return f"{self.backend} calibrated {self.calibrated_at}"
+
+
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Indexed by (team, -created) below; the foreign key's own index would only repeat it.
@@ -119,6 +136,10 @@ class Job(models.Model):
     # and those the simulator that ran it could not apply, by dotted path.
     options = models.JSONField(default=dict, blank=True)
     ignored_options = models.JSONField(default=list, blank=True)
+    # What the job ran against (qportal.jobs.provenance): the backend's calibration, shared by
+    # every job run on it, and the rest (transpiled circuits, layout, versions, timings, choices).
+    calibration = models.ForeignKey(Calibration, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs")
+    provenance = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -139,6 +160,12 @@ class Job(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def backend_choice(self) -> dict | None:
+        """A profile whose backend is "auto": the backend chosen, the criterion and why."""
+        choice = (self.provenance or {}).get("choice")
+        return {key: choice.get(key) for key in ("backend", "criterion", "reason")} if choice else None
 
     def __str__(self) -> str:
         return f"{self.name or self.id} ({self.status})"

@@ -122,6 +122,9 @@ class JobOut(Schema):
     ignored_options: list[str] = Field(
         ..., description="options the backend that ran the job could not apply (local and fake profiles)"
     )
+    backend_choice: dict | None = Field(
+        None, description='a profile whose backend is "auto": {"backend", "criterion", "reason"}'
+    )
 
     @staticmethod
     def resolve_submitted_by(obj) -> str | None:

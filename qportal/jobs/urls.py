@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from qportal.jobs import session_views, views
+from qportal.jobs import device_views, session_views, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
@@ -20,5 +20,9 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/", session_views.session_detail, name="session-detail"),
     path("sessions/<uuid:session_id>/close/", session_views.session_close, name="session-close"),
     path("sessions/<uuid:session_id>/cancel/", session_views.session_cancel, name="session-cancel"),
+    path("jobs/<uuid:job_id>/provenance.json", device_views.job_provenance, name="job-provenance"),
+    path("jobs/<uuid:job_id>/compare/", device_views.compare_job, name="job-compare"),
+    path("compare/", device_views.compare_page, name="compare"),
+    path("backends/<str:name>/", device_views.backend_page, name="backend-page"),
     path("profiles/", include("qportal.profiles.urls")),
 ]

@@ -28,7 +28,7 @@ from executors.job_options import effective_options, precision_of
 from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
-from qportal.jobs import circuit_browser, downloads, history, queue_limits, services
+from qportal.jobs import circuit_browser, downloads, history, provenance, queue_limits, services
 from qportal.jobs.filters import canonical_sort, filter_jobs, given_filters, parse_filters, parse_sort, sort_keys
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.models import ExecutorProfile, ProfileKind
@@ -288,6 +288,7 @@ def job_detail(request, job_id):
         "events": events,
         "timeline_seq": events[-1].seq if events else 0,
         "reruns": list(job.reruns.values_list("id", flat=True)[:10]),
+        "provenance": provenance.page_context(job),
     }
     return render(request, "jobs/detail.html", context)
 

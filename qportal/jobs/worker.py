@@ -39,7 +39,7 @@ from executors.base import (
 )
 from executors.registry import build_executor, simulator_classes
 from qportal.accounts import checks
-from qportal.jobs import bus, session_worker, store
+from qportal.jobs import bus, provenance, session_worker, simulate_first, store
 from qportal.jobs.models import JobStatus
 from qportal.jobs.parsed import ParsedCircuits
 from qportal.startup import freeze_loaded_objects
@@ -352,8 +352,13 @@ class JobRunner:
         item.request.on_circuit = saver.add
         item.request.on_progress = on_progress
         session_worker.bind(item.request)
+        if simulate_first.wanted(item):  # the noisy twin's predicted fidelity, before device time
+            await simulate_first.before_submit(item, executor, db)
         handle = await self._submit_or_reattach(item, executor)
         handle_box["handle"] = handle
+        if handle.calibration or handle.choice:  # what it runs against, and why there (qportal.jobs.provenance)
+            details = provenance.run_details(item.spec, item.request, handle.choice)
+            await db(provenance.record_run)(item.job_id, item.attempt, handle.calibration, details)
         result = await executor.result(handle)
         saved = await saver.wait()
         await db(store.finish_done)(

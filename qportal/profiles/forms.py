@@ -148,7 +148,7 @@ class ProfileForm(forms.Form):
         teams = list(teams)
         team_ids = [t.id for t in teams]
         self.fields["team"].choices = [(t.id, t.name) for t in teams]
-        self.fields["fake_backend"].choices = [
+        self.fields["fake_backend"].choices = [("auto", "auto: the least busy or least noisy, per job")] + [
             (b["name"], f"{b['name']} ({b['num_qubits']} qubits)")
             for b in backends_for(ExecutorProfile(kind=ProfileKind.FAKE))["backends"]
         ]
@@ -294,7 +294,7 @@ class ProfileForm(forms.Form):
             self.add_error("credential", "choose a credential of the profile's team")
             raise forms.ValidationError("bad credential")
         known = [b["name"] for b in profile.credential.backends or []]
-        if profile.backend and known and profile.backend not in known:
+        if profile.backend and profile.backend != "auto" and known and profile.backend not in known:
             self.add_error(
                 "ibm_backend",
                 f"credential {profile.credential.name!r} has not seen {profile.backend!r}; it reaches "

@@ -150,6 +150,7 @@ class StandIn:
         self.job_delay = job_delay
         self.hold_jobs = False
         self.queue_lengths: dict[str, int] = {}
+        self.calibrations: dict[str, dict[str, Any]] = {}  # properties served instead of the fake's
         self.calls: list[dict[str, Any]] = []
         self.jobs: dict[str, Job] = {}
         self.recorded = Recorder()  # every job's full request body
@@ -440,6 +441,8 @@ class StandIn:
 
     def _backend_file(self, name: str, kind: str) -> dict[str, Any]:
         fake = self._fake(name)
+        if kind == "props" and name in self.calibrations:  # tests.ibm_standin.calibration.recalibrate
+            return self.calibrations[name]
         filename = fake.conf_filename if kind == "conf" else fake.props_filename
         data = json.loads((Path(fake.dirname) / filename).read_text())
         data["backend_name"] = name
