@@ -83,6 +83,10 @@ class ExecutionRequest:
     sent the text, which it parses faster than it unpickles the circuit.
     ``memory`` (sampler only): keep each shot's outcome, in shot order (``CircuitResult.memory``),
     not only the counts.
+    PUB sweeps (:mod:`executors.sweeps`): a ``parameter_values`` entry may also be an array of
+    shape ``(..., num_parameters)`` or a ``{name: array}`` dict, an ``observables`` entry
+    ``{"array": <nested observables>}``; ``pub_shots`` (sampler) and ``precisions`` (estimator),
+    when given, hold one entry per circuit (None: the job's default).
     """
 
     circuits: list[QuantumCircuit]
@@ -94,6 +98,8 @@ class ExecutionRequest:
     submit_key: str | None = None
     sources: list[str | None] | None = None
     memory: bool = False
+    pub_shots: list[int | None] | None = None
+    precisions: list[float | None] | None = None
     on_circuit: Callable[[CircuitResult], None] | None = None  # called as each circuit finishes
     on_progress: Callable[[str], None] | None = None  # sub-status text: "transpiling", "executing"
 
@@ -105,6 +111,11 @@ class CircuitResult:
     Sampler: ``counts`` joins all classical registers into Qiskit's usual bitstring (first register
     rightmost); ``register_counts`` keeps each register apart; ``probabilities`` is counts/shots.
     Estimator: ``evs`` and ``stds`` (one value per observable).
+
+    A swept PUB (:mod:`executors.sweeps`) has a ``shape``: ``evs``/``stds`` then hold its values
+    flattened in C order, ``counts`` the tally over all bindings (as ``BitArray.get_counts()``
+    gives it), ``binding_counts`` each binding's counts (C order), ``shots`` the shots per binding
+    and ``memory`` every binding's shots, binding after binding.  ``shape`` is None for a flat job.
 
     ``memory`` (a sampler request with ``memory=True``): every shot's outcome in shot order, as
     Qiskit's ``BitArray`` holds them: ``shots`` rows of ``ceil(memory_bits / 8)`` bytes, big-endian
@@ -122,6 +133,8 @@ class CircuitResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     memory: bytes | None = None
     memory_bits: int | None = None
+    shape: tuple[int, ...] | None = None
+    binding_counts: list[dict[str, int]] | None = None
 
     def memory_array(self) -> np.ndarray | None:
         """``memory`` as a uint8 array of shape (shots, bytes per shot); None without memory."""
@@ -150,6 +163,8 @@ class CircuitResult:
             "stds": self.stds,
             "metadata": self.metadata,
             "memory": self.memory_bitstrings(),
+            "shape": None if self.shape is None else list(self.shape),
+            "binding_counts": self.binding_counts,
         }
 
 

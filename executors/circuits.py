@@ -20,6 +20,7 @@ from qiskit.circuit import ControlFlowOp
 from qiskit.circuit.controlflow import CONTROL_FLOW_OP_NAMES
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
+from executors import sweeps
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
 from executors.preflight import strip_comments
 
@@ -196,6 +197,10 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
     values = request.parameter_values
     if values is not None and len(values) != len(circuits):
         raise InvalidRequest(f"parameter_values has {len(values)} entries for {len(circuits)} circuits")
+    for name in ("pub_shots", "precisions"):
+        given = getattr(request, name)
+        if given is not None and len(given) != len(circuits):
+            raise InvalidRequest(f"{name} has {len(given)} entries for {len(circuits)} circuits")
     if request.sources is not None and len(request.sources) != len(circuits):
         raise InvalidRequest(f"sources has {len(request.sources)} entries for {len(circuits)} circuits")
     if request.memory and request.primitive != "sampler":
@@ -222,14 +227,17 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
                 f"circuit {index} uses {circuit.num_qubits} qubits but {backend_name} has {max_qubits}",
                 index=index,
             )
-        parameter_values(circuit, values[index] if values is not None else None, index)
+        if sweeps.needs_pub_check(request, index):
+            sweeps.check_request_pub(request, index)  # a sweep or per-PUB shots/precision
+        else:
+            parameter_values(circuit, values[index] if values is not None else None, index)
         if request.primitive == "sampler" and not has_measurement(circuit):
             raise InvalidRequest(
                 f"circuit {index} has no measurements, so a sampler would return nothing; "
                 "add 'measure' instructions (or run it with the estimator)",
                 index=index,
             )
-        if request.primitive == "estimator":
+        if request.primitive == "estimator" and not sweeps.needs_pub_check(request, index):
             to_observables(observables[index], circuit.num_qubits, index)
 
 
@@ -300,6 +308,12 @@ def _to_operator(item: Any, index: int) -> SparsePauliOp:
     if not _is_hermitian(operator):
         raise InvalidRequest(f"circuit {index}: observable {_label(operator)} is not Hermitian", index=index)
     return operator
+
+
+def observable_operator(item: Any, index: int = 0) -> SparsePauliOp:
+    """One observable (a Pauli label, ``[label, coeff]`` pair, list of pairs, ``{label: coeff}``
+    dict, ``Pauli`` or ``SparsePauliOp``) as a checked Hermitian ``SparsePauliOp``."""
+    return _to_operator(item, index)
 
 
 def _from_terms(terms: list[tuple[Any, Any]], index: int) -> SparsePauliOp:

@@ -29,7 +29,7 @@ from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
 
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec, InvalidRequest
 from executors.inprocess import InProcessExecutor
-from executors.pubs import build_pubs, estimator_circuit, estimator_precision
+from executors.pubs import build_pubs, estimator_circuit, estimator_precision, pub_form
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.runtime import (
     CLOUD_ONLY_OPTIONS,
@@ -156,7 +156,8 @@ class FakeBackendExecutor(InProcessExecutor):
         else:
             estimator = EstimatorV2(mode=prepared.mode, options=options)
             result = estimator.run(pubs, precision=estimator_precision(shots)).result()
-            converted = convert_estimator_result(result, indices, shots, {"call_time": time.perf_counter() - started})
+            call = {"call_time": time.perf_counter() - started}
+            converted = convert_estimator_result(result, indices, shots, call, pub_form(request, indices))
         for circuit_result in converted:
             circuit_result.metadata["physical_qubits"] = prepared.layouts[circuit_result.index]
         return converted

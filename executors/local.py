@@ -38,7 +38,7 @@ from qiskit_aer.primitives import EstimatorV2, SamplerV2
 from executors.base import CircuitResult, ExecutionRequest, ExecutionResult, ExecutorSpec, InvalidRequest
 from executors.circuits import operation_names
 from executors.inprocess import InProcessExecutor
-from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision
+from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision, pub_form
 from executors.results import convert_estimator_result, convert_sampler_result, jsonable, pack_shots
 from executors.taskjobs import TaskJobs
 
@@ -108,7 +108,7 @@ class LocalSimulatorExecutor(InProcessExecutor):
         samples the shots from it, whereas a circuit that measures mid-way or resets is simulated
         shot by shot.
         """
-        if request.primitive != "sampler" or self.method not in _STATEVECTOR_LIKE:
+        if request.primitive != "sampler" or self.method not in _STATEVECTOR_LIKE or pub_form(request):
             return False
         if shots * len(request.circuits) > _INLINE_SHOTS:
             return False
@@ -157,7 +157,8 @@ class LocalSimulatorExecutor(InProcessExecutor):
         options: dict[str, Any] = {"backend_options": backend_options}
         started = time.perf_counter()
         if request.primitive == "sampler":
-            if self.runs_inline(request, shots) or self._samples_exactly(prepared.circuits, indices):
+            exact = not pub_form(request, indices)  # a sweep or a PUB's own shots: SamplerV2
+            if exact and (self.runs_inline(request, shots) or self._samples_exactly(prepared.circuits, indices)):
                 exact = _sample_exactly(
                     self._backend, prepared.circuits, indices, shots, self.seed, memory=request.memory
                 )
@@ -171,7 +172,8 @@ class LocalSimulatorExecutor(InProcessExecutor):
             options["run_options"] = {"seed_simulator": self.seed}
         estimator = EstimatorV2(options=options)
         result = estimator.run(pubs, precision=estimator_precision(shots)).result()
-        return convert_estimator_result(result, indices, shots, _call_metadata(started, len(pubs)))
+        call = _call_metadata(started, len(pubs))
+        return convert_estimator_result(result, indices, shots, call, pub_form(request, indices))
 
     def _metadata(self, request: ExecutionRequest, prepared: _Prepared) -> dict[str, Any]:
         return {"backend": self.name, "method": self.method, "transpiled": prepared.transpiled}

@@ -17,6 +17,7 @@ from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidReq
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
 from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
+from executors.sweeps import ARRAY_KEY, is_array_entry, merge_circuit_fields
 from qportal.accounts import audit
 from qportal.accounts.access import (
     Conflict,
@@ -200,14 +201,19 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         if fmt == "qpy":  # a QPY header counts only the top level; definitions are known once loaded
             check_built(circuit, index, limits)
     shots = sub.shots or profile.shots
+    values, observables, pub_shots, precisions = merge_circuit_fields(
+        sub.circuits, sub.parameter_values, sub.observables, sub.primitive
+    )
     request = ExecutionRequest(
         circuits=circuits,
         primitive=sub.primitive,
         shots=shots,
-        observables=sub.observables,
-        parameter_values=sub.parameter_values,
+        observables=observables,
+        parameter_values=values,
         tags=tags,
         memory=sub.memory,
+        pub_shots=pub_shots,
+        precisions=precisions,
     )
     validate_request(request, limits.max_qubits, limits.backend_name)
 
@@ -236,8 +242,10 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
             source_format=fmt,
             source=text,
             num_qubits=circuit.num_qubits,
-            observables=sub.observables[i] if sub.observables else None,
-            parameter_values=sub.parameter_values[i] if sub.parameter_values else None,
+            observables=observables[i] if observables else None,
+            parameter_values=values[i] if values else None,
+            pub_shots=pub_shots[i] if pub_shots else None,
+            precision=precisions[i] if precisions else None,
         )
         for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits, strict=True))
     ]
@@ -458,15 +466,16 @@ def delete_stopped_job(job_id, by: str) -> bool:
 
 
 def rerun_job(user, job: Job) -> Job:
-    circuits = [{"qasm": c.source} if c.source_format != "qpy" else {"qpy": c.source} for c in job.circuits.all()]
-    observables = [c.observables for c in job.circuits.all()] if job.primitive == "estimator" else None
-    params = [c.parameter_values for c in job.circuits.all()]
+    rows = list(job.circuits.all())
+    circuits = [_rerun_entry(c) for c in rows]
+    observables = [None if is_array_entry(c.observables) else c.observables for c in rows]
+    params = [c.parameter_values for c in rows]
     sub = Submission(
         profile=job.profile.name,
         circuits=circuits,
         shots=job.shots,
         primitive=job.primitive,
-        observables=observables,
+        observables=observables if job.primitive == "estimator" and any(o is not None for o in observables) else None,
         parameter_values=params if any(p is not None for p in params) else None,
         name=job.name,
         tags=job.tags,
@@ -474,3 +483,15 @@ def rerun_job(user, job: Job) -> Job:
         memory=job.memory,
     )
     return submit_job(user, sub, rerun_of=job)
+
+
+def _rerun_entry(circuit: JobCircuit) -> dict[str, Any]:
+    """A stored circuit as a submission's circuit entry, with its PUB's own fields."""
+    entry: dict[str, Any] = {"qasm": circuit.source} if circuit.source_format != "qpy" else {"qpy": circuit.source}
+    if is_array_entry(circuit.observables):
+        entry["observables"] = circuit.observables[ARRAY_KEY]
+    if circuit.pub_shots is not None:
+        entry["shots"] = circuit.pub_shots
+    if circuit.precision is not None:
+        entry["precision"] = circuit.precision
+    return entry

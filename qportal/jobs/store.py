@@ -195,6 +195,8 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         submit_key=job.submit_key or None,
         memory=job.memory,
         sources=[None if row.source_format == "qpy" else row.source for row in rows],
+        pub_shots=_given([row.pub_shots for row in rows]),
+        precisions=_given([row.precision for row in rows]),
     )
     spec = job.profile.to_spec(with_secrets=True, resolve_member=member_resolver(job.profile))
     return WorkItem(
@@ -211,6 +213,11 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         cancel_requested=job.cancel_requested,
         members=tuple(job.profile.members or ()) if job.profile.kind == ProfileKind.CLUSTER else (),
     )
+
+
+def _given(values: list) -> list | None:
+    """``values`` unless none is given (a PUB's own shots or precision)."""
+    return values if any(value is not None for value in values) else None
 
 
 def _mine(item_or_claim) -> queries.Where:

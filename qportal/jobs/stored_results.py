@@ -211,6 +211,8 @@ def row_values(result: CircuitResult) -> dict[str, Any]:
         "stds": result.stds,
         "metadata": result.metadata,
         "memory_blob": _memory_blob(result),
+        "shape": None if result.shape is None else list(result.shape),
+        "binding_counts": result.binding_counts,
     }
 
 
@@ -219,3 +221,16 @@ def _memory_blob(result: CircuitResult) -> bytes | None:
     if array is None:
         return None
     return pack_memory(result.memory, result.memory_bits, len(array))
+
+
+def shaped(flat: list | None, shape: list | None) -> Any:
+    """A swept PUB's stored flat values (C order) nested to its ``shape`` (a bare value for shape
+    ``()``); ``flat`` as it is without a shape or when it does not hold that many values."""
+    if flat is None or shape is None:
+        return flat
+    if len(flat) != int(np.prod(shape, dtype=np.int64)):
+        return flat
+    items = np.empty(len(flat), dtype=object)
+    items[:] = flat
+    nested = items.reshape(tuple(shape))
+    return nested.item() if nested.ndim == 0 else nested.tolist()
