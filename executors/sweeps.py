@@ -432,3 +432,27 @@ def merge_circuit_fields(
         given(merged["shots"]),
         given(merged["precision"]),
     )
+
+
+def observable_labels(entry: Any, count: int, shape: Sequence[int] | None = None) -> list[Any]:
+    """One stored observables entry's observable per expectation value (``count`` of them, in
+    C order of ``shape``): the array form's leaves broadcast to the PUB's shape; a job-level
+    list as it is.  For labelling results; nothing is checked."""
+    if not is_array_entry(entry):
+        return entry if isinstance(entry, list) else [entry]
+    leaves: list[Any] = []
+
+    def slots(item: Any) -> Any:
+        if _is_leaf(item) or not isinstance(item, Sequence) or isinstance(item, str):
+            leaves.append(item)
+            return len(leaves) - 1
+        return [slots(part) for part in item]
+
+    try:
+        positions = np.asarray(slots(entry[ARRAY_KEY]), dtype=int)
+        if shape is not None:
+            positions = np.broadcast_to(positions, tuple(shape))
+    except ValueError:
+        return leaves
+    flat = [leaves[int(i)] for i in positions.ravel()]
+    return flat if len(flat) == count else leaves

@@ -35,6 +35,7 @@ from django.http import StreamingHttpResponse
 from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
+from executors.sweeps import observable_labels
 from qportal.jobs import services, stored_results
 from qportal.jobs.detail import job_summary
 from qportal.jobs.models import Job, JobCircuit
@@ -98,7 +99,7 @@ def _csv(job: Job) -> Iterator[bytes]:
         writer.writerow(["circuit", "circuit_name", "bitstring", "count", "probability"])
     for circuit in _circuits(job):
         if job.primitive == "estimator":
-            observables = circuit.observables if isinstance(circuit.observables, list) else [circuit.observables]
+            observables = observable_labels(circuit.observables, len(circuit.evs or []), circuit.shape)
             stds = circuit.stds or [None] * len(circuit.evs or [])
             for i, ev in enumerate(circuit.evs or []):
                 label = observables[i] if i < len(observables) else ""
