@@ -235,3 +235,12 @@ def test_rerun_keeps_the_pub(api_for, run_jobs):
     run_jobs()
     (result,) = api.job_with_results(again.json()["id"])["results"]
     assert result["shape"] == [4]  # observables (1,) broadcast against values (4,)
+
+
+def test_a_pennylane_profile_refuses_a_sweep_at_submission(api_for):
+    api = api_for("alice")
+    assert api.post("/profiles", {"name": "pl", "kind": "pennylane", "backend": "default.qubit"}).status_code == 201
+    entry = {"qpy": qpy_text(seed_circuit()), "parameter_values": THETAS[:3], "observables": "XXY"}
+    resp = api.post("/jobs", {"profile": "pl", "primitive": "estimator", "circuits": [entry]})
+    assert resp.status_code == 400 and "PennyLane device, which takes one flat binding" in resp.json()["detail"]
+    assert not Job.objects.exists()

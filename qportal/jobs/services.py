@@ -17,6 +17,7 @@ from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidReq
 from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, validate_request
 from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
+from executors.pubs import pub_form
 from executors.sweeps import ARRAY_KEY, is_array_entry, merge_circuit_fields
 from qportal.accounts import audit
 from qportal.accounts.access import (
@@ -216,6 +217,8 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         precisions=precisions,
     )
     validate_request(request, limits.max_qubits, limits.backend_name)
+    if pub_form(request):
+        _check_pubs_run(profile)
 
     # The job is written with its first event's sequence number; the instance returned keeps the
     # team, profile and user objects, so answering the request needs no further query.
@@ -266,14 +269,30 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     return job
 
 
-def _check_memory_kept(profile) -> None:
-    """A profile that may run the job on a PennyLane device cannot keep each shot: refuse now
-    rather than fail the job later."""
+def _pennylane_devices(profile) -> list[str]:
+    """The profile, or its cluster's members, that run on a PennyLane device."""
     kinds = {profile.name: profile.kind}
     if profile.kind == ProfileKind.CLUSTER:
         resolve = member_resolver(profile)
         kinds = {name: resolve(name).kind for name in profile.members or ()}
-    devices = [name for name, kind in kinds.items() if kind == ProfileKind.PENNYLANE]
+    return [name for name, kind in kinds.items() if kind == ProfileKind.PENNYLANE]
+
+
+def _check_pubs_run(profile) -> None:
+    """A PennyLane device runs one binding per circuit: refuse a sweep (or a PUB's own shots or
+    precision) now rather than fail the job later."""
+    devices = _pennylane_devices(profile)
+    if devices:
+        raise InvalidRequest(
+            f"profile {devices[0]!r} runs on a PennyLane device, which takes one flat binding per "
+            "circuit: send the sweep's bindings as circuits of their own, or choose a local, fake or IBM profile"
+        )
+
+
+def _check_memory_kept(profile) -> None:
+    """A profile that may run the job on a PennyLane device cannot keep each shot: refuse now
+    rather than fail the job later."""
+    devices = _pennylane_devices(profile)
     if devices:
         raise InvalidRequest(
             f"profile {devices[0]!r} runs on a PennyLane device, which returns counts only, not each "
