@@ -217,6 +217,7 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
                 f"an estimator job needs one observable list per circuit: "
                 f"{len(observables)} lists for {len(circuits)} circuits"
             )
+    swept = 0
     for index, circuit in enumerate(circuits):
         if not isinstance(circuit, QuantumCircuit):
             raise InvalidRequest(f"circuit {index} is not a QuantumCircuit", index=index)
@@ -228,7 +229,12 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
                 index=index,
             )
         if sweeps.needs_pub_check(request, index):
-            sweeps.check_request_pub(request, index)  # a sweep or per-PUB shots/precision
+            swept += math.prod(sweeps.check_request_pub(request, index))  # a sweep or per-PUB shots/precision
+            if swept > sweeps.MAX_JOB_VALUES:
+                raise InvalidRequest(
+                    f"circuit {index}: the job's PUBs hold over {sweeps.MAX_JOB_VALUES} bindings or values together",
+                    index=index,
+                )
         else:
             parameter_values(circuit, values[index] if values is not None else None, index)
         if request.primitive == "sampler" and not has_measurement(circuit):

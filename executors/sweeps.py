@@ -38,6 +38,7 @@ from executors.base import MAX_SHOTS, InvalidRequest
 ARRAY_KEY = "array"  # a stored observables entry {"array": ...} is in the per-circuit array form
 MAX_BINDINGS = 10_000  # parameter bindings (or observables) in one PUB
 MAX_PUB_SHOTS = 2_000_000  # bindings x shots of one sampler PUB
+MAX_JOB_VALUES = 100_000  # bindings (or values) of all a job's PUBs together
 
 
 def _plural(count: int, word: str) -> str:

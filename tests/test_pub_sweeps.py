@@ -14,6 +14,8 @@ from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
+from executors.base import CircuitResult
+from qportal.jobs import stored_results
 from qportal.jobs.models import Job, JobCircuit
 from tests.stats import assert_counts_match
 
@@ -244,3 +246,36 @@ def test_a_pennylane_profile_refuses_a_sweep_at_submission(api_for):
     resp = api.post("/jobs", {"profile": "pl", "primitive": "estimator", "circuits": [entry]})
     assert resp.status_code == 400 and "PennyLane device, which takes one flat binding" in resp.json()["detail"]
     assert not Job.objects.exists()
+
+
+def test_a_job_of_sweeps_is_bounded_as_a_whole(api_for):
+    """Each PUB may hold 10,000 bindings, the job's PUBs 100,000 together: refused, nothing stored."""
+    entry = {"qpy": qpy_text(seed_circuit()), "parameter_values": np.zeros((10_000, 1)).tolist(), "observables": "XXY"}
+    resp = api_for("alice").post("/jobs", {"profile": "local", "primitive": "estimator", "circuits": [entry] * 11})
+    assert resp.status_code == 400, resp.content
+    assert "circuit 10: the job's PUBs hold over 100000 bindings or values together" in resp.json()["detail"]
+    over = {**entry, "parameter_values": np.zeros((10_001, 1)).tolist()}
+    resp = api_for("alice").post("/jobs", {"profile": "local", "primitive": "estimator", "circuits": [over]})
+    assert resp.status_code == 400 and "10001 bindings; the limit is 10000" in resp.json()["detail"]
+    assert not Job.objects.exists()
+
+
+def test_downloads_and_events_of_a_sweep(api_for, run_jobs):
+    api = api_for("alice")
+    body = {
+        "profile": "local",
+        "primitive": "estimator",
+        "circuits": [{"qpy": qpy_text(seed_circuit()), "parameter_values": THETAS, "observables": [["XXY"], ["XXX"]]}],
+    }
+    job = run(api, run_jobs, body)
+    data = np.load(io.BytesIO(b"".join(api.get(f"/jobs/{job['id']}/download", format="npz").streaming_content)))
+    assert data["c0_evs"].shape == data["c0_stds"].shape == (2, 50)
+    np.testing.assert_allclose(data["c0_evs"], job["results"][0]["evs"])
+
+
+def test_a_sweeps_circuit_event_carries_its_first_values_only():
+    swept = CircuitResult(index=0, evs=[0.5] * 100, stds=[0.1] * 100, shape=(2, 50))
+    assert stored_results.summary(swept)["evs"] == [0.5] * stored_results.EVENT_VALUES
+    assert stored_results.row_values(swept)["evs"] == [0.5] * 100  # all of them are stored
+    flat = CircuitResult(index=0, evs=[0.5] * 100, stds=[0.1] * 100)
+    assert stored_results.summary(flat)["evs"] == [0.5] * 100  # a flat job's as before
