@@ -34,6 +34,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from executors.base import MAX_SHOTS, InvalidRequest
+from executors.observables import observable_operator
 
 ARRAY_KEY = "array"  # a stored observables entry {"array": ...} is in the per-circuit array form
 MAX_BINDINGS = 10_000  # parameter bindings (or observables) in one PUB
@@ -143,8 +144,6 @@ def _nested(value: Any) -> bool:
 
 
 def _operator(item: Any, index: int) -> SparsePauliOp:
-    from executors.circuits import observable_operator  # circuits imports this module to check requests
-
     return observable_operator(item, index)
 
 
