@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from qiskit import QuantumCircuit, transpile
-from qiskit.circuit import ControlFlowOp, Gate
+from qiskit.circuit import ControlFlowOp, ControlledGate, Gate, ParameterExpression
 from qiskit.result import Result
 from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
@@ -38,7 +38,7 @@ from qiskit_aer.primitives import EstimatorV2, SamplerV2
 from executors.base import CircuitResult, ExecutionRequest, ExecutionResult, ExecutorSpec, InvalidRequest
 from executors.circuits import operation_names
 from executors.inprocess import InProcessExecutor
-from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision, pub_form
+from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision, is_swept, pub_form
 from executors.results import convert_estimator_result, convert_sampler_result, jsonable, pack_shots
 from executors.taskjobs import TaskJobs
 
@@ -141,7 +141,10 @@ class LocalSimulatorExecutor(InProcessExecutor):
             # Aer 0.17 binds some parameter expressions wrongly (crz(a + b) after rx(b) loses the
             # rx), so values are assigned here, exactly, rather than passed to Aer as bindings.
             circuit = bind_parameters(request, index, circuit)
-            if self.needs_transpile(circuit):
+            if is_swept(request, index) and _binds_wrongly(circuit):  # a sweep's bindings go to Aer
+                circuit = transpile(circuit, basis_gates=_rebased(circuit), optimization_level=0)
+                transpiled.append(index)
+            elif self.needs_transpile(circuit):
                 circuit = transpile(circuit, target=self._target, optimization_level=0)
                 transpiled.append(index)
             circuits.append(circuit)
@@ -177,6 +180,30 @@ class LocalSimulatorExecutor(InProcessExecutor):
 
     def _metadata(self, request: ExecutionRequest, prepared: _Prepared) -> dict[str, Any]:
         return {"backend": self.name, "method": self.method, "transpiled": prepared.transpiled}
+
+
+def _binds_wrongly(circuit: QuantumCircuit) -> bool:
+    """True when the circuit has a parametrised controlled gate (crx, cry, crz, cp, cu1...):
+    Aer 0.17 binds those wrongly from a sweep's bindings (tests/executors/test_sweeps.py)."""
+    return any(
+        isinstance(instruction.operation, ControlledGate) and _parametrised(instruction.operation)
+        for instruction in circuit.data
+    )
+
+
+def _rebased(circuit: QuantumCircuit) -> list[str]:
+    """Basis gates that keep every operation but the parametrised controlled gates, which become
+    ``u`` and ``cx`` (whose bindings Aer applies rightly)."""
+    kept = {
+        instruction.operation.name
+        for instruction in circuit.data
+        if not (isinstance(instruction.operation, ControlledGate) and _parametrised(instruction.operation))
+    }
+    return sorted(kept | {"u", "cx"})
+
+
+def _parametrised(operation: Any) -> bool:
+    return any(isinstance(param, ParameterExpression) and param.parameters for param in operation.params)
 
 
 def _operations_if_measured_at_end(circuit: QuantumCircuit) -> int | None:
