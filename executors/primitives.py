@@ -105,10 +105,10 @@ class PortalSampler(_PortalPrimitive, BaseSamplerV2):
         circuits = []
         for pub in coerced:
             entry = {"qpy": qpy_text(pub.circuit), **_values(pub.circuit, pub.parameter_values)}
-            if pub.shots is not None:
+            if pub.shots is not None and pub.shots != shots:  # a PUB's own shots; the job's otherwise
                 entry["shots"] = int(pub.shots)
             circuits.append(entry)
-        job_id = self._submit("sampler", circuits, shots=None, memory=True)
+        job_id = self._submit("sampler", circuits, shots=shots, memory=True)
         return PortalPrimitiveJob(self.client, job_id, "sampler", coerced)
 
 

@@ -114,6 +114,18 @@ def test_sampler_matches_statevector_sampler_in_shapes_names_and_distribution(cl
     assert result[2].data.alpha.get_counts()["1"] / 3000 == pytest.approx(math.sin(0.45) ** 2, abs=0.04)
 
 
+def test_job_status_default_shots_and_cancel(client):
+    sampler = PortalSampler(client=client, profile="local", options={"default_shots": 321})
+    job = sampler.run([_bell(), (_bell(), None, 50)])
+    result = job.result()
+    assert [pub.data.meas.num_shots for pub in result] == [321, 50]
+    portal_job = client.job(job.job_id())
+    assert portal_job["shots"] == 321 and portal_job["memory"] is True
+    assert job.status() == JobStatus.DONE and not job.running() and not job.cancelled()
+    with pytest.raises(InvalidRequest, match="already done"):
+        job.cancel()  # the portal's answer: a finished job cannot be cancelled
+
+
 def _exact(circuit, observable, values) -> np.ndarray:
     return np.array([Statevector(circuit.assign_parameters(v)).expectation_value(observable).real for v in values])
 
@@ -169,7 +181,7 @@ def test_a_pub_the_portal_refuses_raises_its_message(client):
     with pytest.raises(ValueError, match="number of qubits"):
         PortalEstimator(client=client, profile="local").run([(seed_circuit(), "ZZ", [0.1])])
     with pytest.raises(InvalidRequest, match="circuit 0: shots must be an integer between 1 and 100000"):
-        PortalSampler(client=client, profile="local").run([_bell()], shots=200_000)
+        PortalSampler(client=client, profile="local").run([(_bell(), None, 200_000)])
 
 
 # The seeds' two-qubit Hamiltonian (H1 of the Session example): II + 2 IZ + 3 XI.
