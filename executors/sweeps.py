@@ -12,10 +12,14 @@ Forms of one circuit's ``parameter_values``:
 
 One circuit's observables (per circuit: :func:`observables_array`) form an array whose leaves
 are observables: a Pauli label (``"ZZ"``), a ``{label: coeff}`` dict (summed), a
-``[label, coeff]`` pair, or a Qiskit ``Pauli``/``SparsePauliOp``.  The job-level list
-(``ExecutionRequest.observables`` as the API had it before sweeps: one list per circuit, whose
-items may also be lists of pairs) reads the same way once :func:`legacy_observables` has turned
-it into that form.
+``[label, coeff]`` pair, or a Qiskit ``Pauli``/``SparsePauliOp``.  Requests and stored rows keep
+that form as ``{"array": <nested>}`` (:func:`pub_observables`); any other entry is the
+job-level list the API had before sweeps (one list per circuit, whose items may also be lists of
+pairs), read the same way once :func:`legacy_observables` has turned it into the array form.
+
+:func:`merge_circuit_fields` merges a submission's circuit entries with its job-level lists;
+:func:`needs_pub_check` says which circuits are PUBs of the sweep form, checked by
+:func:`check_request_pub` and built by :func:`sampler_pub` / :func:`estimator_pub`.
 """
 
 from __future__ import annotations
