@@ -81,6 +81,10 @@ def test_two_observables_give_two_series(client, users, run_jobs):
     svg = _plot(client.get(reverse("job-detail", args=[job.id])).content.decode())
     series = svg.findall(f".//{SVG}g[@class='series']")
     assert [len(s.findall(f"{SVG}circle")) for s in series] == [10, 10]
+    page = client.get(reverse("job-detail", args=[job.id])).content.decode()
+    legend = re.findall(r'<span class="legend"[^>]*>● <code>([^<]*)</code>', page)
+    assert legend == ["XXY", "XXX"]  # a series per observable row, named
+    assert "All 20 values" in page  # the list of every value is folded away under the plot
 
 
 def test_a_job_without_a_sweep_has_no_plot(client, users, run_jobs):

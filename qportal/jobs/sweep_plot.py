@@ -14,12 +14,22 @@ from typing import Any
 import numpy as np
 
 from executors.base import InvalidRequest
-from executors.sweeps import is_swept, values_array
+from executors.sweeps import is_swept, observable_labels, values_array
 
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 40  # margins around the plot box
 TICKS = 5
 COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#8250df", "#bf8700")
+
+
+def nice_ticks(low: float, high: float, count: int = TICKS) -> list[float]:
+    """Round tick values (1, 2 or 5 times a power of ten apart) inside ``low`` .. ``high``."""
+    raw = (high - low) / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    ticks = [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+    return [0.0 if abs(t) < step * 1e-9 else t for t in ticks]
 
 
 def swept_values(circuit, parsed) -> tuple[str, np.ndarray] | None:
@@ -88,6 +98,7 @@ def sweep_plot(circuit, parsed) -> dict[str, Any] | None:
     def py(y: float) -> float:
         return TOP + (y_max - y) / (y_max - y_min) * box_h
 
+    labels = observable_labels(circuit.observables, len(circuit.evs), shape)
     series = []
     for row, colour in zip(range(len(evs)), COLOURS, strict=False):
         points = [
@@ -103,7 +114,8 @@ def sweep_plot(circuit, parsed) -> dict[str, Any] | None:
             for x, ev, std in zip(xs.tolist(), evs[row].tolist(), stds[row].tolist(), strict=True)
         ]
         line = " ".join(f"{p['cx']:.2f},{p['cy']:.2f}" for p in points)
-        series.append({"points": points, "line": line, "colour": colour, "row": row})
+        label = labels[row * len(xs)] if len(labels) == len(circuit.evs) else f"#{row}"
+        series.append({"points": points, "line": line, "colour": colour, "row": row, "label": label})
     return {
         "parameter": name,
         "series": series,
@@ -114,7 +126,7 @@ def sweep_plot(circuit, parsed) -> dict[str, Any] | None:
         "x_max": x_max,
         "y_min": y_min,
         "y_max": y_max,
-        "x_ticks": [{"at": px(v), "label": f"{v:.3g}"} for v in np.linspace(x_min, x_max, TICKS).tolist()],
-        "y_ticks": [{"at": py(v), "label": f"{v:.3g}"} for v in np.linspace(y_min, y_max, TICKS).tolist()],
+        "x_ticks": [{"at": px(v), "label": f"{v:.3g}"} for v in nice_ticks(x_min, x_max)],
+        "y_ticks": [{"at": py(v), "label": f"{v:.3g}"} for v in nice_ticks(y_min, y_max)],
         "zero": py(0.0) if y_min < 0 < y_max else None,
     }
