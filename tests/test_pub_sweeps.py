@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from django.urls import reverse
 from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
@@ -96,7 +97,7 @@ def test_observables_array_broadcasts_against_values(api_for, run_jobs):
             assert abs(result["evs"][row][column] - exact[column]) <= 4 * result["stds"][row][column]
 
 
-def test_sampler_sweep_counts_per_binding_with_its_own_shots(api_for, run_jobs):
+def test_sampler_sweep_counts_per_binding_with_its_own_shots(api_for, users, run_jobs):
     theta = Parameter("theta")
     circuit = QuantumCircuit(1, 1)
     circuit.ry(theta, 0)
@@ -107,7 +108,9 @@ def test_sampler_sweep_counts_per_binding_with_its_own_shots(api_for, run_jobs):
         "shots": 100,
         "circuits": [{"qpy": qpy_text(circuit), "parameter_values": grid.tolist(), "shots": 2000}],
     }
-    (result,) = run(api_for("alice"), run_jobs, body)["results"]
+    api = api_for("alice")
+    job = run(api, run_jobs, body)
+    (result,) = job["results"]
     assert result["shape"] == [2, 3]
     assert result["shots"] == 2000  # each binding's
     counts = result["binding_counts"]
@@ -121,6 +124,9 @@ def test_sampler_sweep_counts_per_binding_with_its_own_shots(api_for, run_jobs):
         for key, n in binding.items():
             total[key] = total.get(key, 0) + n
     assert result["counts"] == total  # the job's counts: the tally over every binding
+    api.client.force_login(users["alice"])
+    page = api.client.get(reverse("job-detail", args=[job["id"]])).content.decode()
+    assert "the total over 6 bindings" in page  # the histogram says what it counts
 
 
 def test_parameter_values_by_name_and_per_pub_precision(api_for, run_jobs):
