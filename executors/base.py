@@ -106,6 +106,10 @@ class ExecutionRequest:
     ``memory`` (sampler only): keep each shot's outcome, in shot order (``CircuitResult.memory``),
     not only the counts.  ``options``: the job's own primitive options (validated by
     :mod:`executors.options`), merged over ``ExecutorSpec.options`` by :mod:`executors.job_options`.
+    PUB sweeps (:mod:`executors.sweeps`): a ``parameter_values`` entry may also be an array of
+    shape ``(..., num_parameters)`` or a ``{name: array}`` dict, an ``observables`` entry
+    ``{"array": <nested observables>}``; ``pub_shots`` (sampler) and ``precisions`` (estimator),
+    when given, hold one entry per circuit (None: the job's default).
     """
 
     circuits: list[QuantumCircuit]
@@ -118,6 +122,8 @@ class ExecutionRequest:
     sources: list[str | None] | None = None
     memory: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # the job's primitive options, over the spec's
+    pub_shots: list[int | None] | None = None
+    precisions: list[float | None] | None = None
     on_circuit: Callable[[CircuitResult], None] | None = None  # called as each circuit finishes
     on_progress: Callable[[str], None] | None = None  # sub-status text: "transpiling", "executing"
     session: SessionRequest | None = None  # run inside this portal session's remote session
@@ -130,6 +136,11 @@ class CircuitResult:
     Sampler: ``counts`` joins all classical registers into Qiskit's usual bitstring (first register
     rightmost); ``register_counts`` keeps each register apart; ``probabilities`` is counts/shots.
     Estimator: ``evs`` and ``stds`` (one value per observable).
+
+    A swept PUB (:mod:`executors.sweeps`) has a ``shape``: ``evs``/``stds`` then hold its values
+    flattened in C order, ``counts`` the tally over all bindings (as ``BitArray.get_counts()``
+    gives it), ``binding_counts`` each binding's counts (C order), ``shots`` the shots per binding
+    and ``memory`` every binding's shots, binding after binding.  ``shape`` is None for a flat job.
 
     ``memory`` (a sampler request with ``memory=True``): every shot's outcome in shot order, as
     Qiskit's ``BitArray`` holds them: ``shots`` rows of ``ceil(memory_bits / 8)`` bytes, big-endian
@@ -147,6 +158,8 @@ class CircuitResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     memory: bytes | None = None
     memory_bits: int | None = None
+    shape: tuple[int, ...] | None = None
+    binding_counts: list[dict[str, int]] | None = None
 
     def memory_array(self) -> np.ndarray | None:
         """``memory`` as a uint8 array of shape (shots, bytes per shot); None without memory."""
@@ -175,6 +188,8 @@ class CircuitResult:
             "stds": self.stds,
             "metadata": self.metadata,
             "memory": self.memory_bitstrings(),
+            "shape": None if self.shape is None else list(self.shape),
+            "binding_counts": self.binding_counts,
         }
 
 

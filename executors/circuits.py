@@ -20,7 +20,9 @@ from qiskit.circuit import ControlFlowOp
 from qiskit.circuit.controlflow import CONTROL_FLOW_OP_NAMES
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
+from executors import sweeps
 from executors.base import MAX_CIRCUITS, MAX_SHOTS, ExecutionRequest, InvalidRequest
+from executors.observables import observable_operator, operator_label
 from executors.preflight import strip_comments
 
 MAX_SOURCE_CHARS = 5_000_000
@@ -196,6 +198,10 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
     values = request.parameter_values
     if values is not None and len(values) != len(circuits):
         raise InvalidRequest(f"parameter_values has {len(values)} entries for {len(circuits)} circuits")
+    for name in ("pub_shots", "precisions"):
+        given = getattr(request, name)
+        if given is not None and len(given) != len(circuits):
+            raise InvalidRequest(f"{name} has {len(given)} entries for {len(circuits)} circuits")
     if request.sources is not None and len(request.sources) != len(circuits):
         raise InvalidRequest(f"sources has {len(request.sources)} entries for {len(circuits)} circuits")
     if request.memory and request.primitive != "sampler":
@@ -212,6 +218,7 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
                 f"an estimator job needs one observable list per circuit: "
                 f"{len(observables)} lists for {len(circuits)} circuits"
             )
+    swept = 0
     for index, circuit in enumerate(circuits):
         if not isinstance(circuit, QuantumCircuit):
             raise InvalidRequest(f"circuit {index} is not a QuantumCircuit", index=index)
@@ -222,14 +229,22 @@ def validate_request(request: ExecutionRequest, max_qubits: int | None, backend_
                 f"circuit {index} uses {circuit.num_qubits} qubits but {backend_name} has {max_qubits}",
                 index=index,
             )
-        parameter_values(circuit, values[index] if values is not None else None, index)
+        if sweeps.needs_pub_check(request, index):
+            swept += math.prod(sweeps.check_request_pub(request, index))  # a sweep or per-PUB shots/precision
+            if swept > sweeps.MAX_JOB_VALUES:
+                raise InvalidRequest(
+                    f"circuit {index}: the job's PUBs hold over {sweeps.MAX_JOB_VALUES} bindings or values together",
+                    index=index,
+                )
+        else:
+            parameter_values(circuit, values[index] if values is not None else None, index)
         if request.primitive == "sampler" and not has_measurement(circuit):
             raise InvalidRequest(
                 f"circuit {index} has no measurements, so a sampler would return nothing; "
                 "add 'measure' instructions (or run it with the estimator)",
                 index=index,
             )
-        if request.primitive == "estimator":
+        if request.primitive == "estimator" and not sweeps.needs_pub_check(request, index):
             to_observables(observables[index], circuit.num_qubits, index)
 
 
@@ -263,78 +278,15 @@ def to_observables(entry: Any, num_qubits: int, index: int = 0) -> list[SparsePa
         entry = [entry]
     if not isinstance(entry, Sequence) or len(entry) == 0:
         raise InvalidRequest(f"circuit {index}: give at least one observable", index=index)
-    operators = [_to_operator(item, index) for item in entry]
+    operators = [observable_operator(item, index) for item in entry]
     for operator in operators:
         if operator.num_qubits != num_qubits:
             raise InvalidRequest(
-                f"circuit {index}: observable {_label(operator)} acts on {operator.num_qubits} "
+                f"circuit {index}: observable {operator_label(operator)} acts on {operator.num_qubits} "
                 f"qubits but the circuit has {num_qubits}",
                 index=index,
             )
     return operators
-
-
-def _to_operator(item: Any, index: int) -> SparsePauliOp:
-    if isinstance(item, SparsePauliOp):
-        terms = None
-        operator = item
-    elif isinstance(item, Pauli):
-        terms = None
-        operator = SparsePauliOp(item)
-    elif isinstance(item, str):
-        terms = [(item, 1.0)]
-    elif isinstance(item, Mapping):
-        terms = list(item.items())
-    elif _is_pair(item):
-        terms = [tuple(item)]
-    elif isinstance(item, Sequence) and item and all(_is_pair(term) for term in item):
-        terms = [tuple(term) for term in item]
-    else:
-        raise InvalidRequest(
-            f"circuit {index}: cannot read observable {item!r}; use a Pauli label like 'ZZ', "
-            "a [label, coefficient] pair or a list of such pairs",
-            index=index,
-        )
-    if terms is not None:
-        operator = _from_terms(terms, index)
-    if not _is_hermitian(operator):
-        raise InvalidRequest(f"circuit {index}: observable {_label(operator)} is not Hermitian", index=index)
-    return operator
-
-
-def _from_terms(terms: list[tuple[Any, Any]], index: int) -> SparsePauliOp:
-    for label, coeff in terms:
-        if not isinstance(label, str) or not label or set(label.upper()) - set("IXYZ"):
-            raise InvalidRequest(f"circuit {index}: {label!r} is not a Pauli label (letters I, X, Y, Z)", index=index)
-        if isinstance(coeff, bool) or not isinstance(coeff, numbers.Real) or not math.isfinite(coeff):
-            raise InvalidRequest(
-                f"circuit {index}: coefficient {coeff!r} of {label} is not a finite real number",
-                index=index,
-            )
-    lengths = {len(label) for label, _ in terms}
-    if len(lengths) != 1:
-        raise InvalidRequest(f"circuit {index}: the terms of one observable must all have the same length", index=index)
-    return SparsePauliOp.from_list([(label.upper(), float(coeff)) for label, coeff in terms])
-
-
-def _is_pair(item: Any) -> bool:
-    return (
-        isinstance(item, Sequence)
-        and not isinstance(item, str)
-        and len(item) == 2
-        and isinstance(item[0], str)
-        and isinstance(item[1], numbers.Number)
-    )
-
-
-def _is_hermitian(operator: SparsePauliOp) -> bool:
-    difference = (operator - operator.adjoint()).simplify(atol=1e-12)
-    return bool(abs(difference.coeffs).max(initial=0.0) < 1e-12)
-
-
-def _label(operator: SparsePauliOp) -> str:
-    labels = operator.paulis.to_labels()
-    return labels[0] if len(labels) == 1 else f"{labels[0]}+..."
 
 
 def circuit_to_qasm(circuit: QuantumCircuit) -> str:

@@ -35,7 +35,7 @@ from executors.device import calibration_of
 from executors.inprocess import InProcessExecutor
 from executors.job_options import effective_options, ignored_options, precision_of, seed_of
 from executors.provenance import isa_summary
-from executors.pubs import build_pubs, estimator_circuit, estimator_precision
+from executors.pubs import build_pubs, estimator_circuit, estimator_precision, pub_form
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, check_isa, transpile_to_isa
 
@@ -169,7 +169,8 @@ class FakeBackendExecutor(InProcessExecutor):
             estimator = EstimatorV2(mode=prepared.mode, options=options)
             precision = precision_of("estimator", merged) or estimator_precision(shots)
             result = estimator.run(pubs, precision=precision).result()
-            converted = convert_estimator_result(result, indices, shots, {"call_time": time.perf_counter() - started})
+            call = {"call_time": time.perf_counter() - started}
+            converted = convert_estimator_result(result, indices, shots, call, pub_form(request, indices))
         for circuit_result in converted:
             circuit_result.metadata["physical_qubits"] = prepared.layouts[circuit_result.index]
             circuit_result.metadata["isa"] = isa_summary(prepared.circuits[circuit_result.index], circuit_result.index)

@@ -65,7 +65,7 @@ from executors.device import calibration_of
 from executors.ibm_sessions import RemoteSessions
 from executors.job_options import effective_options
 from executors.provenance import isa_summary
-from executors.pubs import build_pubs, estimator_circuit
+from executors.pubs import build_pubs, estimator_circuit, pub_form
 from executors.results import convert_estimator_result, convert_sampler_result
 from executors.retry import retry_async
 from executors.runtime import DEFAULT_OPTIMIZATION_LEVEL, check_isa, cloud_options, transpile_to_isa
@@ -550,7 +550,8 @@ class IBMCloudExecutor:
             indices = list(range(len(circuits), len(circuits) + len(primitive_result)))
             metadata = {"remote_id": job.job_id()}
             if job.primitive_id == "estimator":
-                part = convert_estimator_result(primitive_result, indices, None, metadata)
+                shaped = pub_form(request, indices) if request else ()
+                part = convert_estimator_result(primitive_result, indices, None, metadata, shaped)
             else:
                 memory = bool(request and request.memory)
                 part = convert_sampler_result(primitive_result, indices, metadata, memory=memory)

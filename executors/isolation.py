@@ -225,6 +225,8 @@ def _subrequest(request: Any, part: list[int]) -> Any:
         circuits=[request.circuits[index] for index in part],
         observables=pick(request.observables),
         parameter_values=pick(request.parameter_values),
+        pub_shots=pick(request.pub_shots),
+        precisions=pick(request.precisions),
         sources=pick(request.sources),
     )
 

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from qiskit import QuantumCircuit, transpile
-from qiskit.circuit import ControlFlowOp, Gate
+from qiskit.circuit import ControlFlowOp, ControlledGate, Gate, ParameterExpression
 from qiskit.result import Result
 from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
@@ -41,7 +41,7 @@ from executors.base import CircuitResult, ExecutionRequest, ExecutionResult, Exe
 from executors.circuits import operation_names
 from executors.inprocess import InProcessExecutor
 from executors.job_options import effective_options, ignored_options, precision_of, seed_of
-from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision
+from executors.pubs import bind_parameters, build_pubs, estimator_circuit, estimator_precision, is_swept, pub_form
 from executors.results import convert_estimator_result, convert_sampler_result, jsonable, pack_shots
 from executors.taskjobs import TaskJobs
 
@@ -106,7 +106,7 @@ class LocalSimulatorExecutor(InProcessExecutor):
         samples the shots from it, whereas a circuit that measures mid-way or resets is simulated
         shot by shot.
         """
-        if request.primitive != "sampler" or self.method not in _STATEVECTOR_LIKE:
+        if request.primitive != "sampler" or self.method not in _STATEVECTOR_LIKE or pub_form(request):
             return False
         if shots * len(request.circuits) > _INLINE_SHOTS:
             return False
@@ -139,7 +139,10 @@ class LocalSimulatorExecutor(InProcessExecutor):
             # Aer 0.17 binds some parameter expressions wrongly (crz(a + b) after rx(b) loses the
             # rx), so values are assigned here, exactly, rather than passed to Aer as bindings.
             circuit = bind_parameters(request, index, circuit)
-            if self.needs_transpile(circuit):
+            if is_swept(request, index) and _binds_wrongly(circuit):  # a sweep's bindings go to Aer
+                circuit = transpile(circuit, basis_gates=_rebased(circuit), optimization_level=0)
+                transpiled.append(index)
+            elif self.needs_transpile(circuit):
                 circuit = transpile(circuit, target=self._target, optimization_level=0)
                 transpiled.append(index)
             circuits.append(circuit)
@@ -157,7 +160,8 @@ class LocalSimulatorExecutor(InProcessExecutor):
         seed = seed_of(merged)
         started = time.perf_counter()
         if request.primitive == "sampler":
-            if self.runs_inline(request, shots) or self._samples_exactly(prepared.circuits, indices):
+            exact = not pub_form(request, indices)  # a sweep or a PUB's own shots: SamplerV2
+            if exact and (self.runs_inline(request, shots) or self._samples_exactly(prepared.circuits, indices)):
                 exact = _sample_exactly(self._backend, prepared.circuits, indices, shots, seed, memory=request.memory)
                 if exact is not None:
                     return exact
@@ -170,7 +174,8 @@ class LocalSimulatorExecutor(InProcessExecutor):
         estimator = EstimatorV2(options=options)
         precision = precision_of("estimator", merged) or estimator_precision(shots)
         result = estimator.run(pubs, precision=precision).result()
-        return convert_estimator_result(result, indices, shots, _call_metadata(started, len(pubs)))
+        call = _call_metadata(started, len(pubs))
+        return convert_estimator_result(result, indices, shots, call, pub_form(request, indices))
 
     def _metadata(self, request: ExecutionRequest, prepared: _Prepared) -> dict[str, Any]:
         merged = effective_options(self.spec.options, request.options)
@@ -180,6 +185,30 @@ class LocalSimulatorExecutor(InProcessExecutor):
             "transpiled": prepared.transpiled,
             "ignored_options": ignored_options(request.primitive, merged, "local"),
         }
+
+
+def _binds_wrongly(circuit: QuantumCircuit) -> bool:
+    """True when the circuit has a parametrised controlled gate (crx, cry, crz, cp, cu1...):
+    Aer 0.17 binds those wrongly from a sweep's bindings (tests/executors/test_sweeps.py)."""
+    return any(
+        isinstance(instruction.operation, ControlledGate) and _parametrised(instruction.operation)
+        for instruction in circuit.data
+    )
+
+
+def _rebased(circuit: QuantumCircuit) -> list[str]:
+    """Basis gates that keep every operation but the parametrised controlled gates, which become
+    ``u`` and ``cx`` (whose bindings Aer applies rightly)."""
+    kept = {
+        instruction.operation.name
+        for instruction in circuit.data
+        if not (isinstance(instruction.operation, ControlledGate) and _parametrised(instruction.operation))
+    }
+    return sorted(kept | {"u", "cx"})
+
+
+def _parametrised(operation: Any) -> bool:
+    return any(isinstance(param, ParameterExpression) and param.parameters for param in operation.params)
 
 
 def _operations_if_measured_at_end(circuit: QuantumCircuit) -> int | None:

@@ -70,7 +70,9 @@ def convert_sampler_pub(
     else:
         counts = {}
     shots = next(iter(registers.values())).num_shots if registers else 0
-    probabilities = {key: value / shots for key, value in counts.items()} if shots else {}
+    shape = tuple(joined.shape) if joined is not None else ()
+    total = shots * math.prod(shape)
+    probabilities = {key: value / total for key, value in counts.items()} if total else {}
     result = CircuitResult(
         index=index,
         shots=shots,
@@ -79,13 +81,17 @@ def convert_sampler_pub(
         probabilities=probabilities,
         metadata={**jsonable(dict(pub_result.metadata)), **jsonable(dict(metadata or {}))},
     )
+    if shape:  # a sweep: the counts above are over every binding; each binding's too
+        result.shape = shape
+        result.binding_counts = [count_bits(joined[position]) for position in np.ndindex(shape)]
     if memory and joined is not None:
         result.memory, result.memory_bits = memory_of(joined)
     return result
 
 
 def memory_of(bits: BitArray) -> tuple[bytes, int]:
-    """``CircuitResult.memory`` and ``memory_bits`` of ``bits`` (one parameter binding)."""
+    """``CircuitResult.memory`` and ``memory_bits`` of ``bits`` (a sweep's bindings one after
+    another, in C order)."""
     packed = np.ascontiguousarray(bits.array, dtype=np.uint8).reshape(-1, bits.array.shape[-1])
     return packed.tobytes(), bits.num_bits
 
@@ -99,12 +105,22 @@ def pack_shots(values: np.ndarray, num_bits: int) -> bytes:
 
 
 def convert_estimator_pub(
-    pub_result: Any, index: int, shots: int | None = None, metadata: Mapping[str, Any] | None = None
+    pub_result: Any,
+    index: int,
+    shots: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    shaped: bool = False,
 ) -> CircuitResult:
-    """One estimator ``PubResult`` (one value per observable) as a :class:`CircuitResult`."""
-    evs = np.atleast_1d(np.asarray(pub_result.data.evs, dtype=float)).ravel()
-    stds = np.atleast_1d(np.asarray(pub_result.data.stds, dtype=float)).ravel()
+    """One estimator ``PubResult`` as a :class:`CircuitResult` (``evs``/``stds`` flattened; a PUB
+    whose shape is not that of a flat observables list keeps it in ``shape``)."""
+    raw = np.asarray(pub_result.data.evs, dtype=float)
+    evs = np.atleast_1d(raw).ravel()
+    stds = np.broadcast_to(np.asarray(pub_result.data.stds, dtype=float), raw.shape).ravel()
+    if not raw.shape:
+        stds = np.atleast_1d(stds)
     result = CircuitResult(
+        shape=tuple(raw.shape) if shaped else None,
         index=index,
         shots=shots,
         evs=[float(value) for value in evs],
@@ -137,8 +153,11 @@ def convert_estimator_result(
     indices: Sequence[int],
     shots: int | None = None,
     metadata: Mapping[str, Any] | None = None,
+    shaped: Sequence[int] = (),
 ) -> list[CircuitResult]:
-    """An estimator ``PrimitiveResult`` whose PUBs are the circuits ``indices`` of the request."""
+    """An estimator ``PrimitiveResult`` whose PUBs are the circuits ``indices`` of the request;
+    those in ``shaped`` (PUBs of the sweep form) keep their shape."""
     return [
-        convert_estimator_pub(pub, index, shots, metadata) for pub, index in zip(primitive_result, indices, strict=True)
+        convert_estimator_pub(pub, index, shots, metadata, shaped=index in shaped)
+        for pub, index in zip(primitive_result, indices, strict=True)
     ]

@@ -95,7 +95,9 @@ def test_the_migration_packs_stored_results_and_loses_nothing(api_for, run_jobs)
             )
         executor = MigrationExecutor(connection)
         executor.migrate([("jobs", "0007_compact_results")])
-        after = {c.index: c for c in JobCircuit.objects.filter(job_id=job.id)}
+        # Only the columns 0007 knows: later migrations add others, not yet there at this step.
+        known = ("index", "counts_blob", "shots", "registers", "given_register_counts", "exact_probabilities")
+        after = {c.index: c for c in JobCircuit.objects.filter(job_id=job.id).only(*known)}
         for index, values in enumerate(stored):
             assert after[index].counts == values["counts"], index
             assert after[index].register_counts == values["register_counts"], index

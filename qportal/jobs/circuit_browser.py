@@ -13,8 +13,10 @@ import math
 
 from executors.circuits import circuit_diagram, parse_circuit
 from executors.ideal import ideal_probabilities
+from executors.sweeps import observable_labels
 from qportal.jobs import queries
 from qportal.jobs.models import Job, JobCircuit
+from qportal.jobs.sweep_plot import sweep_parameters, sweep_plot
 from qportal.jobs.zne_view import zne_table
 
 PAGE_SIZE = 50
@@ -89,12 +91,16 @@ def result_context(circuit: JobCircuit, job: Job, parsed=None) -> dict:
     if circuit.done and circuit.counts:
         parsed = parsed if parsed is not None else _parsed(circuit)
         ideal = _ideal(parsed, circuit.parameter_values) if not isinstance(parsed, str) else None
+    sweep = None
+    if circuit.done and circuit.shape and circuit.evs:  # a swept estimator PUB: its plot
+        sweep = sweep_plot(circuit, parsed if parsed is not None else _parsed(circuit))
     return {
         "c": circuit,
         "job": job,
         "hist": histogram(circuit.counts, ideal),
         "evs": expectations(circuit),
         "zne": zne_table(circuit),
+        "sweep": sweep,
     }
 
 
@@ -156,7 +162,7 @@ def expectations(circuit: JobCircuit) -> list[dict] | None:
     if not circuit.evs:
         return None
     stds = circuit.stds or [0.0] * len(circuit.evs)
-    observables = circuit.observables if isinstance(circuit.observables, list) else [circuit.observables]
+    observables = observable_labels(circuit.observables, len(circuit.evs), circuit.shape)
     rows = []
     for i, (ev, std) in enumerate(zip(circuit.evs, stds, strict=True)):
         label = observables[i] if i < len(observables) else f"#{i}"  # written out by |observable
@@ -182,6 +188,9 @@ def parameters(circuit: JobCircuit, parsed=None) -> list[tuple[str, float]]:
     if not values:
         return []
     parsed = parsed if parsed is not None else _parsed(circuit)
+    swept = sweep_parameters(circuit, parsed)
+    if swept is not None:
+        return swept
     names = [parameter.name for parameter in parsed.parameters] if not isinstance(parsed, str) else []
     if len(names) != len(values):
         names = [f"#{i}" for i in range(len(values))]

@@ -13,7 +13,8 @@ first (``StreamingHttpResponse.__aiter__``), which is the whole job in memory.
   per observable (estimator: circuit, circuit_name, observable_index, observable, ev, std).  Never
   the shots: one row per shot is what the npz file holds in a byte or a few per shot.
 - ``npz``: per circuit ``c{i}_outcomes`` (each outcome's bitstring as an unsigned integer, uint64;
-  as strings when wider than 64 bits) and ``c{i}_counts`` (int64), or ``c{i}_evs`` and ``c{i}_stds``;
+  as strings when wider than 64 bits) and ``c{i}_counts`` (int64), or ``c{i}_evs`` and ``c{i}_stds``
+  (of the PUB's shape for a sweep);
   for a circuit that kept its shots, ``c{i}_memory`` (uint8, shape (shots, ceil(bits / 8)),
   big-endian: Qiskit's ``BitArray`` layout) and ``c{i}_memory_bits`` (its number of bits), so
   ``qiskit.primitives.BitArray(data["c0_memory"], int(data["c0_memory_bits"]))`` rebuilds it;
@@ -25,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 
@@ -35,6 +37,7 @@ from django.http import StreamingHttpResponse
 from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
+from executors.sweeps import observable_labels
 from qportal.jobs import services, stored_results
 from qportal.jobs.detail import job_summary
 from qportal.jobs.models import Job, JobCircuit
@@ -98,7 +101,7 @@ def _csv(job: Job) -> Iterator[bytes]:
         writer.writerow(["circuit", "circuit_name", "bitstring", "count", "probability"])
     for circuit in _circuits(job):
         if job.primitive == "estimator":
-            observables = circuit.observables if isinstance(circuit.observables, list) else [circuit.observables]
+            observables = observable_labels(circuit.observables, len(circuit.evs or []), circuit.shape)
             stds = circuit.stds or [None] * len(circuit.evs or [])
             for i, ev in enumerate(circuit.evs or []):
                 label = observables[i] if i < len(observables) else ""
@@ -148,8 +151,11 @@ def _npz(job: Job) -> Iterator[bytes]:
             qubits.append(circuit.num_qubits)
             prefix = f"c{circuit.index}"
             if circuit.evs is not None:
-                member(f"{prefix}_evs", np.asarray(circuit.evs, dtype=float))
-                member(f"{prefix}_stds", np.asarray(circuit.stds or [], dtype=float))
+                evs, stds = np.asarray(circuit.evs, dtype=float), np.asarray(circuit.stds or [], dtype=float)
+                if circuit.shape is not None and evs.size == stds.size == math.prod(circuit.shape):
+                    evs, stds = evs.reshape(circuit.shape), stds.reshape(circuit.shape)  # a PUB's shape
+                member(f"{prefix}_evs", evs)
+                member(f"{prefix}_stds", stds)
             elif circuit.counts_blob is not None:
                 outcomes, counts = stored_results.unpack_arrays(circuit.counts_blob)
                 member(f"{prefix}_outcomes", outcomes)

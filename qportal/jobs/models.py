@@ -188,6 +188,9 @@ class JobCircuit(models.Model):
     num_qubits = models.PositiveIntegerField()
     observables = models.JSONField(null=True, blank=True)
     parameter_values = models.JSONField(null=True, blank=True)
+    # A PUB's own shots (sampler) or precision (estimator); null: the job's (executors.sweeps).
+    pub_shots = models.PositiveIntegerField(null=True, blank=True)
+    precision = models.FloatField(null=True, blank=True)
 
     done = models.BooleanField(default=False)
     # The distribution once, packed (``stored_results``); probabilities and register counts derived.
@@ -204,6 +207,10 @@ class JobCircuit(models.Model):
     metadata = models.JSONField(null=True, blank=True)
     # A job with memory: every shot's outcome, packed and compressed (``stored_results.pack_memory``).
     memory_blob = models.BinaryField(null=True, blank=True)
+    # A PUB of the sweep form: its shape (evs/stds above flattened in C order); a sampler sweep's
+    # counts per binding, in the same order (``counts`` is their total).
+    shape = models.JSONField(null=True, blank=True)
+    binding_counts = models.JSONField(null=True, blank=True)
 
     objects = CircuitManager()
 

@@ -8,11 +8,28 @@ from uuid import UUID
 
 from ninja import Field, Schema
 
+from qportal.jobs.stored_results import shaped
+
 
 class CircuitIn(Schema):
+    """One circuit, or a whole V2 PUB: its own parameter values (an array), observables (an
+    array) and shots or precision (README, "Parameter sweeps")."""
+
     qasm: str | None = Field(None, description="OpenQASM 2 or 3 source")
     qpy: str | None = Field(None, description="base64-encoded QPY holding one circuit")
     name: str | None = None
+    parameter_values: Any = Field(
+        None,
+        description="an N-dimensional array (nested lists), last axis the parameters in "
+        "`circuit.parameters` order, or {parameter name: array}; broadcast as Qiskit's BindingsArray",
+    )
+    observables: Any = Field(
+        None,
+        description="estimator: an array of observables (each a Pauli label, {label: coeff} or "
+        "[label, coeff]), broadcast with parameter_values",
+    )
+    shots: int | None = Field(None, description="sampler: this PUB's shots (each binding's)")
+    precision: float | None = Field(None, description="estimator: this PUB's target precision")
 
 
 class JobIn(Schema):
@@ -77,10 +94,31 @@ class CircuitResultOut(Schema):
     counts: dict[str, int] | None = None
     register_counts: dict[str, dict[str, int]] | None = None
     probabilities: dict[str, float] | None = None
-    evs: list[float] | None = None
-    stds: list[float] | None = None
+    shape: list[int] | None = Field(
+        None, description="a PUB of the sweep form: its shape; `evs`/`stds` are nested arrays of it"
+    )
+    evs: Any = Field(None, description="flat list (one per observable), or nested to `shape`")
+    stds: Any = None
+    binding_counts: Any = Field(
+        None, description="a sampler sweep: each binding's counts, nested to `shape` (`counts` is their total)"
+    )
     metadata: dict | None = None
     has_memory: bool = Field(False, description="every shot's outcome is stored (a job submitted with memory)")
+
+    @staticmethod
+    def resolve_evs(obj) -> Any:
+        return shaped(obj.evs, obj.shape)
+
+    @staticmethod
+    def resolve_stds(obj) -> Any:
+        return shaped(obj.stds, obj.shape)
+
+    @staticmethod
+    def resolve_binding_counts(obj) -> Any:
+        if obj.binding_counts is None or obj.shape is None:
+            return None
+        return shaped(obj.binding_counts, obj.shape)
+
     memory: list[str] | None = Field(
         None,
         description="with `?memory=true`: one bitstring per shot, in shot order (Qiskit's "

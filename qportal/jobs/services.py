@@ -18,6 +18,8 @@ from executors.circuits import MAX_SOURCE_CHARS, parse_circuit, qasm_version, va
 from executors.job_options import check_job_options, effective_options, precision_of
 from executors.memory import memory_hint
 from executors.preflight import SourceLimits, check_built, check_job_sources
+from executors.pubs import pub_form
+from executors.sweeps import ARRAY_KEY, is_array_entry, merge_circuit_fields
 from qportal.accounts import audit
 from qportal.accounts.access import (
     Conflict,
@@ -201,17 +203,24 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     for index, ((fmt, _), circuit) in enumerate(zip(sources, circuits, strict=True)):
         if fmt == "qpy":  # a QPY header counts only the top level; definitions are known once loaded
             check_built(circuit, index, limits)
+    values, observables, pub_shots, precisions = merge_circuit_fields(
+        sub.circuits, sub.parameter_values, sub.observables, sub.primitive
+    )
     request = ExecutionRequest(
         circuits=circuits,
         primitive=sub.primitive,
         shots=shots,
-        observables=sub.observables,
-        parameter_values=sub.parameter_values,
+        observables=observables,
+        parameter_values=values,
         tags=tags,
         memory=sub.memory,
         options=options,
+        pub_shots=pub_shots,
+        precisions=precisions,
     )
     validate_request(request, limits.max_qubits, limits.backend_name)
+    if pub_form(request):
+        _check_pubs_run(profile)
 
     # The job is written with its first event's sequence number; the instance returned keeps the
     # team, profile and user objects, so answering the request needs no further query.
@@ -240,8 +249,10 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
             source_format=fmt,
             source=text,
             num_qubits=circuit.num_qubits,
-            observables=sub.observables[i] if sub.observables else None,
-            parameter_values=sub.parameter_values[i] if sub.parameter_values else None,
+            observables=observables[i] if observables else None,
+            parameter_values=values[i] if values else None,
+            pub_shots=pub_shots[i] if pub_shots else None,
+            precision=precisions[i] if precisions else None,
         )
         for i, ((fmt, text), circuit) in enumerate(zip(sources, circuits, strict=True))
     ]
@@ -276,14 +287,30 @@ def _profile_and_team(user, sub: Submission):
     return profile, personal or personal_team(user)  # created on first use
 
 
-def _check_memory_kept(profile) -> None:
-    """A profile that may run the job on a PennyLane device cannot keep each shot: refuse now
-    rather than fail the job later."""
+def _pennylane_devices(profile) -> list[str]:
+    """The profile, or its cluster's members, that run on a PennyLane device."""
     kinds = {profile.name: profile.kind}
     if profile.kind == ProfileKind.CLUSTER:
         resolve = member_resolver(profile)
         kinds = {name: resolve(name).kind for name in profile.members or ()}
-    devices = [name for name, kind in kinds.items() if kind == ProfileKind.PENNYLANE]
+    return [name for name, kind in kinds.items() if kind == ProfileKind.PENNYLANE]
+
+
+def _check_pubs_run(profile) -> None:
+    """A PennyLane device runs one binding per circuit: refuse a sweep (or a PUB's own shots or
+    precision) now rather than fail the job later."""
+    devices = _pennylane_devices(profile)
+    if devices:
+        raise InvalidRequest(
+            f"profile {devices[0]!r} runs on a PennyLane device, which takes one flat binding per "
+            "circuit: send the sweep's bindings as circuits of their own, or choose a local, fake or IBM profile"
+        )
+
+
+def _check_memory_kept(profile) -> None:
+    """A profile that may run the job on a PennyLane device cannot keep each shot: refuse now
+    rather than fail the job later."""
+    devices = _pennylane_devices(profile)
     if devices:
         raise InvalidRequest(
             f"profile {devices[0]!r} runs on a PennyLane device, which returns counts only, not each "
@@ -476,16 +503,17 @@ def delete_stopped_job(job_id, by: str) -> bool:
 
 
 def rerun_job(user, job: Job) -> Job:
-    circuits = [{"qasm": c.source} if c.source_format != "qpy" else {"qpy": c.source} for c in job.circuits.all()]
-    observables = [c.observables for c in job.circuits.all()] if job.primitive == "estimator" else None
-    params = [c.parameter_values for c in job.circuits.all()]
+    rows = list(job.circuits.all())
+    circuits = [_rerun_entry(c) for c in rows]
+    observables = [None if is_array_entry(c.observables) else c.observables for c in rows]
+    params = [c.parameter_values for c in rows]
     by_precision = precision_of(job.primitive, effective_options(job.profile.options, job.options)) is not None
     sub = Submission(
         profile=job.profile.name,
         circuits=circuits,
         shots=None if by_precision else job.shots,
         primitive=job.primitive,
-        observables=observables,
+        observables=observables if job.primitive == "estimator" and any(o is not None for o in observables) else None,
         parameter_values=params if any(p is not None for p in params) else None,
         name=job.name,
         tags=job.tags,
@@ -494,3 +522,15 @@ def rerun_job(user, job: Job) -> Job:
         options=job.options,
     )
     return submit_job(user, sub, rerun_of=job)
+
+
+def _rerun_entry(circuit: JobCircuit) -> dict[str, Any]:
+    """A stored circuit as a submission's circuit entry, with its PUB's own fields."""
+    entry: dict[str, Any] = {"qasm": circuit.source} if circuit.source_format != "qpy" else {"qpy": circuit.source}
+    if is_array_entry(circuit.observables):
+        entry["observables"] = circuit.observables[ARRAY_KEY]
+    if circuit.pub_shots is not None:
+        entry["shots"] = circuit.pub_shots
+    if circuit.precision is not None:
+        entry["precision"] = circuit.precision
+    return entry

@@ -196,6 +196,8 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         memory=job.memory,
         options=dict(job.options or {}),
         sources=[None if row.source_format == "qpy" else row.source for row in rows],
+        pub_shots=_given([row.pub_shots for row in rows]),
+        precisions=_given([row.precision for row in rows]),
     )
     sessions.attach(request, job.session_id)
     spec = job.profile.to_spec(with_secrets=True, resolve_member=member_resolver(job.profile))
@@ -213,6 +215,11 @@ def load_work(claim: Claim, parsed: ParsedCircuits | None = None) -> WorkItem | 
         cancel_requested=job.cancel_requested,
         members=tuple(job.profile.members or ()) if job.profile.kind == ProfileKind.CLUSTER else (),
     )
+
+
+def _given(values: list) -> list | None:
+    """``values`` unless none is given (a PUB's own shots or precision)."""
+    return values if any(value is not None for value in values) else None
 
 
 def _mine(item_or_claim) -> queries.Where:

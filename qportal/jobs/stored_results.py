@@ -45,6 +45,7 @@ _SHOTS_HEADER = struct.Struct("<2sII")  # magic, bits per shot, shots
 # Densely packed shots are small; level 6 makes them about a third smaller than level 1 and costs
 # under 10 ms for 100,000 shots of 16 bits.
 _SHOTS_LEVEL = 6
+EVENT_VALUES = 16  # a swept PUB's "circuit" event carries its first expectation values only
 
 
 def _narrowest(largest: int) -> int:
@@ -182,13 +183,14 @@ def summary(result: CircuitResult) -> dict[str, Any]:
     counts = result.counts
     top = max(counts.items(), key=lambda item: item[1]) if counts else (None, None)
     shots = result.shots if result.shots is not None else (sum(counts.values()) if counts else None)
+    shaped = result.shape is not None  # a sweep's values may be thousands: its first few
     return {
         "shots": shots,
         "outcomes": len(counts) if counts is not None else None,
         "top_outcome": top[0] or "",
         "top_count": top[1],
-        "evs": result.evs,
-        "stds": result.stds,
+        "evs": result.evs[:EVENT_VALUES] if shaped and result.evs is not None else result.evs,
+        "stds": result.stds[:EVENT_VALUES] if shaped and result.stds is not None else result.stds,
     }
 
 
@@ -211,6 +213,8 @@ def row_values(result: CircuitResult) -> dict[str, Any]:
         "stds": result.stds,
         "metadata": result.metadata,
         "memory_blob": _memory_blob(result),
+        "shape": None if result.shape is None else list(result.shape),
+        "binding_counts": result.binding_counts,
     }
 
 
@@ -219,3 +223,16 @@ def _memory_blob(result: CircuitResult) -> bytes | None:
     if array is None:
         return None
     return pack_memory(result.memory, result.memory_bits, len(array))
+
+
+def shaped(flat: list | None, shape: list | None) -> Any:
+    """A swept PUB's stored flat values (C order) nested to its ``shape`` (a bare value for shape
+    ``()``); ``flat`` as it is without a shape or when it does not hold that many values."""
+    if flat is None or shape is None:
+        return flat
+    if len(flat) != int(np.prod(shape, dtype=np.int64)):
+        return flat
+    items = np.empty(len(flat), dtype=object)
+    items[:] = flat
+    nested = items.reshape(tuple(shape))
+    return nested.item() if nested.ndim == 0 else nested.tolist()

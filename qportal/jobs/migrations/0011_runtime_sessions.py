@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_api_key_scope'),
-        ('jobs', '0009_circuit_memory'),
+        ('jobs', '0010_job_options'),
         ('profiles', '0002_builtin_profiles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

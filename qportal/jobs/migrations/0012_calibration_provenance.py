@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0009_circuit_memory'),
+        ('jobs', '0011_runtime_sessions'),
     ]
 
     operations = [
