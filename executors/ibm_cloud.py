@@ -44,6 +44,7 @@ from qiskit_ibm_runtime.exceptions import (
     RuntimeJobNotFound,
 )
 
+from executors import usage
 from executors.base import (
     AuthenticationError,
     CircuitResult,
@@ -510,6 +511,7 @@ class IBMCloudExecutor:
             execution_time=time.monotonic() - handle.state.submitted,
             remote_ids=list(handle.remote_ids),
             metadata={"backend": backend, "mode": self.spec.mode},
+            usage=await self._call(usage.ibm_usage, jobs),  # the quantum seconds IBM charged
         )
 
     async def _failure(self, job: RuntimeJobV2) -> str:

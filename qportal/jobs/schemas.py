@@ -8,6 +8,8 @@ from uuid import UUID
 
 from ninja import Field, Schema
 
+from qportal.jobs import usage_events
+
 
 class CircuitIn(Schema):
     qasm: str | None = Field(None, description="OpenQASM 2 or 3 source")
@@ -31,6 +33,9 @@ class JobIn(Schema):
         False,
         description="Sampler only: keep every shot's outcome, in shot order, as well as the counts "
         "(read it from `/results?memory=true` or the npz download)",
+    )
+    dry_run: bool = Field(
+        False, description="true: validate everything and answer the QPU-seconds estimate; nothing is stored"
     )
 
 
@@ -120,6 +125,15 @@ class JobDetailOut(JobOut):
     results: list[CircuitSummaryOut] = Field(
         ..., description="one summary per circuit; the results themselves: `GET /api/v1/jobs/{id}/results`"
     )
+    usage: dict[str, float] | None = Field(
+        None,
+        description="once finished: `qpu_seconds` (IBM), `wall_seconds` and `cpu_seconds` (simulators), "
+        "`estimated_qpu_seconds` (ours) and `ibm_estimated_qpu_seconds`, whichever apply",
+    )
+
+    @staticmethod
+    def resolve_usage(obj) -> dict | None:
+        return usage_events.from_events(obj.events.all())
 
     @staticmethod
     def resolve_events(obj) -> list:

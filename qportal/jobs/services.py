@@ -29,7 +29,7 @@ from qportal.accounts.access import (
     team_ids,
     writable_membership,
 )
-from qportal.jobs import bus, queries, queue_limits
+from qportal.jobs import budgets, bus, queries, queue_limits
 from qportal.jobs.detail import event_frame
 from qportal.jobs.events import append_event, publish
 from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
@@ -154,7 +154,13 @@ def _replayed(user, key: str) -> Job | None:
     return job
 
 
-def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | None) -> Job:
+def dry_run_job(user, sub: Submission) -> dict[str, Any]:
+    """Validate ``sub`` as ``submit_job`` would, budgets included, and store nothing: the
+    estimate (``budgets.dry_run_answer``).  A job over a budget raises ``BudgetExceeded``."""
+    return _submit(user, sub, None, None, dry_run=True)
+
+
+def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | None, *, dry_run: bool = False):
     if not sub.circuits:
         raise InvalidRequest("a job needs at least one circuit")
     if len(sub.circuits) > MAX_CIRCUITS:
@@ -191,7 +197,8 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
 
     if sub.memory:
         _check_memory_kept(profile)
-    queue_limits.check(user.pk, team)
+    if not dry_run:
+        queue_limits.check(user.pk, team)
     sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
     limits = source_limits(profile)
     check_job_sources(sources, limits)  # sizes first: nothing is built for a source over a limit
@@ -210,6 +217,9 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         memory=sub.memory,
     )
     validate_request(request, limits.max_qubits, limits.backend_name)
+    estimate = budgets.admit(user, team, profile, request, dry_run=dry_run)  # BudgetExceeded: 402
+    if dry_run:
+        return budgets.dry_run_answer(user, team, profile, request, estimate)
 
     # The job is written with its first event's sequence number; the instance returned keeps the
     # team, profile and user objects, so answering the request needs no further query.
@@ -247,8 +257,10 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         kind="queued",
         status=job.status,
         message=f"queued on {profile.name} with {len(circuits)} circuit(s)",
+        data={"estimated_qpu_seconds": estimate.seconds} if estimate is not None else {},
     )
-    queries.insert_job(job, rows, event)  # all or nothing
+    with budgets.holding(job, estimate):  # the estimate is reserved in the insert's transaction
+        queries.insert_job(job, rows, event)  # all or nothing
     parsed = apps.get_app_config("jobs").parsed_circuits
     if parsed is not None:
         parsed.remember(job.id, circuits)  # spares this process's worker parsing them again
@@ -333,6 +345,8 @@ def cancel_job(user, job: Job) -> Job:
             )
             worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
             transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
+        if cancelled:
+            budgets.release(job.id)
         if cancelled or stopping:
             audit.record(user, job.team_id, "job.cancelled", _job_label(job), job=str(job.id))
     job.refresh_from_db()
@@ -377,6 +391,7 @@ def force_fail_job(user, job: Job, reason: str = "") -> Job:
             job.refresh_from_db()
             raise Conflict(f"job already {job.status}; it cannot be failed")
         audit.record(user, job.team_id, "job.force_failed", _job_label(job), job=str(job.id), reason=reason)
+        budgets.release(job.id)
         worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
         if worker_id:
             transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))

@@ -23,7 +23,7 @@ from qiskit import qpy
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
 from qportal.accounts.models import CredentialStatus, IBMCredential
-from qportal.jobs import queries, stored_results
+from qportal.jobs import budgets, queries, stored_results, usage, usage_events
 from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
 from qportal.jobs.parsed import ParsedCircuits
@@ -125,7 +125,7 @@ def quarantine(job_id, status: str, attempt: int, deaths: int, now) -> bool:
         f"quarantined: the workers running it died {times} (QPORTAL_MAX_RECOVERIES is "
         f"{settings.MAX_RECOVERIES}); it is not run again. It may need more memory than a worker has"
     )
-    return (
+    quarantined = (
         append_event(
             job_id,
             "failed",
@@ -143,6 +143,9 @@ def quarantine(job_id, status: str, attempt: int, deaths: int, now) -> bool:
         )
         is not None
     )
+    if quarantined:
+        budgets.release(job_id)  # in the claim's transaction
+    return quarantined
 
 
 def _parse_rows(rows: list[JobCircuit]) -> list:
@@ -306,9 +309,11 @@ def finish_done(
     remote_ids: list[str],
     metadata: dict,
     saved: frozenset[int] = frozenset(),
+    used: dict | None = None,
 ) -> bool:
     """Finish the job with all of its results; those of the circuits in ``saved`` were stored as they
-    finished (``save_circuit_results``) and are not written again."""
+    finished (``save_circuit_results``) and are not written again.  ``used``: what it used
+    (``ExecutionResult.usage``), recorded and settled against budgets in the same transaction."""
     ran_on = _member_that_ran(item, metadata)
     with transaction.atomic():
         # The event's conditional update proves the job is still ours; the results join the same
@@ -322,6 +327,7 @@ def finish_done(
                 "remote_ids": remote_ids,
                 **_public_metadata(metadata),
                 **({"ran_on": ran_on} if ran_on else {}),
+                **({"usage": usage_events.public(used)} if used else {}),
             },
             where=_mine(item),
             fields={
@@ -338,7 +344,19 @@ def finish_done(
         if event is None:
             return False
         queries.save_results(item.job_id, [c for c in circuits if c.index not in saved])
+        _record_usage(item, JobStatus.DONE, {**(used or {}), "backend": metadata.get("backend") or ""})
         return True
+
+
+def _record_usage(item: WorkItem, status: str, used: dict) -> None:
+    usage.record(
+        item.job_id,
+        profile=item.profile_name,
+        kind=item.spec.kind,
+        backend=item.spec.backend,
+        status=status,
+        used=used,
+    )
 
 
 def _member_that_ran(item: WorkItem, metadata: dict) -> str:
@@ -357,7 +375,19 @@ def _public_metadata(metadata: dict) -> dict:
 
 
 def finish_failed(item_or_claim, message: str, *, kind: str = "failed") -> bool:
+    """End the job failed or cancelled; its budget holds are released (what it used is recorded
+    when known: nothing for a remote job that failed) in the same transaction."""
     status = JobStatus.CANCELLED if kind == "cancelled" else JobStatus.FAILED
+    with transaction.atomic():
+        ended = _end_failed(item_or_claim, message, kind, status)
+        if ended and isinstance(item_or_claim, WorkItem):
+            _record_usage(item_or_claim, status, {})
+        elif ended:
+            budgets.release(item_or_claim.job_id)
+        return ended
+
+
+def _end_failed(item_or_claim, message: str, kind: str, status: str) -> bool:
     return (
         append_event(
             item_or_claim.job_id,

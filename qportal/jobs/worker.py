@@ -215,7 +215,14 @@ class JobRunner:
                 if result is None:
                     pending.append((claim, loaded, None))
                     continue
-                store.finish_done(loaded, result.circuits, result.execution_time, result.remote_ids, result.metadata)
+                store.finish_done(
+                    loaded,
+                    result.circuits,
+                    result.execution_time,
+                    result.remote_ids,
+                    result.metadata,
+                    used=result.usage,
+                )
             except (OperationalError, InterfaceError) as exc:  # a broken connection: the next call opens one
                 connection.close()
                 pending.append((claim, loaded, exc))
@@ -341,7 +348,13 @@ class JobRunner:
         result = await executor.result(handle)
         saved = await saver.wait()
         await db(store.finish_done)(
-            item, result.circuits, result.execution_time, result.remote_ids or handle.remote_ids, result.metadata, saved
+            item,
+            result.circuits,
+            result.execution_time,
+            result.remote_ids or handle.remote_ids,
+            result.metadata,
+            saved,
+            used=result.usage,
         )
 
     async def _submit_or_reattach(self, item: store.WorkItem, executor) -> JobHandle:

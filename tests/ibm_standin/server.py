@@ -52,6 +52,7 @@ from qiskit_ibm_runtime.utils import RuntimeDecoder, RuntimeEncoder
 
 from executors.endpoints import EndpointPolicy
 from tests.ibm_standin.tls import make_tls
+from tests.ibm_standin.usage import UsageBook
 
 DEFAULT_BACKENDS = {"ibm_manila": FakeManilaV2, "ibm_lima": FakeLimaV2, "ibm_quito": FakeQuitoV2}
 FINAL = ("Completed", "Failed", "Cancelled")
@@ -148,6 +149,7 @@ class StandIn:
         self.calls: list[dict[str, Any]] = []
         self.jobs: dict[str, Job] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.usage = UsageBook()  # quantum seconds per job and the instance's consumption
         self._fakes = {name: cls() for name, cls in (backends or DEFAULT_BACKENDS).items()}
         self._faults: list[Fault] = []
         self._fail_next: list[tuple[int, str]] = []
@@ -364,6 +366,7 @@ class StandIn:
                 return
             if job.status == "Running":
                 job.status = "Completed"
+        self.usage.charge(job.id)
         job.timestamps["finished"] = _now()
 
     def _simulate(self, job: Job) -> Any:
@@ -523,13 +526,7 @@ class StandIn:
                     "backend_version": "1.0.0",
                 }
             case "GET", ["instances", "usage"]:
-                return 200, {
-                    "instance_id": self.crn,
-                    "plan_id": "standin-plan",
-                    "usage_consumed_seconds": 0,
-                    "usage_limit_seconds": None,
-                    "usage_limit_reached": False,
-                }
+                return 200, self.usage.instance(self.crn)
             case "GET", ["instance"]:
                 return 200, {"qctrl_enabled": False, "plan": "open"}
             case "POST", ["jobs"]:
@@ -539,15 +536,14 @@ class StandIn:
             case "GET", ["jobs"]:
                 return 200, self._list_jobs(query)
             case "GET", ["jobs", job_id]:
-                return 200, self._job(job_id).to_json()
+                return 200, self._job(job_id).to_json() | self.usage.job_fields(job_id)
             case "GET", ["jobs", job_id, "results"]:
                 job = self._job(job_id)
                 if job.result is None:
                     raise _HTTPError(404, f"Results for job {job_id} are not available", 1290)
                 return 200, _Text(job.result)
             case "GET", ["jobs", job_id, "metrics"]:
-                job = self._job(job_id)
-                return 200, {"timestamps": job.timestamps, "usage": {"quantum_seconds": 1, "seconds": 1}}
+                return 200, self.usage.metrics(job_id, self._job(job_id).timestamps)
             case "GET", ["jobs", job_id, "logs"]:
                 self._job(job_id)
                 return 200, _Text("")
@@ -600,6 +596,7 @@ class StandIn:
                 "token": self.token,
                 "crn": self.crn,
                 "jobs": {j.id: j.to_json() for j in self.jobs.values()},
+                "charged": self.usage.charged(),
             }
         actions = {
             "inject": lambda: self.inject(
@@ -624,6 +621,7 @@ class StandIn:
             "release": lambda: self.release(body.get("job_id")),
             "noise": lambda: setattr(self, "noise", bool(body.get("on", True))),
             "reset": self.reset,
+            "usage": lambda: self.usage.configure(body),
         }
         if method != "POST" or action not in actions:
             raise _HTTPError(404, f"No control action {action}", 404)
@@ -812,6 +810,10 @@ class RemoteStandIn:
 
     def reset(self) -> None:
         self._call("POST", "reset")
+
+    def set_usage(self, **body: Any) -> None:
+        """``UsageBook.configure``: ``seconds``, ``limit``, ``consumed``."""
+        self._call("POST", "usage", body)
 
 
 def main() -> None:
