@@ -226,6 +226,18 @@ def validate_credential(credential: IBMCredential) -> tuple[bool, str]:
     return True, f"credential accepted for instance {service.active_instance()}"
 
 
+USAGE_KEYS = ("usage_consumed_seconds", "usage_limit_seconds", "usage_remaining_seconds", "usage_limit_reached")
+
+
+def instance_usage(credential: IBMCredential) -> dict[str, Any]:
+    """The instance's ``service.usage()``: seconds consumed, its limit and what remains. Blocking."""
+    try:
+        found = get_service(credential).usage()
+    except Exception as error:
+        raise classify(error, credential) from error
+    return {key: found.get(key) for key in USAGE_KEYS if key in found}
+
+
 def list_backends(credential: IBMCredential) -> list[dict[str, Any]]:
     """The instance's backends: name, num_qubits, pending_jobs, operational. Blocking."""
     try:

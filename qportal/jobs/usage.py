@@ -80,6 +80,16 @@ def record(job_id, *, profile: str, kind: str, backend: str, status: str, used: 
     return True
 
 
+def job_usage(job_id) -> dict[str, float] | None:
+    """The recorded usage of a finished job (``qpu_seconds``, ``wall_seconds``, ``cpu_seconds``,
+    the estimates; whichever apply), or None before its finish."""
+    row = UsageRecord.objects.filter(job_id=job_id).first()
+    if row is None:
+        return None
+    names = (*FIELDS, "estimated_qpu_seconds", "ibm_estimated_qpu_seconds")
+    return {name: getattr(row, name) for name in names if getattr(row, name) is not None}
+
+
 # -- totals ----------------------------------------------------------------------------------------
 GROUPINGS = {"user": "username", "profile": "profile", "backend": "backend", "day": "day", "kind": "kind"}
 

@@ -38,7 +38,7 @@ from executors.base import (
     TransientError,
 )
 from executors.registry import build_executor, simulator_classes
-from qportal.accounts import checks
+from qportal.accounts import checks, usage_checks
 from qportal.jobs import bus, store
 from qportal.jobs.models import JobStatus
 from qportal.jobs.parsed import ParsedCircuits
@@ -243,11 +243,17 @@ class JobRunner:
         return executor if isinstance(executor, InlineExecutor) else None
 
     async def check_credentials(self) -> None:
-        """Validate newly saved IBM credentials in the background (building a service is slow)."""
+        """Validate newly saved IBM credentials and refresh instances' usage in the background (building a
+        service is slow)."""
         for cred_id in await db(checks.claim_unchecked)():
-            task = asyncio.create_task(asyncio.to_thread(checks.check_credential, cred_id))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(checks.check_credential, cred_id)
+        for cred_id in await db(usage_checks.claim_due)():  # the instance's remaining seconds
+            self._in_background(usage_checks.refresh_usage, cred_id)
+
+    def _in_background(self, function, *args) -> None:
+        task = asyncio.create_task(asyncio.to_thread(function, *args))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _finished(self, job_id) -> None:
         self.tasks.pop(job_id, None)
