@@ -19,11 +19,9 @@ from tests.production.harness import PG_ADMIN, ROOT
 
 
 @contextmanager
-def database(vendor: str, tmp_path):
-    if vendor == "sqlite":
-        yield f"sqlite:///{tmp_path / 'race.sqlite3'}"
-        return
-    name = f"qp_usage_race_{uuid.uuid4().hex[:8]}"
+def usage_postgres(prefix: str = "qp_usage"):
+    """A throwaway PostgreSQL database named ``qp_usage_...``; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -31,6 +29,15 @@ def database(vendor: str, tmp_path):
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def database(vendor: str, tmp_path):
+    if vendor == "sqlite":
+        yield f"sqlite:///{tmp_path / 'race.sqlite3'}"
+        return
+    with usage_postgres("qp_usage_race") as url:
+        yield url
 
 
 @pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
