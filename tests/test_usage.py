@@ -232,3 +232,54 @@ def test_usage_periods_and_groupings_are_checked(api_for, users):
     assert api.get("/usage", team=lab, period="day", **{"from": "2026-01-01"}).status_code == 400
     answer = api.get("/usage", team=lab, **{"from": "2026-01-01", "to": "2026-01-31"}).json()
     assert answer["team"] == {"jobs": 0, "qpu_seconds": 0.0, "wall_seconds": 0.0, "cpu_seconds": 0.0}
+
+
+def usage_row(team, user, seconds, finished, profile="cloud", kind="ibm_cloud", backend="ibm_manila"):
+    import uuid
+
+    return UsageRecord.objects.create(
+        job_id=uuid.uuid4(),
+        team=team,
+        user=user,
+        username=user.username,
+        profile=profile,
+        backend=backend,
+        kind=kind,
+        status="done",
+        qpu_seconds=seconds,
+        finished=finished,
+    )
+
+
+def test_usage_page_totals_chart_budget_form_and_access(users, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lab, alice, bob = users["lab"], users["alice"], users["bob"]
+    today = timezone.now().replace(hour=12)
+    yesterday = today - timedelta(days=1) if today.day > 1 else today
+    usage_row(lab, alice, 2.5, today)
+    usage_row(lab, bob, 1.25, today)
+    usage_row(lab, alice, 4.0, yesterday)
+    client.force_login(alice)
+    page = client.get("/usage/", {"team": lab.id, "period": "month"}).content.decode()
+    assert 'data-seconds="7.75"' in page and "7.750 s" in page
+    assert f'<g class="bar" data-day="{today.date().isoformat()}" data-total="3.75">' in page
+    assert 'data-user="alice" data-seconds="2.5"' in page and 'data-user="bob" data-seconds="1.25"' in page
+    assert 'id="budget-form"' in page
+    resp = client.post("/usage/budgets/", {"team": lab.id, "period": "week", "seconds": "30", "user": "bob"})
+    assert resp.status_code == 302
+    page = client.get("/usage/", {"team": lab.id}).content.decode()
+    assert 'data-budget="bob"' in page and "budget.set · bob: 30.0 s per week" in page
+    csv = b"".join(client.get("/usage/export.csv", {"team": lab.id}).streaming_content).decode().splitlines()
+    assert len(csv) == 4 and sum(float(line.split(",")[7]) for line in csv[1:]) == 7.75
+
+    client.force_login(bob)
+    page = client.get("/usage/", {"team": lab.id}).content.decode()
+    assert 'id="budget-form"' not in page and "budget.set" not in page
+    client.post("/usage/budgets/", {"team": lab.id, "period": "day", "seconds": "1"})
+    assert Budget.objects.get().seconds == 30  # bob may not change it
+    client.force_login(users["charlie"])
+    assert client.get("/usage/", {"team": lab.id}).status_code == 404
+    assert client.get("/usage/export.csv", {"team": lab.id}).status_code == 404

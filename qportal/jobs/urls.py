@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from qportal.jobs import views
+from qportal.jobs import usage_views, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
@@ -17,4 +17,8 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
     path("jobs/<uuid:job_id>/results.<str:fmt>", views.job_results_download, name="job-results-download"),
     path("profiles/", include("qportal.profiles.urls")),
+    path("usage/", usage_views.usage_page, name="usage"),
+    path("usage/export.csv", usage_views.usage_csv, name="usage-csv"),
+    path("usage/budgets/", usage_views.budget_set, name="budget-set"),
+    path("usage/budgets/<int:budget_id>/remove/", usage_views.budget_remove, name="budget-remove"),
 ]

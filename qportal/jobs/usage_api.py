@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from datetime import date
 
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import JsonResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.responses import NinjaJSONEncoder
 
 from qportal.accounts.access import membership
-from qportal.jobs import budget_settings, budgets, usage
+from qportal.jobs import budget_settings, budgets, usage, usage_export
 
 router = Router(tags=["usage"])
 
@@ -53,25 +52,11 @@ def team_usage(request, query: Query[UsageQuery]):
     return JsonResponse(body, encoder=NinjaJSONEncoder)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_response(team_id: int, start, end) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in usage.csv_rows(team_id, start, end)), content_type="text/csv"
-    )
-    response["Content-Disposition"] = f'attachment; filename="usage-team{team_id}.csv"'
-    return response
-
-
 @router.get("/usage/export", response={200: None}, summary="A team's usage as CSV, one row per job")
 def usage_csv(request, query: Query[UsageQuery]):
     membership(request.user, query.team)
     start, end = usage.date_range(query.period, query.from_, query.to)
-    return csv_response(query.team, start, end)
+    return usage_export.csv_response(query.team, start, end)
 
 
 class BudgetIn(Schema):
