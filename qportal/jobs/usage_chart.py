@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 720, 240
 LEFT, BOTTOM, TOP = 48, 28, 16
+MAX_BAR = 56
 COLOURS = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777")
 
 
@@ -53,9 +54,10 @@ def build(per_day: dict[str, dict[str, float]]) -> Chart:
     slot = (WIDTH - LEFT - 8) / max(1, len(per_day))
     bars = []
     for n, (day, users) in enumerate(sorted(per_day.items())):
-        x = LEFT + n * slot + slot * 0.15
+        width = min(slot * 0.7, MAX_BAR)
+        x = LEFT + n * slot + (slot - width) / 2
         y = HEIGHT - BOTTOM
-        bar = Bar(day, sum(users.values()), x, slot * 0.7, 0.0)
+        bar = Bar(day, sum(users.values()), x, width, 0.0)
         for user in people:
             seconds = users.get(user, 0.0)
             if seconds <= 0:
