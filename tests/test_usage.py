@@ -94,7 +94,8 @@ def test_cloud_usage_is_what_ibm_reports_and_totals_are_its_sums(api_for, users,
             assert job["usage"]["estimated_qpu_seconds"] == bell_estimate(1000)
             per_person[who] = per_person.get(who, 0) + charged[remote]
     answer = alice.get("/usage", team=users["lab"].id, group_by="user,profile,backend,day").json()
-    assert answer["team"]["qpu_seconds"] == sum(charged.values()) and answer["team"]["jobs"] == 5
+    assert answer["team"] == users["lab"].id
+    assert answer["total"]["qpu_seconds"] == sum(charged.values()) and answer["total"]["jobs"] == 5
     assert {row["key"]: row["qpu_seconds"] for row in answer["groups"]["user"]} == per_person
     assert {row["key"]: row["jobs"] for row in answer["groups"]["user"]} == {"alice": 3, "bob": 2}
     assert [(row["key"], row["qpu_seconds"]) for row in answer["groups"]["backend"]] == [
@@ -231,7 +232,7 @@ def test_usage_periods_and_groupings_are_checked(api_for, users):
     assert api.get("/usage", team=lab, group_by="planet").status_code == 400
     assert api.get("/usage", team=lab, period="day", **{"from": "2026-01-01"}).status_code == 400
     answer = api.get("/usage", team=lab, **{"from": "2026-01-01", "to": "2026-01-31"}).json()
-    assert answer["team"] == {"jobs": 0, "qpu_seconds": 0.0, "wall_seconds": 0.0, "cpu_seconds": 0.0}
+    assert answer["total"] == {"jobs": 0, "qpu_seconds": 0.0, "wall_seconds": 0.0, "cpu_seconds": 0.0}
 
 
 def usage_row(team, user, seconds, finished, profile="cloud", kind="ibm_cloud", backend="ibm_manila"):

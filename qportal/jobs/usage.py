@@ -121,7 +121,7 @@ def totals(team_id: int, start: datetime | None, end: datetime | None, group_by:
             }
             for item in found
         ]
-    return {"team": {"jobs": team["jobs"], **{name: team[name] or 0.0 for name in FIELDS}}, "groups": groups}
+    return {"total": {"jobs": team["jobs"], **{name: team[name] or 0.0 for name in FIELDS}}, "groups": groups}
 
 
 def per_day_by_user(team_id: int, start: datetime | None, end: datetime | None) -> dict[str, dict[str, float]]:

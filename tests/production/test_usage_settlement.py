@@ -112,6 +112,6 @@ def test_kill_9_between_finish_and_settlement_records_usage_once(portal, standin
     assert detail["attempt"] == 2 and detail["usage"]["qpu_seconds"] == 1.5
     assert [e["kind"] for e in detail["events"]].count("done") == 1
     status, usage = portal.request("GET", f"/usage?team={team}&group_by=user")
-    assert usage["team"]["qpu_seconds"] == 1.5 and usage["groups"]["user"] == [
+    assert usage["total"]["qpu_seconds"] == 1.5 and usage["groups"]["user"] == [
         {"key": "alice", "jobs": 1, "qpu_seconds": 1.5, "wall_seconds": 0.0, "cpu_seconds": 0.0}
     ]
