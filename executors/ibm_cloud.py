@@ -533,6 +533,11 @@ class IBMCloudExecutor:
             return _scrub(f"IBM job {job.job_id()} failed: {error}", self.credential)
         return f"IBM job {job.job_id()} failed"
 
+    async def usage_of(self, handle: JobHandle) -> dict[str, float]:
+        """What IBM charged for the handle's jobs so far (``executors.usage.ibm_usage``): a failed
+        or cancelled job is billed for the time it ran."""
+        return await self._call(usage.ibm_usage, self._jobs(handle))
+
     async def cancel(self, handle: JobHandle) -> None:
         """Cancel every remote job that is not final yet (already-final jobs are fine)."""
         for job in self._jobs(handle):

@@ -284,3 +284,19 @@ def test_usage_page_totals_chart_budget_form_and_access(users, client):
     client.force_login(users["charlie"])
     assert client.get("/usage/", {"team": lab.id}).status_code == 404
     assert client.get("/usage/export.csv", {"team": lab.id}).status_code == 404
+
+
+def test_a_failed_ibm_job_is_charged_what_ibm_billed(api_for, users, standin, executors, run_jobs):  # noqa: F811
+    api = api_for("alice")
+    lab = users["lab"]
+    cloud_setup(api, lab, standin)
+    api.put("/budgets", {"team": lab.id, "period": "day", "seconds": 50})
+    standin.usage.configure({"seconds": 0.75})
+    standin.fail_next(1517, "Job failed on the backend.")
+    job_id = api.post("/jobs", job_body(lab)).json()["id"]
+    run_jobs()
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["status"] == "failed" and "failed on the backend" in job["error"]
+    [row] = UsageRecord.objects.filter(job_id=job_id)
+    assert (row.status, row.qpu_seconds) == ("failed", 0.75)
+    assert (window(lab).held_ms, window(lab).used_ms) == (0, 750)

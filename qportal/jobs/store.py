@@ -374,14 +374,14 @@ def _public_metadata(metadata: dict) -> dict:
     return public
 
 
-def finish_failed(item_or_claim, message: str, *, kind: str = "failed") -> bool:
-    """End the job failed or cancelled; its budget holds are released (what it used is recorded
-    when known: nothing for a remote job that failed) in the same transaction."""
+def finish_failed(item_or_claim, message: str, *, kind: str = "failed", used: dict | None = None) -> bool:
+    """End the job failed or cancelled; in the same transaction what it used (``used``: what IBM
+    charged for the time it ran, when known) is recorded and settled, the rest of its holds released."""
     status = JobStatus.CANCELLED if kind == "cancelled" else JobStatus.FAILED
     with transaction.atomic():
         ended = _end_failed(item_or_claim, message, kind, status)
         if ended and isinstance(item_or_claim, WorkItem):
-            _record_usage(item_or_claim, status, {})
+            _record_usage(item_or_claim, status, used or {})
         elif ended:
             budgets.release(item_or_claim.job_id)
         return ended

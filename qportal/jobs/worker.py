@@ -305,16 +305,18 @@ class JobRunner:
         except asyncio.CancelledError:
             if cancel_flag["requested"]:
                 await self._stop_remote(executor, handle_box)
-                await db(store.finish_failed)(item, "cancelled while running", kind="cancelled")
+                used = await self._charged(executor, handle_box)
+                await db(store.finish_failed)(item, "cancelled while running", kind="cancelled", used=used)
             # otherwise the lease was lost: the new owner decides; write nothing
         except JobCancelled:
-            await db(store.finish_failed)(item, "cancelled", kind="cancelled")
+            used = await self._charged(executor, handle_box)
+            await db(store.finish_failed)(item, "cancelled", kind="cancelled", used=used)
         except AuthenticationError as exc:
             if item.credential_id:
                 await db(store.mark_credential_invalid)(item.credential_id, str(exc))
             await db(store.finish_failed)(item, f"credential refused: {exc}")
         except (InvalidRequest, RemoteJobFailed, SimulatorDied) as exc:  # final: a rerun would end the same way
-            await db(store.finish_failed)(item, str(exc))
+            await db(store.finish_failed)(item, str(exc), used=await self._charged(executor, handle_box))
         except TransientError as exc:
             if item.attempt >= MAX_TRANSIENT_ATTEMPTS:
                 await db(store.finish_failed)(item, f"gave up after {item.attempt} attempts: {exc}")
@@ -421,6 +423,19 @@ class JobRunner:
             await executor.cancel(handle)
         except ExecutorError as exc:
             log.info("remote cancel answered: %s", exc)
+
+    async def _charged(self, executor, handle_box: dict) -> dict:
+        """What the remote service charged for a job that ended without results (IBM bills a failed
+        or cancelled job for the time it ran); empty for other executors or when it cannot say."""
+        handle = handle_box.get("handle")
+        charged = getattr(executor, "usage_of", None)
+        if handle is None or charged is None:
+            return {}
+        try:
+            return await charged(handle)
+        except ExecutorError as exc:
+            log.info("usage of a stopped job not read: %s", exc)
+            return {}
 
     async def _cancel_remote_if_any(self, item: store.WorkItem) -> None:
         if not item.remote_ids:

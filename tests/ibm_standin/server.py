@@ -390,6 +390,8 @@ class StandIn:
         with self._lock:
             if job.status in FINAL:
                 raise _HTTPError(409, f"Job {job_id} is already in a final state", 1317)
+            if job.status == "Running":
+                self.usage.charge(job.id)  # IBM bills a cancelled job for the time it ran
             job.status = "Cancelled"
             job.timestamps["finished"] = _now()
         job.released.set()
