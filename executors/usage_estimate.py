@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from qiskit import QuantumCircuit
@@ -189,6 +190,7 @@ def estimate(
     )
 
 
+@lru_cache(maxsize=64)
 def backend_target(name: str) -> tuple[Any | None, float | None]:
     """``(target, rep_delay)`` of the fake backend ``name`` or the fake twin of the IBM device
     ``name`` (``ibm_manila`` -> ``fake_manila``); ``(None, None)`` when there is none."""

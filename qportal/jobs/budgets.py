@@ -144,8 +144,8 @@ def check_instance(credential, estimate: float) -> None:
         remaining = float(remaining or 0)
         raise BudgetExceeded(
             f"the IBM instance of credential {credential.name!r} has {remaining:g} QPU seconds left "
-            f"(checked {credential.usage_checked_at:%Y-%m-%d %H:%M} UTC) and this job needs an estimated "
-            f"{estimate:g} s; it resets when IBM renews the instance's allowance",
+            f"(read {credential.usage_checked_at or timezone.now():%Y-%m-%d %H:%M} UTC) and this job needs an "
+            f"estimated {estimate:g} s; it resets when IBM renews the instance's allowance",
             remaining=remaining,
             resets_at=None,
             estimate=estimate,

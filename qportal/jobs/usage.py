@@ -46,7 +46,7 @@ def counts_as_qpu(kind: str) -> bool:
 
 def record(job_id, *, profile: str, kind: str, backend: str, status: str, used: dict[str, float] | None) -> bool:
     """Write the job's usage row and settle its budget holds (call inside the finishing
-    transaction).  False when it was recorded before."""
+    transaction, after its conditional update succeeded).  False when the job is gone."""
     _pause_for_tests()
     used = used or {}
     row = Job.objects.filter(id=job_id).values_list("team_id", "created_by_id", "created_by__username").first()
@@ -73,10 +73,9 @@ def record(job_id, *, profile: str, kind: str, backend: str, status: str, used: 
         ibm_estimated_qpu_seconds=used.get("ibm_estimated_qpu_seconds"),
         finished=timezone.now(),
     )
-    if UsageRecord.objects.filter(job_id=job_id).exists():
-        return False
-    record.save(force_insert=True)
-    budgets.settle(job_id, used.get("qpu_seconds"), team_id, user_id)
+    record.save(force_insert=True)  # unique by job: the finish's conditional update lets one through
+    if counts_as_qpu(kind):  # only QPU jobs hold or use budgets
+        budgets.settle(job_id, used.get("qpu_seconds"), team_id, user_id)
     return True
 
 
