@@ -7,6 +7,7 @@ import io
 import json
 
 import numpy as np
+import pytest
 
 from executors.usage_estimate import backend_target
 from qportal.accounts.models import AuditEntry, IBMCredential
@@ -298,5 +299,36 @@ def test_a_failed_ibm_job_is_charged_what_ibm_billed(api_for, users, standin, ex
     job = api.get(f"/jobs/{job_id}").json()
     assert job["status"] == "failed" and "failed on the backend" in job["error"]
     [row] = UsageRecord.objects.filter(job_id=job_id)
-    assert (row.status, row.qpu_seconds) == ("failed", 0.75)
+    assert (row.status, row.qpu_seconds) == ("failed", 0.75) and job["usage"]["qpu_seconds"] == 0.75
     assert (window(lab).held_ms, window(lab).used_ms) == (0, 750)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_worker_refreshes_the_instance_usage_of_valid_credentials_once_per_interval(api_for, users, standin):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+
+    from qportal.jobs.worker import JobRunner
+
+    api = api_for("alice")
+    cred = cloud_setup(api, users["lab"], standin)  # valid, as after the background check
+    standin.usage.configure({"limit": 600, "consumed": 12})
+
+    async def timer_tick():
+        runner = JobRunner(worker_id="usage-test")
+        await runner.check_credentials()
+        await asyncio.gather(*runner._background)
+
+    async_to_sync(timer_tick)()
+    shown = api.get(f"/credentials/{cred['id']}").json()
+    assert shown["usage"] == {
+        "usage_consumed_seconds": 12.0,
+        "usage_limit_seconds": 600.0,
+        "usage_remaining_seconds": 588.0,
+        "usage_limit_reached": False,
+    }
+    assert shown["usage_checked_at"]
+    calls = len(standin.calls_to(r"/instances/usage$"))
+    async_to_sync(timer_tick)()  # within REFRESH_EVERY: not read again
+    assert len(standin.calls_to(r"/instances/usage$")) == calls

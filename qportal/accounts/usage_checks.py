@@ -35,20 +35,25 @@ def claim_due(limit: int = 2) -> list[int]:
 
 
 def refresh_usage(cred_id: int) -> bool:
-    """Read and store the instance's usage (blocking: run it in a thread); False when it failed."""
+    """Read and store the instance's usage (blocking); False when it could not be read."""
     from executors.ibm_cloud import instance_usage
 
+    cred = IBMCredential.objects.filter(id=cred_id).first()
+    if cred is None:
+        return False
+    try:
+        found = instance_usage(cred.to_spec())
+    except ExecutorError as exc:
+        log.info("credential %s: usage not read: %s", cred_id, exc)
+        return False
+    IBMCredential.objects.filter(id=cred_id).update(usage=found, usage_checked_at=timezone.now())
+    return True
+
+
+def refresh_in_thread(cred_id: int) -> bool:
+    """``refresh_usage`` in a worker's thread, on connections of its own."""
     close_old_connections()
     try:
-        cred = IBMCredential.objects.filter(id=cred_id).first()
-        if cred is None:
-            return False
-        try:
-            found = instance_usage(cred.to_spec())
-        except ExecutorError as exc:
-            log.info("credential %s: usage not read: %s", cred_id, exc)
-            return False
-        IBMCredential.objects.filter(id=cred_id).update(usage=found, usage_checked_at=timezone.now())
-        return True
+        return refresh_usage(cred_id)
     finally:
         close_old_connections()

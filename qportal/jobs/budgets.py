@@ -109,7 +109,10 @@ def qpu_estimate(profile, request) -> tuple[usage_estimate.Estimate | None, Any]
 
 # -- reserving -------------------------------------------------------------------------------------
 def applicable(team_id: int, user_id: int | None):
-    return Budget.objects.filter(Q(user__isnull=True) | Q(user_id=user_id), team_id=team_id).select_related("user")
+    """The team's budget and the person's own, in id order (every transaction locks their windows in
+    the same order, so two never wait on each other)."""
+    found = Budget.objects.filter(Q(user__isnull=True) | Q(user_id=user_id), team_id=team_id)
+    return found.select_related("user").order_by("id")
 
 
 def _window(budget: Budget, now: datetime) -> BudgetWindow:
@@ -238,9 +241,8 @@ def settle(job_id, qpu_seconds: float | None, team_id: int | None = None, user_i
     the current windows of the budgets that apply now.  Returns the holds settled."""
     used_ms = to_ms(qpu_seconds or 0)
     settled = 0
-    for hold_id, window_id, held_ms in BudgetHold.objects.filter(job_id=job_id, settled=False).values_list(
-        "id", "window_id", "held_ms"
-    ):
+    holds = BudgetHold.objects.filter(job_id=job_id, settled=False).order_by("window__budget_id")
+    for hold_id, window_id, held_ms in holds.values_list("id", "window_id", "held_ms"):
         if BudgetHold.objects.filter(id=hold_id, settled=False).update(settled=True):
             BudgetWindow.objects.filter(id=window_id).update(
                 held_ms=F("held_ms") - held_ms, used_ms=F("used_ms") + used_ms

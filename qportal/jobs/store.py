@@ -379,7 +379,7 @@ def finish_failed(item_or_claim, message: str, *, kind: str = "failed", used: di
     charged for the time it ran, when known) is recorded and settled, the rest of its holds released."""
     status = JobStatus.CANCELLED if kind == "cancelled" else JobStatus.FAILED
     with transaction.atomic():
-        ended = _end_failed(item_or_claim, message, kind, status)
+        ended = _end_failed(item_or_claim, message, kind, status, usage_events.public(used or {}))
         if ended and isinstance(item_or_claim, WorkItem):
             _record_usage(item_or_claim, status, used or {})
         elif ended:
@@ -387,12 +387,13 @@ def finish_failed(item_or_claim, message: str, *, kind: str = "failed", used: di
         return ended
 
 
-def _end_failed(item_or_claim, message: str, kind: str, status: str) -> bool:
+def _end_failed(item_or_claim, message: str, kind: str, status: str, used: dict) -> bool:
     return (
         append_event(
             item_or_claim.job_id,
             kind,
             message=message,
+            data={"usage": used} if used else {},
             where=_mine(item_or_claim),
             fields={
                 "status": status,

@@ -110,7 +110,7 @@ def totals(team_id: int, start: datetime | None, end: datetime | None, group_by:
     groups: dict[str, list[dict[str, Any]]] = {}
     for group in group_by:
         column = GROUPINGS[group]
-        query = rows.annotate(day=TruncDay("finished")) if group == "day" else rows
+        query = rows.annotate(day=TruncDay("finished", tzinfo=UTC)) if group == "day" else rows
         found = query.values(column).annotate(jobs=Count("id"), **sums).order_by(column)
         groups[group] = [
             {
@@ -126,7 +126,7 @@ def totals(team_id: int, start: datetime | None, end: datetime | None, group_by:
 def per_day_by_user(team_id: int, start: datetime | None, end: datetime | None) -> dict[str, dict[str, float]]:
     """QPU seconds per day and person (the chart)."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
-    rows = records(team_id, start, end).annotate(day=TruncDay("finished"))
+    rows = records(team_id, start, end).annotate(day=TruncDay("finished", tzinfo=UTC))
     for item in rows.values("day", "username").annotate(qpu=Sum("qpu_seconds")).order_by("day"):
         out[item["day"].date().isoformat()][item["username"]] = item["qpu"] or 0.0
     return dict(out)

@@ -248,7 +248,7 @@ class JobRunner:
         for cred_id in await db(checks.claim_unchecked)():
             self._in_background(checks.check_credential, cred_id)
         for cred_id in await db(usage_checks.claim_due)():  # the instance's remaining seconds
-            self._in_background(usage_checks.refresh_usage, cred_id)
+            self._in_background(usage_checks.refresh_in_thread, cred_id)
 
     def _in_background(self, function, *args) -> None:
         task = asyncio.create_task(asyncio.to_thread(function, *args))
