@@ -206,7 +206,7 @@ def test_only_owners_set_budgets_and_changes_are_audited(api_for, users):
     assert api_for("bob").get(f"/teams/{lab.id}/audit").status_code == 403
 
 
-def test_instance_out_of_seconds_refuses_jobs(api_for, users, standin):
+def test_instance_out_of_seconds_refuses_jobs(api_for, users, standin, client):
     from qportal.accounts import usage_checks
 
     api = api_for("alice")
@@ -217,6 +217,9 @@ def test_instance_out_of_seconds_refuses_jobs(api_for, users, standin):
     assert stored.usage["usage_remaining_seconds"] == 1.5 and stored.usage["usage_consumed_seconds"] == 98.5
     page = api.get(f"/credentials/{cred['id']}").json()
     assert page["usage"]["usage_remaining_seconds"] == 1.5
+    client.force_login(users["alice"])
+    html = client.get("/credentials/").content.decode()
+    assert 'data-remaining="1.5"' in html and "1.5 s of 100 s left" in html
     refused = api.post("/jobs", job_body(users["lab"]))
     assert refused.status_code == 402
     assert "1.5 QPU seconds left" in refused.json()["detail"]
