@@ -263,12 +263,12 @@ def test_usage_page_totals_chart_budget_form_and_access(users, client):
 
     lab, alice, bob = users["lab"], users["alice"], users["bob"]
     today = timezone.now().replace(hour=12)
-    yesterday = today - timedelta(days=1) if today.day > 1 else today
+    yesterday = today - timedelta(days=1)  # in last month on the 1st: the page asks for all time
     usage_row(lab, alice, 2.5, today)
     usage_row(lab, bob, 1.25, today)
     usage_row(lab, alice, 4.0, yesterday)
     client.force_login(alice)
-    page = client.get("/usage/", {"team": lab.id, "period": "month"}).content.decode()
+    page = client.get("/usage/", {"team": lab.id, "period": "all"}).content.decode()
     assert 'data-seconds="7.75"' in page and "7.750 s" in page
     assert f'<g class="bar" data-day="{today.date().isoformat()}" data-total="3.75">' in page
     assert 'data-user="alice" data-seconds="2.5"' in page and 'data-user="bob" data-seconds="1.25"' in page
@@ -277,8 +277,17 @@ def test_usage_page_totals_chart_budget_form_and_access(users, client):
     assert resp.status_code == 302
     page = client.get("/usage/", {"team": lab.id}).content.decode()
     assert 'data-budget="bob"' in page and "budget.set · bob: 30.0 s per week" in page
-    csv = b"".join(client.get("/usage/export.csv", {"team": lab.id}).streaming_content).decode().splitlines()
+    csv = (
+        b"".join(client.get("/usage/export.csv", {"team": lab.id, "period": "all"}).streaming_content)
+        .decode()
+        .splitlines()
+    )
     assert len(csv) == 4 and sum(float(line.split(",")[7]) for line in csv[1:]) == 7.75
+
+    day = today.date().isoformat()
+    page = client.get("/usage/", {"team": lab.id, "from": day, "to": day}).content.decode()
+    assert 'data-seconds="3.75"' in page and f"export.csv?team={lab.id}&amp;from={day}&amp;to={day}" in page
+    assert client.get("/usage/", {"team": lab.id, "from": "2026-13-01"}).status_code == 404
 
     client.force_login(bob)
     page = client.get("/usage/", {"team": lab.id}).content.decode()

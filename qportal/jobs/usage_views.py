@@ -3,6 +3,9 @@ QPU budgets (owners set them here; every change is in the audit trail shown belo
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -33,10 +36,26 @@ def _team(request) -> int:
 
 
 def _range(request):
+    """``(period, (from, to))``: ``?from=&to=`` (inclusive dates) when given, else ``?period=``."""
+    low, high = (_date(request.GET.get(name)) for name in ("from", "to"))
+    if low or high:
+        try:
+            return "", usage.date_range(None, low, high)
+        except InvalidRequest:
+            raise Http404("from must be on or before to") from None
     period = request.GET.get("period") or "month"
     if period not in PERIODS:
         raise Http404("unknown period")
     return period, usage.date_range(period, None, None)
+
+
+def _date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Http404(f"not a date: {text[:20]!r}") from None
 
 
 @login_required
@@ -52,6 +71,12 @@ def usage_page(request):
         "periods": PERIODS,
         "start": start,
         "end": end,
+        "last_day": end - timedelta(days=1) if end else None,
+        "query": urlencode(
+            {"team": team_id, "period": period}
+            if period
+            else {"team": team_id, **{k: request.GET[k] for k in ("from", "to") if request.GET.get(k)}}
+        ),
         "totals": totals,
         "tables": [(name, title, totals["groups"][name]) for name, title in TABLES],
         "chart": usage_chart.build(usage.per_day_by_user(team_id, start, end)),

@@ -96,3 +96,14 @@ def test_submit_page_shows_the_estimate_before_the_button(server, chromium):
     # The estimate sits above the submit button.
     assert page.locator("#estimate").bounding_box()["y"] < page.locator("#submit").bounding_box()["y"]
     page.context.close()
+
+
+def test_the_usage_page_fits_a_phone(server, chromium, tmp_path):
+    page = login(chromium, server.base_url, "bob", viewport={"width": 390, "height": 900})
+    page.goto(f"{server.base_url}/usage/")
+    with page.expect_navigation():
+        page.select_option("#usage-filter select[name=team]", label="lab")
+    assert page.locator("#usage-chart").is_visible() and not page.locator("#budget-form").count()  # bob: no form
+    save_shot(page, tmp_path, "usage-page-390")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.context.close()
