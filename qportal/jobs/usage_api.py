@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 
 from django.http import JsonResponse
 from django.utils import timezone
@@ -66,22 +66,37 @@ class BudgetIn(Schema):
     user: str | None = Field(None, description="a member's username; omitted: the whole team's budget")
 
 
-@router.get("/budgets", summary="A team's QPU budgets with what is held, used and left this period")
+class BudgetOut(Schema):
+    id: int
+    team: int
+    user: str | None = Field(..., description="the member it is for; null: the whole team")
+    period: str
+    seconds: float
+    period_start: datetime = Field(..., description="the current period's start (UTC)")
+    resets_at: datetime
+    held_seconds: float = Field(..., description="estimates of jobs not finished yet")
+    used_seconds: float = Field(..., description="what finished jobs used")
+    remaining_seconds: float
+
+
+@router.get(
+    "/budgets", response=list[BudgetOut], summary="A team's QPU budgets with what is held, used and left this period"
+)
 def list_budgets(request, team: int):
     membership(request.user, team)
-    return JsonResponse([s.to_dict() for s in budgets.standings(team)], safe=False, encoder=NinjaJSONEncoder)
+    return [s.to_dict() for s in budgets.standings(team)]
 
 
 @router.put(
     "/budgets",
+    response=BudgetOut,
     summary="Set a QPU budget (team owners)",
     description="Creates or changes the team's budget, or a member's with `user`. Only jobs on IBM "
     "profiles count. Recorded in the team's audit trail.",
 )
 def put_budget(request, payload: BudgetIn):
     budget = budget_settings.set_budget(request.user, payload.team, payload.period, payload.seconds, payload.user)
-    standing = next(s for s in budgets.standings(payload.team) if s.budget.id == budget.id)
-    return JsonResponse(standing.to_dict(), encoder=NinjaJSONEncoder)
+    return next(s for s in budgets.standings(payload.team) if s.budget.id == budget.id).to_dict()
 
 
 @router.delete("/teams/{team_id}/budgets/{budget_id}", response={204: None}, summary="Remove a budget (owners)")
