@@ -214,6 +214,8 @@ class ExecutionResult:
     execution_time: float
     remote_ids: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # What the job used (executors.usage): qpu_seconds (IBM), wall_seconds and cpu_seconds (simulators).
+    usage: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

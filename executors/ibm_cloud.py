@@ -45,6 +45,7 @@ from qiskit_ibm_runtime.exceptions import (
     RuntimeJobNotFound,
 )
 
+from executors import usage
 from executors.base import (
     AuthenticationError,
     CircuitResult,
@@ -231,6 +232,18 @@ def validate_credential(credential: IBMCredential) -> tuple[bool, str]:
             forget_service(credential)
         return False, str(failure)
     return True, f"credential accepted for instance {service.active_instance()}"
+
+
+USAGE_KEYS = ("usage_consumed_seconds", "usage_limit_seconds", "usage_remaining_seconds", "usage_limit_reached")
+
+
+def instance_usage(credential: IBMCredential) -> dict[str, Any]:
+    """The instance's ``service.usage()``: seconds consumed, its limit and what remains. Blocking."""
+    try:
+        found = get_service(credential).usage()
+    except Exception as error:
+        raise classify(error, credential) from error
+    return {key: found.get(key) for key in USAGE_KEYS if key in found}
 
 
 def list_backends(credential: IBMCredential) -> list[dict[str, Any]]:
@@ -571,6 +584,7 @@ class IBMCloudExecutor:
             execution_time=time.monotonic() - handle.state.submitted,
             remote_ids=list(handle.remote_ids),
             metadata=metadata,
+            usage=await self._call(usage.ibm_usage, jobs),  # the quantum seconds IBM charged
         )
 
     async def _failure(self, job: RuntimeJobV2) -> str:
@@ -579,6 +593,11 @@ class IBMCloudExecutor:
         except (RuntimeJobFailureError, RuntimeJobMaxTimeoutError) as error:
             return _scrub(f"IBM job {job.job_id()} failed: {error}", self.credential)
         return f"IBM job {job.job_id()} failed"
+
+    async def usage_of(self, handle: JobHandle) -> dict[str, float]:
+        """What IBM charged for the handle's jobs so far (``executors.usage.ibm_usage``): a failed
+        or cancelled job is billed for the time it ran."""
+        return await self._call(usage.ibm_usage, self._jobs(handle))
 
     async def cancel(self, handle: JobHandle) -> None:
         """Cancel every remote job that is not final yet (already-final jobs are fine)."""

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from executors import isolation
+from executors import isolation, usage
 from executors.base import (
     ExecutionRequest,
     ExecutionResult,
@@ -126,14 +126,22 @@ class InProcessExecutor:
         if not self._one_batch(request) or not self.runs_inline(request, shots):
             return None
         self.validate(request)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         quiet = dataclasses.replace(request, on_circuit=None, on_progress=None)
         with _simulator_faults():
             results, details = self._prepare_and_execute(quiet, shots)
         metadata = {"executor": self.name, "single_job": self.single_job, **details}
-        return ExecutionResult(circuits=results, execution_time=time.perf_counter() - started, metadata=metadata)
+        elapsed = time.perf_counter() - started
+        used = {"wall_seconds": round(elapsed, 6), "cpu_seconds": round(time.thread_time() - cpu, 6)}
+        return ExecutionResult(circuits=results, execution_time=elapsed, metadata=metadata, usage=used)
 
     async def _run_job(self, request: ExecutionRequest, job: LocalJob) -> ExecutionResult:
+        with usage.metering() as meter:  # CPU of the threads and children that simulate it
+            result = await self._run_metered(request, job)
+        result.usage = meter.usage()
+        return result
+
+    async def _run_metered(self, request: ExecutionRequest, job: LocalJob) -> ExecutionResult:
         started = time.perf_counter()
         job.started = True
         shots = request.shots or self.default_shots()
@@ -213,7 +221,7 @@ class InProcessExecutor:
     @classmethod
     async def _in_thread(cls, function: Any, *args: Any) -> Any:
         """Run a blocking simulator call in a thread; its failures become :class:`RemoteJobFailed`."""
-        return await cls._isolated(asyncio.to_thread(function, *args))
+        return await cls._isolated(asyncio.to_thread(usage.metered(function), *args))
 
     @staticmethod
     async def _isolated(call: Any) -> Any:

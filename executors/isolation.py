@@ -39,6 +39,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
+from executors import usage
 from executors.base import SimulatorDied, TransientError
 from executors.memory import describe, job_state_bytes
 
@@ -246,7 +247,9 @@ async def run_call(function: Any, args: tuple, need: int | None = None) -> Any:
     """
     future = _live_pool().schedule(_child_call, (function, args, need))
     try:
-        return await asyncio.wrap_future(future)
+        outcome = await asyncio.wrap_future(future)
+        usage.add_cpu(outcome.cpu_seconds)  # the child's CPU goes to the job's meter
+        return outcome.value
     except ProcessExpired as exc:
         raise SimulatorDied(death_message(exc.exitcode, need, _memory)) from None
     except (BrokenProcessPool, CancelledError):
@@ -400,9 +403,12 @@ def _pid_after(seconds: float) -> int:
 
 def _child_call(function: Any, args: tuple, need: int | None) -> Any:
     """Run ``function(*args)``; a failed allocation, or any failure of a job whose state exceeds
-    this child's budget, is reported as :class:`SimulatorDied` naming memory."""
+    this child's budget, is reported as :class:`SimulatorDied` naming memory.  The answer carries
+    the CPU seconds the call took in this child (:class:`~executors.usage.ChildOutcome`)."""
     try:
-        return function(*args)
+        start = time.process_time()
+        value = function(*args)
+        return usage.ChildOutcome(value, time.process_time() - start)
     except MemoryError:
         raise SimulatorDied(_out_of_memory(need)) from None
     except Exception:

@@ -31,7 +31,7 @@ import pennylane as qml
 from pennylane.queuing import AnnotatedQueue
 from qiskit import QuantumCircuit
 
-from executors import isolation
+from executors import isolation, usage
 from executors.base import (
     CircuitResult,
     ExecutionRequest,
@@ -152,6 +152,12 @@ class PennyLaneDeviceExecutor(TaskJobs):
         return request.shots if request.shots is not None else self.default_shots
 
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
+        with usage.metering() as meter:  # CPU of the device threads or simulator children
+            result = await self._run_metered(request, meter)
+        result.usage = meter.usage()
+        return result
+
+    async def _run_metered(self, request: ExecutionRequest, meter: usage.CpuMeter) -> ExecutionResult:
         self.validate(request)
         started = time.perf_counter()
         shots = self.effective_shots(request)
@@ -164,7 +170,7 @@ class PennyLaneDeviceExecutor(TaskJobs):
             if isolated:
                 result = await self._run_isolated(request, index, shots)
             else:
-                result = await loop.run_in_executor(pool, self._run_circuit, request, index, shots)
+                result = await loop.run_in_executor(pool, meter.wrap(self._run_circuit), request, index, shots)
             if request.on_circuit is not None:
                 request.on_circuit(result)
             return result

@@ -129,6 +129,19 @@ class PortalClient:
             body["memory"] = True
         return self._request("POST", "/api/v1/jobs", body)
 
+    def estimate(
+        self, profile: str, circuits: list[str], *, shots: int | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """What ``submit`` would do, checked and stored nowhere (``"dry_run": true``):
+        ``estimated_qpu_seconds`` with what it was computed from, ``counts_against_budget`` and the
+        budgets that apply.  A job over a budget raises :class:`InvalidRequest` with the server's
+        message (HTTP 402: what remains and when it resets)."""
+        body: dict[str, Any] = {"profile": profile, "circuits": [{"qasm": text} for text in circuits], "dry_run": True}
+        if shots is not None:
+            body["shots"] = shots
+        body.update(options)
+        return self._request("POST", "/api/v1/jobs", body)
+
     def job(self, job_id: str, *, wait: float = 0) -> dict[str, Any]:
         """The job's JSON; with ``wait`` (at most 60 s) the server answers once it has finished, or
         when the wait is over (long-poll: one request, no polling delay)."""
@@ -302,6 +315,7 @@ class PortalExecutor:
             time.perf_counter() - submitted.started,
             remote_ids=[job_id],
             metadata={"executor": self.name, "portal_job": job_id},
+            usage=job.get("usage") or {},  # what the portal recorded (qpu_seconds, wall_seconds...)
         )
 
     async def cancel(self, handle: JobHandle) -> None:

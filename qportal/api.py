@@ -18,9 +18,12 @@ from qportal.accounts.teams_api import router as teams_router
 from qportal.auth import api_auth
 from qportal.input import StrictParser
 from qportal.jobs.api import router as jobs_router
+from qportal.jobs.budgets import BudgetExceeded
 from qportal.jobs.device_api import router as device_router
 from qportal.jobs.queue_limits import QueueFull
 from qportal.jobs.sessions_api import router as sessions_router
+from qportal.jobs.usage_api import budget_refusal
+from qportal.jobs.usage_api import router as usage_router
 from qportal.notifications.api import router as notifications_router
 from qportal.profiles.api import router as profiles_router
 from qportal.profiles.services import InvalidProfileOption, ProfileInvalid
@@ -45,6 +48,7 @@ api.add_router("/", audit_router)
 api.add_router("/", keys_router)
 api.add_router("/", teams_router)
 api.add_router("/", notifications_router)
+api.add_router("/", usage_router)
 
 
 @api.exception_handler(InvalidRequest)
@@ -89,6 +93,11 @@ def queue_full(request, exc: QueueFull):
     response = api.create_response(request, {"detail": str(exc)}, status=429)
     response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+@api.exception_handler(BudgetExceeded)
+def budget_exceeded(request, exc: BudgetExceeded):
+    return budget_refusal(api, request, exc)
 
 
 @api.exception_handler(HttpError)

@@ -37,9 +37,9 @@ def test_results_arrive_in_chunks_before_the_job_ends(users, settings, monkeypat
     at_finish = {}
     finish = store.finish_done
 
-    def watched(item, circuits, *args):
+    def watched(item, circuits, *args, **kwargs):
         at_finish.update({c.index: c.counts for c in circuits}, saved=args[-1])
-        return finish(item, circuits, *args)
+        return finish(item, circuits, *args, **kwargs)
 
     monkeypatch.setattr(store, "finish_done", watched)
 

@@ -52,6 +52,8 @@ def test_create_is_masked_and_unchecked(api_for, users):
         "backends",
         "profiles",
         "created",
+        "usage",
+        "usage_checked_at",
     }
     listed = api.get("/credentials")
     assert [c["name"] for c in listed.json()] == ["main"]

@@ -45,6 +45,10 @@ def test_portal_executor_run_lands_in_job_history(portal):
     assert listed["count"] == 1
     job = listed["items"][0]
     assert job["id"] == result.metadata["portal_job"] and job["status"] == "done" and job["submitted_by"] == "nora"
+    assert result.usage["wall_seconds"] > 0 and "qpu_seconds" not in result.usage  # the portal's record
+    answer = executor.client.estimate("fake_manila", [GHZ3], shots=1000)
+    assert answer["dry_run"] is True and answer["estimated_qpu_seconds"] > 2.0  # 2 s overhead plus the shots
+    assert answer["counts_against_budget"] is False and history(server, key)["count"] == 1
 
 
 def test_qelectron_through_the_portal_matches_the_plain_qnode(portal):

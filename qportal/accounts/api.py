@@ -55,6 +55,12 @@ class CredentialOut(Schema):
     backends: list[str]
     profiles: list[str]
     created: datetime
+    usage: dict | None = Field(
+        None,
+        description="the instance's `service.usage()` as the worker last read it: "
+        "usage_consumed_seconds, usage_limit_seconds, usage_remaining_seconds, usage_limit_reached",
+    )
+    usage_checked_at: datetime | None = None
 
     @staticmethod
     def resolve_backends(obj) -> list[str]:

@@ -38,6 +38,8 @@ ACTIONS = (
     "member.left",
     "notification.created",
     "notification.deleted",
+    "budget.set",
+    "budget.removed",
 )
 
 

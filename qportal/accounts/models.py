@@ -110,6 +110,9 @@ class IBMCredential(models.Model):
     status_reason = models.CharField(max_length=500, blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
     backends = models.JSONField(default=list, blank=True, help_text="Backends seen at the last check")
+    # The instance's service.usage() (seconds consumed, limit, remaining), refreshed by the worker.
+    usage = models.JSONField(null=True, blank=True)
+    usage_checked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -40,7 +40,9 @@ def _check_wait(wait: float) -> None:
     summary="Submit a job",
     description="With `wait`, the answer is the whole job (events and results, as from GET) once it has "
     "finished or the wait is over. With an `Idempotency-Key` header, a retry with the same key answers 200 "
-    "with the job the first request made, and makes no second one.",
+    'with the job the first request made, and makes no second one. With `"dry_run": true` it validates '
+    "everything, stores nothing and answers 200 with `estimated_qpu_seconds` and what it was computed from. "
+    "A job on an IBM profile that does not fit a QPU budget (or the instance's remaining seconds) is a 402.",
 )
 def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP)):
     _check_wait(wait)
@@ -58,6 +60,8 @@ def submit(request, payload: JobIn, wait: float = Query(0, description=WAIT_HELP
         options=payload.options,
         session=payload.session,
     )
+    if payload.dry_run:
+        return JsonResponse(services.dry_run_job(request.user, sub), encoder=NinjaJSONEncoder)
     key = request.headers.get("Idempotency-Key")
     job = services.submit_job(request.user, sub, idempotency_key=key)
     status = 200 if getattr(job, "replayed", False) else 201  # 200: the job this key made before

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from qportal.accounts.access import NotFound
-from qportal.jobs import queries
+from qportal.jobs import queries, usage_events
 from qportal.jobs.models import Job
 from qportal.jobs.schemas import EventOut, JobOut
 
@@ -39,8 +39,10 @@ def job_detail(user, job_id) -> dict:
         raise NotFound("job not found")
     job, names = found
     detail = _job_out(job, dict(zip(JOINED, names, strict=True)))
-    detail["events"] = [event_out(event) for event in queries.events_of(job.id)]
+    events = queries.events_of(job.id)
+    detail["events"] = [event_out(event) for event in events]
     detail["results"] = queries.circuit_summaries_of(job.id)
+    detail["usage"] = usage_events.from_events(events)
     return detail
 
 

@@ -5,7 +5,8 @@ one by one, so a download holds one batch's packed results and one circuit's dec
 the job.  Under ASGI the stream must be an async iterator: Django turns a sync one into a list
 first (``StreamingHttpResponse.__aiter__``), which is the whole job in memory.
 
-- ``jsonl``: a first line ``{"job": ...}`` (the job as ``GET /api/v1/jobs`` lists it), then one line
+- ``jsonl``: a first line ``{"job": ...}`` (the job as ``GET /api/v1/jobs`` lists it, with its
+  ``usage`` object), then one line
   per circuit, as ``GET /api/v1/jobs/{id}/results`` answers it; with ``memory`` as
   ``/results?memory=true`` answers it (each kept shot's bitstring: a line per circuit stays bounded,
   at most 100,000 strings).
@@ -18,7 +19,8 @@ first (``StreamingHttpResponse.__aiter__``), which is the whole job in memory.
   for a circuit that kept its shots, ``c{i}_memory`` (uint8, shape (shots, ceil(bits / 8)),
   big-endian: Qiskit's ``BitArray`` layout) and ``c{i}_memory_bits`` (its number of bits), so
   ``qiskit.primitives.BitArray(data["c0_memory"], int(data["c0_memory_bits"]))`` rebuilds it;
-  then ``index``, ``name`` and ``num_qubits`` (one entry per circuit).  ``numpy.load`` reads it.
+  then ``usage_qpu_seconds``, ``usage_wall_seconds``, ``usage_cpu_seconds`` (whichever apply, 0-d)
+  and ``index``, ``name`` and ``num_qubits`` (one entry per circuit).  ``numpy.load`` reads it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from executors.base import InvalidRequest
 from executors.sweeps import observable_labels
-from qportal.jobs import services, stored_results
+from qportal.jobs import services, stored_results, usage
 from qportal.jobs.detail import job_summary
 from qportal.jobs.models import Job, JobCircuit
 from qportal.jobs.schemas import CircuitResultOut
@@ -87,7 +89,7 @@ def _circuits(job: Job, *, memory: bool = False) -> Iterator[JobCircuit]:
 
 def _jsonl(job: Job, *, memory: bool = False) -> Iterator[bytes]:
     encoder = NinjaJSONEncoder(separators=(",", ":"))
-    yield (encoder.encode({"job": job_summary(job)}) + "\n").encode()
+    yield (encoder.encode({"job": {**job_summary(job), "usage": usage.job_usage(job.id)}}) + "\n").encode()
     for circuit in _circuits(job, memory=memory):
         yield (encoder.encode({name: getattr(circuit, name) for name in _RESULT_FIELDS}) + "\n").encode()
 
@@ -165,6 +167,8 @@ def _npz(job: Job) -> Iterator[bytes]:
                 member(f"{prefix}_memory", shots[0])
                 member(f"{prefix}_memory_bits", np.asarray(shots[1], dtype=np.int64))
             yield sink.take()
+        for name, value in (usage.job_usage(job.id) or {}).items():  # usage_qpu_seconds, usage_wall_seconds...
+            member(f"usage_{name}", np.asarray(value, dtype=float))
         member("index", np.asarray(indices, dtype=np.int64))
         member("name", np.asarray(names, dtype=str))
         member("num_qubits", np.asarray(qubits, dtype=np.int64))

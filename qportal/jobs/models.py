@@ -273,3 +273,6 @@ class JobEvent(models.Model):
         ordering = ["job", "seq"]
         # Its index, led by job, serves every lookup by job: the foreign key has none of its own.
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_event_seq")]
+
+
+from qportal.jobs.usage_models import Budget, BudgetHold, BudgetWindow, Period, UsageRecord  # noqa: E402, F401

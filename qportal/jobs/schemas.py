@@ -8,6 +8,7 @@ from uuid import UUID
 
 from ninja import Field, Schema
 
+from qportal.jobs import usage_events
 from qportal.jobs.stored_results import shaped
 
 
@@ -57,6 +58,9 @@ class JobIn(Schema):
         "EstimatorOptions, plus the portal's `seed` and `optimization_level`), over the profile's: the job's win",
     )
     session: UUID | None = Field(None, description="A portal session's id (`POST /api/v1/sessions`): run in it")
+    dry_run: bool = Field(
+        False, description="true: validate everything and answer the QPU-seconds estimate; nothing is stored"
+    )
 
 
 class EventOut(Schema):
@@ -174,6 +178,15 @@ class JobDetailOut(JobOut):
     results: list[CircuitSummaryOut] = Field(
         ..., description="one summary per circuit; the results themselves: `GET /api/v1/jobs/{id}/results`"
     )
+    usage: dict[str, float] | None = Field(
+        None,
+        description="once finished: `qpu_seconds` (IBM), `wall_seconds` and `cpu_seconds` (simulators), "
+        "`estimated_qpu_seconds` (ours) and `ibm_estimated_qpu_seconds`, whichever apply",
+    )
+
+    @staticmethod
+    def resolve_usage(obj) -> dict | None:
+        return usage_events.from_events(obj.events.all())
 
     @staticmethod
     def resolve_events(obj) -> list:

@@ -32,7 +32,7 @@ from qportal.accounts.access import (
     team_ids,
     writable_membership,
 )
-from qportal.jobs import bus, queries, queue_limits, sessions
+from qportal.jobs import budgets, bus, queries, queue_limits, sessions
 from qportal.jobs.detail import event_frame
 from qportal.jobs.events import append_event, publish
 from qportal.jobs.models import ACTIVE, TERMINAL, Job, JobCircuit, JobEvent, JobStatus
@@ -159,7 +159,13 @@ def _replayed(user, key: str) -> Job | None:
     return job
 
 
-def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | None) -> Job:
+def dry_run_job(user, sub: Submission) -> dict[str, Any]:
+    """Validate ``sub`` as ``submit_job`` would, budgets included, and store nothing: the
+    estimate (``budgets.dry_run_answer``).  A job over a budget raises ``BudgetExceeded``."""
+    return _submit(user, sub, None, None, dry_run=True)
+
+
+def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | None, *, dry_run: bool = False):
     if not sub.circuits:
         raise InvalidRequest("a job needs at least one circuit")
     if len(sub.circuits) > MAX_CIRCUITS:
@@ -195,7 +201,8 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     if sub.memory:
         _check_memory_kept(profile)
     options, shots = check_job_options(sub.primitive, sub.options, profile.options, sub.shots, profile.shots)
-    queue_limits.check(user.pk, team)
+    if not dry_run:
+        queue_limits.check(user.pk, team)
     sources = [_source_of(src, i) for i, src in enumerate(sub.circuits)]
     limits = source_limits(profile)
     check_job_sources(sources, limits)  # sizes first: nothing is built for a source over a limit
@@ -221,6 +228,9 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
     validate_request(request, limits.max_qubits, limits.backend_name)
     if pub_form(request):
         _check_pubs_run(profile)
+    estimate = budgets.admit(user, team, profile, request, dry_run=dry_run)  # BudgetExceeded: 402
+    if dry_run:
+        return budgets.dry_run_answer(user, team, profile, request, estimate)
 
     # The job is written with its first event's sequence number; the instance returned keeps the
     # team, profile and user objects, so answering the request needs no further query.
@@ -262,8 +272,10 @@ def _submit(user, sub: Submission, rerun_of: Job | None, idempotency_key: str | 
         kind="queued",
         status=job.status,
         message=f"queued on {profile.name} with {len(circuits)} circuit(s)",
+        data={"estimated_qpu_seconds": estimate.seconds} if estimate is not None else {},
     )
-    with sessions.admitting(session):  # a closed session takes none, even mid-submission
+    # a closed session takes none, even mid-submission; the estimate is reserved in the insert's transaction
+    with sessions.admitting(session), budgets.holding(job, estimate):
         queries.insert_job(job, rows, event)  # all or nothing
     parsed = apps.get_app_config("jobs").parsed_circuits
     if parsed is not None:
@@ -378,6 +390,8 @@ def cancel_job(user, job: Job) -> Job:
             )
             worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
             transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))
+        if cancelled:
+            budgets.release(job.id)
         if cancelled or stopping:
             audit.record(user, job.team_id, "job.cancelled", _job_label(job), job=str(job.id))
     job.refresh_from_db()
@@ -422,6 +436,7 @@ def force_fail_job(user, job: Job, reason: str = "") -> Job:
             job.refresh_from_db()
             raise Conflict(f"job already {job.status}; it cannot be failed")
         audit.record(user, job.team_id, "job.force_failed", _job_label(job), job=str(job.id), reason=reason)
+        budgets.release(job.id)
         worker_id = Job.objects.filter(id=job.id).values_list("worker_id", flat=True)[0]
         if worker_id:
             transaction.on_commit(lambda: bus.current().notify_cancel(job.id, worker_id))

@@ -23,7 +23,7 @@ from qiskit import qpy
 from executors.base import CircuitResult, ExecutionRequest, ExecutorSpec
 from executors.circuits import parse_circuit
 from qportal.accounts.models import CredentialStatus, IBMCredential
-from qportal.jobs import queries, sessions, stored_results
+from qportal.jobs import budgets, queries, sessions, stored_results, usage, usage_events
 from qportal.jobs.events import append_event
 from qportal.jobs.models import ACTIVE, Job, JobCircuit, JobStatus
 from qportal.jobs.parsed import ParsedCircuits
@@ -125,7 +125,7 @@ def quarantine(job_id, status: str, attempt: int, deaths: int, now) -> bool:
         f"quarantined: the workers running it died {times} (QPORTAL_MAX_RECOVERIES is "
         f"{settings.MAX_RECOVERIES}); it is not run again. It may need more memory than a worker has"
     )
-    return (
+    quarantined = (
         append_event(
             job_id,
             "failed",
@@ -143,6 +143,9 @@ def quarantine(job_id, status: str, attempt: int, deaths: int, now) -> bool:
         )
         is not None
     )
+    if quarantined:
+        budgets.release(job_id)  # in the claim's transaction
+    return quarantined
 
 
 def _parse_rows(rows: list[JobCircuit]) -> list:
@@ -315,9 +318,11 @@ def finish_done(
     remote_ids: list[str],
     metadata: dict,
     saved: frozenset[int] = frozenset(),
+    used: dict | None = None,
 ) -> bool:
     """Finish the job with all of its results; those of the circuits in ``saved`` were stored as they
-    finished (``save_circuit_results``) and are not written again."""
+    finished (``save_circuit_results``) and are not written again.  ``used``: what it used
+    (``ExecutionResult.usage``), recorded and settled against budgets in the same transaction."""
     ran_on = _member_that_ran(item, metadata)
     ignored = [str(path)[:200] for path in metadata.get("ignored_options") or ()][:100]
     with transaction.atomic():
@@ -335,6 +340,7 @@ def finish_done(
                 **_public_metadata(metadata),
                 **({"ran_on": ran_on} if ran_on else {}),
                 **({"ignored_options": ignored} if ignored else {}),
+                **({"usage": usage_events.public(used)} if used else {}),
             },
             where=_mine(item),
             fields={
@@ -352,7 +358,19 @@ def finish_done(
         if event is None:
             return False
         queries.save_results(item.job_id, [c for c in circuits if c.index not in saved])
+        _record_usage(item, JobStatus.DONE, {**(used or {}), "backend": metadata.get("backend") or ""})
         return True
+
+
+def _record_usage(item: WorkItem, status: str, used: dict) -> None:
+    usage.record(
+        item.job_id,
+        profile=item.profile_name,
+        kind=item.spec.kind,
+        backend=item.spec.backend,
+        status=status,
+        used=used,
+    )
 
 
 def _member_that_ran(item: WorkItem, metadata: dict) -> str:
@@ -370,13 +388,26 @@ def _public_metadata(metadata: dict) -> dict:
     return public
 
 
-def finish_failed(item_or_claim, message: str, *, kind: str = "failed") -> bool:
+def finish_failed(item_or_claim, message: str, *, kind: str = "failed", used: dict | None = None) -> bool:
+    """End the job failed or cancelled; in the same transaction what it used (``used``: what IBM
+    charged for the time it ran, when known) is recorded and settled, the rest of its holds released."""
     status = JobStatus.CANCELLED if kind == "cancelled" else JobStatus.FAILED
+    with transaction.atomic():
+        ended = _end_failed(item_or_claim, message, kind, status, usage_events.public(used or {}))
+        if ended and isinstance(item_or_claim, WorkItem):
+            _record_usage(item_or_claim, status, used or {})
+        elif ended:
+            budgets.release(item_or_claim.job_id)
+        return ended
+
+
+def _end_failed(item_or_claim, message: str, kind: str, status: str, used: dict) -> bool:
     return (
         append_event(
             item_or_claim.job_id,
             kind,
             message=message,
+            data={"usage": used} if used else {},
             where=_mine(item_or_claim),
             fields={
                 "status": status,

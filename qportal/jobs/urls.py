@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from qportal.jobs import device_views, session_views, views
+from qportal.jobs import device_views, session_views, usage_views, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
@@ -25,4 +25,8 @@ urlpatterns = [
     path("compare/", device_views.compare_page, name="compare"),
     path("backends/<str:name>/", device_views.backend_page, name="backend-page"),
     path("profiles/", include("qportal.profiles.urls")),
+    path("usage/", usage_views.usage_page, name="usage"),
+    path("usage/export.csv", usage_views.usage_csv, name="usage-csv"),
+    path("usage/budgets/", usage_views.budget_set, name="budget-set"),
+    path("usage/budgets/<int:budget_id>/remove/", usage_views.budget_remove, name="budget-remove"),
 ]

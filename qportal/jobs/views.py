@@ -28,7 +28,7 @@ from executors.job_options import effective_options, precision_of
 from executors.preflight import check_job_sources
 from qportal.accounts.access import NotFound, ReadOnly, can_write, is_owner, team_ids, user_teams
 from qportal.accounts.models import Membership
-from qportal.jobs import circuit_browser, downloads, history, provenance, queue_limits, services
+from qportal.jobs import budgets, circuit_browser, downloads, history, provenance, queue_limits, services
 from qportal.jobs.filters import canonical_sort, filter_jobs, given_filters, parse_filters, parse_sort, sort_keys
 from qportal.jobs.models import Job, JobStatus
 from qportal.profiles.models import ExecutorProfile, ProfileKind
@@ -546,6 +546,8 @@ def submit(request):
                     error, status = str(exc), 400
                 except queue_limits.QueueFull as exc:
                     error, status = str(exc), 429
+                except budgets.BudgetExceeded as exc:
+                    error, status = str(exc), budgets.REFUSED_STATUS
     teams = [
         m
         for m in Membership.objects.filter(user=request.user)

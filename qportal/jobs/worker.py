@@ -38,7 +38,7 @@ from executors.base import (
     TransientError,
 )
 from executors.registry import build_executor, simulator_classes
-from qportal.accounts import checks
+from qportal.accounts import checks, usage_checks
 from qportal.jobs import bus, provenance, session_worker, simulate_first, store
 from qportal.jobs.models import JobStatus
 from qportal.jobs.parsed import ParsedCircuits
@@ -215,7 +215,14 @@ class JobRunner:
                 if result is None:
                     pending.append((claim, loaded, None))
                     continue
-                store.finish_done(loaded, result.circuits, result.execution_time, result.remote_ids, result.metadata)
+                store.finish_done(
+                    loaded,
+                    result.circuits,
+                    result.execution_time,
+                    result.remote_ids,
+                    result.metadata,
+                    used=result.usage,
+                )
             except (OperationalError, InterfaceError) as exc:  # a broken connection: the next call opens one
                 connection.close()
                 pending.append((claim, loaded, exc))
@@ -236,11 +243,17 @@ class JobRunner:
         return executor if isinstance(executor, InlineExecutor) else None
 
     async def check_credentials(self) -> None:
-        """Validate newly saved IBM credentials in the background (building a service is slow)."""
+        """Validate newly saved IBM credentials and refresh instances' usage in the background (building a
+        service is slow)."""
         for cred_id in await db(checks.claim_unchecked)():
-            task = asyncio.create_task(asyncio.to_thread(checks.check_credential, cred_id))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(checks.check_credential, cred_id)
+        for cred_id in await db(usage_checks.claim_due)():  # the instance's remaining seconds
+            self._in_background(usage_checks.refresh_in_thread, cred_id)
+
+    def _in_background(self, function, *args) -> None:
+        task = asyncio.create_task(asyncio.to_thread(function, *args))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _finished(self, job_id) -> None:
         self.tasks.pop(job_id, None)
@@ -292,16 +305,18 @@ class JobRunner:
         except asyncio.CancelledError:
             if cancel_flag["requested"]:
                 await self._stop_remote(executor, handle_box)
-                await db(store.finish_failed)(item, "cancelled while running", kind="cancelled")
+                used = await self._charged(executor, handle_box)
+                await db(store.finish_failed)(item, "cancelled while running", kind="cancelled", used=used)
             # otherwise the lease was lost: the new owner decides; write nothing
         except JobCancelled:
-            await db(store.finish_failed)(item, "cancelled", kind="cancelled")
+            used = await self._charged(executor, handle_box)
+            await db(store.finish_failed)(item, "cancelled", kind="cancelled", used=used)
         except AuthenticationError as exc:
             if item.credential_id:
                 await db(store.mark_credential_invalid)(item.credential_id, str(exc))
             await db(store.finish_failed)(item, f"credential refused: {exc}")
         except (InvalidRequest, RemoteJobFailed, SimulatorDied) as exc:  # final: a rerun would end the same way
-            await db(store.finish_failed)(item, str(exc))
+            await db(store.finish_failed)(item, str(exc), used=await self._charged(executor, handle_box))
         except TransientError as exc:
             if item.attempt >= MAX_TRANSIENT_ATTEMPTS:
                 await db(store.finish_failed)(item, f"gave up after {item.attempt} attempts: {exc}")
@@ -362,7 +377,13 @@ class JobRunner:
         result = await executor.result(handle)
         saved = await saver.wait()
         await db(store.finish_done)(
-            item, result.circuits, result.execution_time, result.remote_ids or handle.remote_ids, result.metadata, saved
+            item,
+            result.circuits,
+            result.execution_time,
+            result.remote_ids or handle.remote_ids,
+            result.metadata,
+            saved,
+            used=result.usage,
         )
 
     async def _submit_or_reattach(self, item: store.WorkItem, executor) -> JobHandle:
@@ -423,6 +444,19 @@ class JobRunner:
             await executor.cancel(handle)
         except ExecutorError as exc:
             log.info("remote cancel answered: %s", exc)
+
+    async def _charged(self, executor, handle_box: dict) -> dict:
+        """What the remote service charged for a job that ended without results (IBM bills a failed
+        or cancelled job for the time it ran); empty for other executors or when it cannot say."""
+        handle = handle_box.get("handle")
+        charged = getattr(executor, "usage_of", None)
+        if handle is None or charged is None:
+            return {}
+        try:
+            return await charged(handle)
+        except ExecutorError as exc:
+            log.info("usage of a stopped job not read: %s", exc)
+            return {}
 
     async def _cancel_remote_if_any(self, item: store.WorkItem) -> None:
         if not item.remote_ids:

@@ -27,7 +27,7 @@ from scipy.optimize import minimize
 from executors.base import InvalidRequest
 from executors.fake_backend import fake_backend
 from executors.portal_client import PortalClient
-from executors.primitives import PortalEstimator, PortalSampler
+from executors.primitives import PortalEstimator, PortalSampler, PortalSession
 from tests.browser.conftest import manage, start_server
 from tests.stats import assert_same_distribution
 from tests.test_pub_sweeps import M1, THETAS, seed_circuit
@@ -41,13 +41,6 @@ def client(tmp_path_factory):
         yield PortalClient(server.base_url, key, timeout=60)
     finally:
         server.stop()
-
-
-class Session:
-    """What a portal session offers the primitives (``client``, ``profile``, ``id``)."""
-
-    def __init__(self, client, profile, id):
-        self.client, self.profile, self.id = client, profile, id
 
 
 def _bell() -> QuantumCircuit:
@@ -154,24 +147,16 @@ def test_fifty_point_sweep_is_one_pub_through_portal_estimator(client):
 
 
 def test_jobs_join_the_session_given_as_mode(client):
-    """``mode=`` is the portal session: its client and profile are used and each job names it
-    (this branch's portal ignores a session it does not know; the sessions work adds them)."""
-    sent = []
-    original = client.submit_circuits
-
-    def spy(*args, **kwargs):
-        sent.append(kwargs.get("session"))
-        return original(*args, **kwargs)
-
-    client.submit_circuits = spy
-    try:
-        estimator = PortalEstimator(mode=Session(client, "local", 42))
-        (pub,) = estimator.run([(seed_circuit(), "XXY", [0.3])]).result()
-        sampler = PortalSampler(mode=Session(client, "local", 42))
-        sampler.run([_bell()], shots=10).result()
-    finally:
-        del client.submit_circuits
-    assert sent == [42, 42]
+    """``mode=`` is a portal session: its client and profile are used and each job runs in it."""
+    with PortalSession(client, profile="local") as session:
+        estimator = PortalEstimator(mode=session)
+        estimator_job = estimator.run([(seed_circuit(), "XXY", [0.3])])
+        (pub,) = estimator_job.result()
+        sampler_job = PortalSampler(mode=session).run([_bell()], shots=10)
+        sampler_job.result()
+        listed = [job["id"] for job in client.session(session.id)["jobs"]]
+    assert listed == [estimator_job.job_id(), sampler_job.job_id()]
+    assert client.session(session.id)["status"] == "closed"
     assert pub.data.evs.shape == ()
 
 

@@ -57,6 +57,7 @@ from tests.ibm_standin import zne
 from tests.ibm_standin.recording import Recorder
 from tests.ibm_standin.sessions import SessionBook, SessionError
 from tests.ibm_standin.tls import make_tls
+from tests.ibm_standin.usage import UsageBook
 
 DEFAULT_BACKENDS = {"ibm_manila": FakeManilaV2, "ibm_lima": FakeLimaV2, "ibm_quito": FakeQuitoV2}
 FINAL = ("Completed", "Failed", "Cancelled")
@@ -155,6 +156,7 @@ class StandIn:
         self.jobs: dict[str, Job] = {}
         self.recorded = Recorder()  # every job's full request body
         self.session_book = SessionBook()  # sessions and batches: what they are and saw
+        self.usage = UsageBook()  # quantum seconds per job and the instance's consumption
         self._fakes = {name: cls() for name, cls in (backends or DEFAULT_BACKENDS).items()}
         self._faults: list[Fault] = []
         self._fail_next: list[tuple[int, str]] = []
@@ -375,6 +377,7 @@ class StandIn:
                 return
             if job.status == "Running":
                 job.status = "Completed"
+        self.usage.charge(job.id)
         job.timestamps["finished"] = _now()
         self._session_job_ended(job)
 
@@ -406,6 +409,8 @@ class StandIn:
         with self._lock:
             if job.status in FINAL:
                 raise _HTTPError(409, f"Job {job_id} is already in a final state", 1317)
+            if job.status == "Running":
+                self.usage.charge(job.id)  # IBM bills a cancelled job for the time it ran
             job.status = "Cancelled"
             job.timestamps["finished"] = _now()
         job.released.set()
@@ -545,13 +550,7 @@ class StandIn:
                     "backend_version": "1.0.0",
                 }
             case "GET", ["instances", "usage"]:
-                return 200, {
-                    "instance_id": self.crn,
-                    "plan_id": "standin-plan",
-                    "usage_consumed_seconds": 0,
-                    "usage_limit_seconds": None,
-                    "usage_limit_reached": False,
-                }
+                return 200, self.usage.instance(self.crn)
             case "GET", ["instance"]:
                 return 200, {"qctrl_enabled": False, "plan": "open"}
             case "POST", ["jobs"]:
@@ -562,15 +561,14 @@ class StandIn:
             case "GET", ["jobs"]:
                 return 200, self._list_jobs(query)
             case "GET", ["jobs", job_id]:
-                return 200, self._job(job_id).to_json()
+                return 200, self._job(job_id).to_json() | self.usage.job_fields(job_id)
             case "GET", ["jobs", job_id, "results"]:
                 job = self._job(job_id)
                 if job.result is None:
                     raise _HTTPError(404, f"Results for job {job_id} are not available", 1290)
                 return 200, _Text(job.result)
             case "GET", ["jobs", job_id, "metrics"]:
-                job = self._job(job_id)
-                return 200, {"timestamps": job.timestamps, "usage": {"quantum_seconds": 1, "seconds": 1}}
+                return 200, self.usage.metrics(job_id, self._job(job_id).timestamps)
             case "GET", ["jobs", job_id, "logs"]:
                 self._job(job_id)
                 return 200, _Text("")
@@ -613,6 +611,7 @@ class StandIn:
                 "crn": self.crn,
                 "jobs": {j.id: j.to_json() for j in self.jobs.values()},
                 "sessions": self.session_book.state(),
+                "charged": self.usage.charged(),
             }
         actions = {
             "inject": lambda: self.inject(
@@ -637,6 +636,7 @@ class StandIn:
             "release": lambda: self.release(body.get("job_id")),
             "noise": lambda: setattr(self, "noise", bool(body.get("on", True))),
             "reset": self.reset,
+            "usage": lambda: self.usage.configure(body),
         }
         if method != "POST" or action not in actions:
             raise _HTTPError(404, f"No control action {action}", 404)
@@ -829,6 +829,10 @@ class RemoteStandIn:
 
     def reset(self) -> None:
         self._call("POST", "reset")
+
+    def set_usage(self, **body: Any) -> None:
+        """``UsageBook.configure``: ``seconds``, ``limit``, ``consumed``."""
+        self._call("POST", "usage", body)
 
 
 def main() -> None:
