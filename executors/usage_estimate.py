@@ -12,8 +12,10 @@ The method (also in the README, "Usage and budgets"):
    mean two-qubit gate, a gate on three or more qubits is decomposed first; ``barrier`` takes no
    time and ``delay`` its own.  The circuit's duration is the latest clock.
 3. One shot takes the circuit's duration plus the backend's ``rep_delay`` (its configuration's
-   ``default_rep_delay``; 250 us when unknown).  An estimator circuit runs once per observable term
-   (an upper bound: IBM measures commuting terms together).
+   ``default_rep_delay``; 250 us when unknown).  A circuit runs once per parameter binding of its
+   PUB (a sweep of 50 values: 50 runs) and, for the estimator, once per observable term of each
+   binding (an upper bound: IBM measures commuting terms together); a PUB's own ``shots`` (sampler)
+   or ``precision`` (estimator: ``ceil(1 / precision**2)`` shots) replace the job's.
 4. The job's estimate is the sum over circuits of ``shots x runs x (duration + rep_delay)``, plus
    ``JOB_OVERHEAD_SECONDS`` for the job's set-up on the QPU, rounded up to the millisecond.
 
@@ -29,7 +31,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from qiskit import QuantumCircuit
+
+from executors.sweeps import ARRAY_KEY, bindings, is_array_entry, observables_array
 
 JOB_OVERHEAD_SECONDS = 2.0
 DEFAULT_REP_DELAY = 250e-6
@@ -150,12 +155,42 @@ def circuit_seconds(circuit: QuantumCircuit, durations: Durations) -> float:
 
 
 def _runs(observables: Any) -> int:
-    """Executions of an estimator circuit: one per observable term."""
+    """Executions of an estimator circuit (one binding): one per observable term."""
     if observables is None:
         return 1
     if isinstance(observables, str):
         return 1
     return max(1, len(observables))
+
+
+def _pub_terms(circuit: QuantumCircuit, values: Any, observables: Any, index: int) -> int:
+    """Observable terms over a PUB's broadcast (binding, observable) pairs."""
+    shape = bindings(circuit, values, index).shape if values is not None else ()
+    if not is_array_entry(observables):  # a flat list: every observable at every binding
+        return int(np.prod(shape)) * _runs(observables)
+    array = observables_array(observables[ARRAY_KEY], circuit.num_qubits, index)
+    terms = np.array([len(item) for item in array.ravel().tolist()]).reshape(array.shape)
+    return int(np.broadcast_to(terms, np.broadcast_shapes(array.shape, shape)).sum())
+
+
+def pub_runs(request: Any) -> list[tuple[int, int]]:
+    """``(shots, runs)`` per circuit of an ``ExecutionRequest``: its PUB's own shots (or precision's)
+    else the job's, and its runs (bindings, times observable terms for the estimator)."""
+    rows = []
+    estimator = request.primitive == "estimator"
+    for i, circuit in enumerate(request.circuits):
+        values = request.parameter_values[i] if request.parameter_values else None
+        if estimator:
+            runs = _pub_terms(circuit, values, request.observables[i] if request.observables else None, i)
+        else:
+            runs = int(np.prod(bindings(circuit, values, i).shape)) if values is not None else 1
+        shots = request.shots
+        if not estimator and request.pub_shots and request.pub_shots[i]:
+            shots = request.pub_shots[i]
+        if estimator and request.precisions and request.precisions[i]:
+            shots = math.ceil(1 / request.precisions[i] ** 2)
+        rows.append((int(shots), max(1, runs)))
+    return rows
 
 
 def estimate(
@@ -166,18 +201,26 @@ def estimate(
     target: Any | None = None,
     rep_delay: float | None = None,
     observables: list[Any] | None = None,
+    runs: list[tuple[int, int]] | None = None,
 ) -> Estimate:
-    """The job's estimated QPU seconds (see the module docstring for the method)."""
+    """The job's estimated QPU seconds (see the module docstring for the method); ``runs``: the
+    ``(shots, runs)`` of each circuit (:func:`pub_runs`), else ``shots`` and one run per observable term."""
     durations = durations_of(target)
     delay = DEFAULT_REP_DELAY if rep_delay is None else float(rep_delay)
     total = JOB_OVERHEAD_SECONDS
     rows = []
     for i, circuit in enumerate(circuits):
         one_shot = circuit_seconds(circuit, durations)
-        runs = _runs(observables[i]) if observables is not None else 1
-        seconds = shots * runs * (one_shot + delay)
+        if runs is not None:
+            circuit_shots, circuit_runs = runs[i]
+        else:
+            circuit_shots, circuit_runs = shots, _runs(observables[i]) if observables is not None else 1
+        seconds = circuit_shots * circuit_runs * (one_shot + delay)
         total += seconds
-        rows.append({"index": i, "shot_seconds": one_shot, "runs": runs, "seconds": seconds})
+        row = {"index": i, "shot_seconds": one_shot, "runs": circuit_runs, "seconds": seconds}
+        if circuit_shots != shots:
+            row["shots"] = circuit_shots
+        rows.append(row)
     return Estimate(
         seconds=math.ceil(total * 1000 - 1e-6) / 1000,
         backend=backend,

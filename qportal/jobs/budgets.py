@@ -94,7 +94,7 @@ def _estimate_on(backend: str, request) -> usage_estimate.Estimate:
         backend=backend or "(least busy)",
         target=target,
         rep_delay=rep_delay,
-        observables=request.observables if request.primitive == "estimator" else None,
+        runs=usage_estimate.pub_runs(request),  # a sweep's bindings, a PUB's own shots
     )
 
 

@@ -210,7 +210,8 @@ def test_vqe_loop_on_fake_manila_reaches_the_ground_energy(client):
     ground = float(np.linalg.eigvalsh(H1.to_matrix()).min())
     assert ground == pytest.approx(-4.0)
     ansatz = _ansatz()
-    estimator = PortalEstimator(client=client, profile="fake_manila")
+    session = PortalSession(client, profile="fake_manila", max_time=600, name="vqe").open()
+    estimator = PortalEstimator(mode=session)  # the form: one session for the whole loop
     calls = []
 
     def energy(x):
@@ -223,6 +224,9 @@ def test_vqe_loop_on_fake_manila_reaches_the_ground_energy(client):
     )
     assert len(calls) >= 20
     (final,) = estimator.run([(ansatz, H1, found.x)], precision=0.01).result()
+    session.close()
+    details = client.session(session.id)
+    assert len(details["jobs"]) == len(calls) + 1 and details["status"] == "closed"
     measured, std = float(final.data.evs), float(final.data.stds)
     # The tolerance: the bias fake_manila's noise should add at the minimum (_expected_bias, from
     # the backend's error rates on the physical qubits the job ran on), 4 standard errors of the

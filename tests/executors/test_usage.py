@@ -90,3 +90,36 @@ def test_the_job_estimate_sums_shots_runs_and_rep_delay():
     assert [row["runs"] for row in observed.to_dict()["computed_from"]["circuits"]] == [3]
     plain = estimate([bell], 100, backend="fake_manila", target=target)
     assert observed.seconds - 2.0 == pytest.approx(3 * (plain.seconds - 2.0), abs=2e-3)
+
+
+def test_a_sweep_is_estimated_per_binding_and_per_pub_shots():
+    """A 50-point sweep runs its circuit 50 times (times its observable terms), not once; a PUB's
+    own shots or precision replaces the job's."""
+    from qiskit.circuit import Parameter
+
+    from executors.usage_estimate import pub_runs
+
+    theta = Parameter("theta")
+    swept = QuantumCircuit(2)
+    swept.ry(theta, 0)
+    swept.cx(0, 1)
+    values = [[0.1 * k] for k in range(50)]
+    sweep = ExecutionRequest(
+        circuits=[swept], primitive="estimator", shots=1000, parameter_values=[values], observables=[["ZZ", "XX"]]
+    )
+    assert pub_runs(sweep) == [(1000, 100)]
+    arrays = ExecutionRequest(
+        circuits=[swept],
+        primitive="estimator",
+        shots=1000,
+        parameter_values=[values],
+        observables=[{"array": [{"ZZ": 1.0, "XX": 0.5}]}],  # one observable of two terms, broadcast
+        precisions=[0.05],
+    )
+    assert pub_runs(arrays) == [(400, 100)]
+    sampled = ExecutionRequest(circuits=[swept], shots=1000, parameter_values=[values], pub_shots=[10])
+    assert pub_runs(sampled) == [(10, 50)]
+    target, _ = backend_target("fake_manila")
+    one = estimate([swept], 1000, backend="fake_manila", target=target, runs=[(1000, 1)])
+    many = estimate([swept], 1000, backend="fake_manila", target=target, runs=pub_runs(sweep))
+    assert many.seconds - 2.0 == pytest.approx(100 * (one.seconds - 2.0), abs=0.1)  # one is rounded to the ms

@@ -144,3 +144,50 @@ def test_two_workers_share_one_ibm_batch(portal, standin_process):  # noqa: F811
     assert sessions[saved]["mode"] == "batch" and len(sessions[saved]["job_ids"]) == len(ids)
     for other in set(state["sessions"]["created"]) - {saved}:
         assert sessions[other]["job_ids"] == [] and sessions[other]["accepting_jobs"] is False
+
+
+def test_a_scipy_vqe_loop_of_portal_estimator_calls_in_one_portal_session(portal, standin_process):  # noqa: F811
+    """The issue's form: ``PortalEstimator(mode=PortalSession(...))`` under SciPy's COBYLA, 20 or
+    more calls against the IBM stand-in, the worker killed with SIGKILL in the middle of a call."""
+    from scipy.optimize import minimize
+
+    from executors.primitives import PortalEstimator
+    from tests.executors.test_primitives import H1, _ansatz
+
+    _, remote = standin_process
+    portal.start_worker("w1")
+    client = PortalClient(f"http://127.0.0.1:{portal.port}", portal.key)
+    ansatz, calls, job_ids = _ansatz(), [], []
+    with PortalSession(client, profile="cloud", max_time=1800, name="vqe") as session:
+        estimator = PortalEstimator(mode=session)
+
+        def energy(x):
+            if len(calls) == KILL_AT:
+                remote.hold()  # this call's job stays queued at IBM while its worker dies
+            job = estimator.run([(ansatz, H1, x)], precision=0.05)
+            job_ids.append(job.job_id())
+            if len(calls) == KILL_AT:
+                portal.wait_for(lambda: remote_ids(portal, job.job_id()), 60, "the remote id saved")
+                portal.kill("w1")
+                portal.start_worker("w2")
+                remote.release()
+                remote.hold(False)
+            (pub,) = job.result()
+            calls.append(float(pub.data.evs))
+            return calls[-1]
+
+        minimize(energy, x0=[0.3, -0.3], method="COBYLA", options={"maxiter": 22, "rhobeg": 0.8})
+        details = session.details()
+    assert len(calls) >= 20
+    assert [job["id"] for job in details["jobs"]] == job_ids
+
+    state = remote.state()
+    [ibm_id] = state["sessions"]["created"]
+    assert details["ibm_session_id"] == ibm_id
+    assert state["post_count"] == len(calls), "IBM saw a job submitted more than once"
+    assert [job["session_id"] for job in state["jobs"].values()] == [ibm_id] * len(calls)
+    # E(a, b) = 1 + 2 cos(a) + 3 sin(b) starts at 1 + 2 cos(0.3) - 3 sin(0.3) = 1.02 and COBYLA
+    # goes downhill: the best call is well below the start, whatever the stand-in's noise.
+    assert min(calls) < calls[0] - 1.5
+    portal.wait_for(lambda: not remote.sessions()["sessions"][ibm_id]["accepting_jobs"], 30, "the IBM session closed")
+    assert client.session(session.id)["status"] == "closed"
