@@ -312,3 +312,20 @@ def visible_job_with_names(user, job_id) -> tuple[Job, tuple] | None:
     if not rows:
         return None
     return jobs.build(rows[0][: len(jobs)]), tuple(rows[0][len(jobs) :])
+
+
+def job_owner(job_id) -> tuple[int, int | None, str] | None:
+    """The job's ``(team_id, created_by_id, username)`` as it is now, for its usage record."""
+    found = rawsql.fetch(
+        f'SELECT "j"."team_id", "j"."created_by_id", "u"."username" FROM {JOB} "j"'
+        f' LEFT OUTER JOIN {rawsql.quoted(get_user_model())} "u" ON "u"."id" = "j"."created_by_id"'
+        f' WHERE "j"."id" = %s',
+        [rawsql.db_value(Job, "id", job_id)],
+    )
+    return (found[0][0], found[0][1], found[0][2] or "") if found else None
+
+
+def insert_usage(record) -> None:
+    """A finished job's ``UsageRecord`` (``qportal.jobs.usage.record``): on every job's finish."""
+    for sql, params in rawsql.insert([record]):
+        rawsql.execute(sql, params)

@@ -21,8 +21,8 @@ from django.db.models.functions import TruncDay
 from django.utils import timezone
 
 from executors.base import InvalidRequest
-from qportal.jobs import budgets
-from qportal.jobs.models import Job, JobEvent
+from qportal.jobs import budgets, queries
+from qportal.jobs.models import JobEvent
 from qportal.jobs.usage_events import FIELDS
 from qportal.jobs.usage_models import UsageRecord
 from qportal.profiles.models import ProfileKind
@@ -46,10 +46,11 @@ def counts_as_qpu(kind: str) -> bool:
 
 def record(job_id, *, profile: str, kind: str, backend: str, status: str, used: dict[str, float] | None) -> bool:
     """Write the job's usage row and settle its budget holds (call inside the finishing
-    transaction, after its conditional update succeeded).  False when the job is gone."""
+    transaction, after its conditional update succeeded).  False when the job is gone.  Its two
+    statements are hand-written (``queries``): they run at every job's finish (bench/README.md)."""
     _pause_for_tests()
     used = used or {}
-    row = Job.objects.filter(id=job_id).values_list("team_id", "created_by_id", "created_by__username").first()
+    row = queries.job_owner(job_id)
     if row is None:
         return False
     team_id, user_id, username = row
@@ -73,7 +74,7 @@ def record(job_id, *, profile: str, kind: str, backend: str, status: str, used: 
         ibm_estimated_qpu_seconds=used.get("ibm_estimated_qpu_seconds"),
         finished=timezone.now(),
     )
-    record.save(force_insert=True)  # unique by job: the finish's conditional update lets one through
+    queries.insert_usage(record)  # unique by job: the finish's conditional update lets one through
     if counts_as_qpu(kind):  # only QPU jobs hold or use budgets
         budgets.settle(job_id, used.get("qpu_seconds"), team_id, user_id)
     return True
