@@ -300,3 +300,15 @@ def test_the_job_list_filters_by_session(api_for, users, client):
     client.force_login(users["alice"])
     page = client.get("/", {"session": session["id"]}).content.decode()
     assert page.count('<tr data-job="') == 1 and f'<tr data-job="{inside}"' in page
+
+
+def test_run_again_stays_in_an_open_session_and_leaves_a_closed_one(api_for, users, run_jobs):
+    api = api_for("alice")
+    session = open_session(api)
+    first = submit(api, session["id"]).json()["id"]
+    again = api.post(f"/jobs/{first}/rerun")
+    assert again.status_code == 201 and again.json()["session"] == session["id"]
+    api.post(f"/sessions/{session['id']}/close")
+    after = api.post(f"/jobs/{first}/rerun")
+    assert after.status_code == 201 and after.json()["session"] is None  # a closed session takes none
+    assert [job["id"] for job in api.get(f"/sessions/{session['id']}").json()["jobs"]] == [first, again.json()["id"]]

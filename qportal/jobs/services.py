@@ -535,6 +535,8 @@ def rerun_job(user, job: Job) -> Job:
         team=job.team_id,
         memory=job.memory,
         options=job.options,
+        # In its session while that takes jobs (an optimiser loop's step again); outside it once closed.
+        session=job.session_id if job.session_id and job.session.takes_jobs else None,
     )
     return submit_job(user, sub, rerun_of=job)
 
