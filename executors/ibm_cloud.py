@@ -594,6 +594,11 @@ class IBMCloudExecutor:
             return _scrub(f"IBM job {job.job_id()} failed: {error}", self.credential)
         return f"IBM job {job.job_id()} failed"
 
+    async def usage_estimate(self, handle: JobHandle) -> dict[str, float]:
+        """IBM's own estimate for the handle's jobs, read once they are submitted
+        (``executors.usage.ibm_estimate``; the job objects keep it for :meth:`result`)."""
+        return await self._call(usage.ibm_estimate, self._jobs(handle))
+
     async def usage_of(self, handle: JobHandle) -> dict[str, float]:
         """What IBM charged for the handle's jobs so far (``executors.usage.ibm_usage``): a failed
         or cancelled job is billed for the time it ran."""

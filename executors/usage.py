@@ -99,18 +99,23 @@ class ChildOutcome:
     cpu_seconds: float
 
 
-def ibm_usage(jobs: list[Any]) -> dict[str, float]:
-    """QPU seconds IBM reports for ``jobs`` (``RuntimeJobV2``; blocking: one ``metrics`` call and
-    one job lookup each), with IBM's own estimate when it gave one."""
-    usage: dict[str, float] = {"qpu_seconds": 0.0}
+def ibm_estimate(jobs: list[Any]) -> dict[str, float]:
+    """IBM's own estimate of ``jobs``' quantum seconds (``usage_estimation``; blocking: one job
+    lookup each, which the job object then keeps), or nothing when IBM gave none."""
     estimated = None
+    for job in jobs:
+        guess = (job.usage_estimation or {}).get("quantum_seconds")
+        if guess is not None:
+            estimated = (estimated or 0.0) + float(guess)
+    return {} if estimated is None else {"ibm_estimated_qpu_seconds": estimated}
+
+
+def ibm_usage(jobs: list[Any]) -> dict[str, float]:
+    """QPU seconds IBM reports for ``jobs`` (``RuntimeJobV2``; blocking: one ``metrics`` call
+    each), with IBM's own estimate when it gave one (:func:`ibm_estimate`)."""
+    usage: dict[str, float] = {"qpu_seconds": 0.0}
     for job in jobs:
         metrics = job.metrics() or {}
         seconds = (metrics.get("usage") or {}).get("quantum_seconds")
         usage["qpu_seconds"] += float(seconds or 0)
-        guess = (job.usage_estimation or {}).get("quantum_seconds")
-        if guess is not None:
-            estimated = (estimated or 0.0) + float(guess)
-    if estimated is not None:
-        usage["ibm_estimated_qpu_seconds"] = estimated
-    return usage
+    return {**usage, **ibm_estimate(jobs)}

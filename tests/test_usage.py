@@ -344,3 +344,44 @@ def test_the_worker_refreshes_the_instance_usage_of_valid_credentials_once_per_i
     calls = len(standin.calls_to(r"/instances/usage$"))
     async_to_sync(timer_tick)()  # within REFRESH_EVERY: not read again
     assert len(standin.calls_to(r"/instances/usage$")) == calls
+
+
+def test_ibms_estimate_is_recorded_once_the_job_is_submitted(api_for, users, standin, executors, client):  # noqa: F811
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    from qportal.jobs.worker import JobRunner
+
+    api = api_for("alice")
+    cloud_setup(api, users["lab"], standin)
+    standin.usage.configure({"seconds": 2.5})
+    standin.hold()  # the IBM job stays queued until released
+    job_id = api.post("/jobs", job_body(users["lab"])).json()["id"]
+    runner = JobRunner(worker_id="w1")
+    seen = {}
+
+    async def run_while_queued():
+        await runner.sweep()
+        for _ in range(400):
+            told = JobEvent.objects.filter(job_id=job_id, kind="estimate")
+            if await sync_to_async(told.exists)():
+                break
+            await asyncio.sleep(0.05)
+        seen["job"] = await sync_to_async(lambda: api.get(f"/jobs/{job_id}").json())()
+        await sync_to_async(client.force_login)(users["alice"])
+        seen["page"] = (await sync_to_async(client.get)(f"/jobs/{job_id}/")).content.decode()
+        standin.release()
+        await asyncio.wait(list(runner.tasks.values()), timeout=60)
+
+    async_to_sync(run_while_queued)()
+    running = seen["job"]
+    assert running["status"] == "running" and running["remote_ids"]
+    assert running["usage"] == {"estimated_qpu_seconds": bell_estimate(1000), "ibm_estimated_qpu_seconds": 2.5}
+    assert "IBM&#x27;s estimate 2.500 s" in seen["page"] or "IBM's estimate 2.500 s" in seen["page"]
+    done = api.get(f"/jobs/{job_id}").json()
+    assert done["status"] == "done"
+    assert (done["usage"]["qpu_seconds"], done["usage"]["ibm_estimated_qpu_seconds"]) == (2.5, 2.5)
+    assert UsageRecord.objects.get(job_id=job_id).ibm_estimated_qpu_seconds == 2.5
+    kinds = list(JobEvent.objects.filter(job_id=job_id).order_by("seq").values_list("kind", flat=True))
+    assert kinds.count("estimate") == 1 and kinds.index("estimate") < kinds.index("done")

@@ -280,6 +280,22 @@ def set_sub_status(item: WorkItem, text: str) -> None:
     )
 
 
+def record_remote_estimate(item: WorkItem, estimate: dict[str, float]) -> bool:
+    """The remote service's own estimate of what the job will use (IBM's ``usage_estimation``),
+    told once it is submitted in an ``estimate`` event; the job's ``usage`` reads it from there."""
+    seconds = estimate.get("ibm_estimated_qpu_seconds")
+    return (
+        append_event(
+            item.job_id,
+            "estimate",
+            message=f"IBM estimates {seconds:g} QPU seconds",
+            data={"usage": usage_events.public(estimate)},
+            where=_mine(item),
+        )
+        is not None
+    )
+
+
 def save_circuit_results(item: WorkItem, results: list[CircuitResult], total: int) -> int:
     """Store circuits' results as they finish (one circuit, or a chunk of a job run in chunks) and
     announce them in one event; a result stored already (a repeated callback) counts once.

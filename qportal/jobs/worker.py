@@ -374,6 +374,7 @@ class JobRunner:
         if handle.calibration or handle.choice:  # what it runs against, and why there (qportal.jobs.provenance)
             details = provenance.run_details(item.spec, item.request, handle.choice)
             await db(provenance.record_run)(item.job_id, item.attempt, handle.calibration, details)
+        await self._remote_estimate(item, executor, handle)
         result = await executor.result(handle)
         saved = await saver.wait()
         await db(store.finish_done)(
@@ -444,6 +445,20 @@ class JobRunner:
             await executor.cancel(handle)
         except ExecutorError as exc:
             log.info("remote cancel answered: %s", exc)
+
+    async def _remote_estimate(self, item: store.WorkItem, executor, handle: JobHandle) -> None:
+        """Record the remote service's estimate of the job's QPU seconds once it is submitted
+        (IBM's ``usage_estimation``); a job runs on whether or not it can be read."""
+        estimate = getattr(executor, "usage_estimate", None)
+        if estimate is None:
+            return
+        try:
+            found = await estimate(handle)
+        except ExecutorError as exc:
+            log.info("IBM's usage estimate not read: %s", exc)
+            return
+        if found:
+            await db(store.record_remote_estimate)(item, found)
 
     async def _charged(self, executor, handle_box: dict) -> dict:
         """What the remote service charged for a job that ended without results (IBM bills a failed
