@@ -626,8 +626,24 @@ class IBMCloudExecutor:
                 if isinstance(error.__cause__, RuntimeJobNotFound):
                     raise RemoteJobFailed(f"IBM job {remote_id} no longer exists") from error
                 raise
-        state = _Remote(jobs, time.monotonic(), request)
+        state = _Remote(jobs, time.monotonic(), request, await self._submitted_isa(jobs, request))
         return JobHandle(executor=self.name, remote_ids=list(remote_ids), state=state)
+
+    async def _submitted_isa(self, jobs: list[RuntimeJobV2], request: ExecutionRequest | None):
+        """The ISA details of circuits submitted earlier (a job taken over after a crash), read
+        back from what IBM holds of each job (``inputs``: its PUBs, circuits as QPY with their
+        layout); None without a request (a cancel) or when IBM cannot say."""
+        if request is None:
+            return None
+        try:
+            inputs = [await self._call(lambda job=job: job.inputs) for job in jobs]
+            circuits = [pub[0] for held in inputs for pub in held.get("pubs") or ()]
+        except (ExecutorError, IndexError, TypeError) as error:
+            logger.info("ISA circuits of reattached IBM jobs not read: %s", error)
+            return None
+        if not all(isinstance(circuit, QuantumCircuit) for circuit in circuits):
+            return None
+        return await asyncio.to_thread(_isa_details, circuits)
 
     async def find_by_tag(self, submit_key: str, request: ExecutionRequest | None = None) -> JobHandle | None:
         """Jobs tagged ``submit_key`` (a submit whose ids were lost), in part order; None if none.
@@ -640,5 +656,5 @@ class IBMCloudExecutor:
         return JobHandle(
             executor=self.name,
             remote_ids=[job.job_id() for job in jobs],
-            state=_Remote(jobs, time.monotonic(), request),
+            state=_Remote(jobs, time.monotonic(), request, await self._submitted_isa(jobs, request)),
         )

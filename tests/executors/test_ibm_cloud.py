@@ -26,6 +26,7 @@ from executors.base import (
     TransientError,
 )
 from executors.ibm_cloud import IBMCloudExecutor, least_busy, list_backends, validate_credential
+from executors.provenance import isa_circuit
 from tests.ibm_standin.server import STANDIN_ENDPOINTS, RemoteStandIn, StandIn
 
 pytestmark = pytest.mark.asyncio
@@ -310,3 +311,27 @@ async def test_memory_keeps_each_shot_even_after_reattaching(standin: StandIn) -
     assert dict(Counter(again.memory_bitstrings())) == again.counts and again.shots == 300
     (plain,) = (await executor(standin).run(ExecutionRequest(circuits=[bell()], shots=100))).circuits
     assert plain.memory is None
+
+
+async def test_a_reattached_job_keeps_its_isa_circuit_and_layout(standin: StandIn) -> None:
+    """A worker that takes a job over reads the ISA circuits back from IBM (the job's inputs), so
+    the results carry the same ``isa`` summary and ``physical_qubits`` as on the first worker."""
+    request = ExecutionRequest(circuits=[bell()], shots=300, submit_key="isa-0")
+    (first,) = (await executor(standin).run(request)).circuits
+    standin.hold()
+    handle = await executor(standin).submit(ExecutionRequest(circuits=[bell()], shots=300, submit_key="isa-1"))
+    reattached = await executor(standin).reattach(handle.remote_ids, request)
+    standin.hold(False)
+    standin.release()
+    (again,) = (await executor(standin).result(reattached)).circuits
+    isa, isa_before = dict(again.metadata["isa"]), dict(first.metadata["isa"])
+    kept, kept_before = isa_circuit({"qpy": isa.pop("qpy")}), isa_circuit({"qpy": isa_before.pop("qpy")})
+    assert isa == isa_before and isa["two_qubit_gates"] == 1 and isa["diagram"]  # names aside, the same
+    assert kept.layout.final_index_layout() == kept_before.layout.final_index_layout()
+    assert kept.count_ops() == kept_before.count_ops()
+    assert again.metadata["physical_qubits"] == first.metadata["physical_qubits"]
+    assert len(again.metadata["physical_qubits"]) == 2
+    # a cancel's reattach (no request) does not ask for the inputs
+    asked = len(standin.calls_to(r"/jobs/[^/]+$", method="GET"))
+    await executor(standin).reattach(handle.remote_ids)
+    assert len(standin.calls_to(r"/jobs/[^/]+$", method="GET")) == asked + 1  # the lookup alone

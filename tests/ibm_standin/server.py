@@ -561,7 +561,10 @@ class StandIn:
             case "GET", ["jobs"]:
                 return 200, self._list_jobs(query)
             case "GET", ["jobs", job_id]:
-                return 200, self._job(job_id).to_json() | self.usage.job_fields(job_id)
+                job = self._job(job_id)
+                # As IBM's API: the job's params (its PUBs, options) unless ``exclude_params=true``.
+                shown = {} if query.get("exclude_params") == ["true"] else {"params": job.params}
+                return 200, job.to_json() | self.usage.job_fields(job_id) | shown
             case "GET", ["jobs", job_id, "results"]:
                 job = self._job(job_id)
                 if job.result is None:

@@ -138,3 +138,7 @@ def test_kill_9_while_polling_then_reattach(portal, standin_process):
     remote.release()
     job = assert_done_once(portal, remote, job_id)
     assert job["attempt"] == 2
+    # w2 read the ISA circuit back from IBM: the provenance keeps it and its layout
+    [circuit] = portal.request("GET", f"/jobs/{job_id}/provenance")[1]["circuits"]
+    assert circuit["isa"]["two_qubit_gates"] >= 1 and circuit["isa"]["diagram"]
+    assert len(circuit["physical_qubits"]) == 2
