@@ -135,6 +135,14 @@ def test_dry_run_answers_the_estimate_and_stores_nothing(api_for, users, standin
     local = api.post("/jobs", job_body(users["lab"], profile="local", dry_run=True)).json()
     assert local["estimated_qpu_seconds"] is None and local["counts_against_budget"] is False
     assert {model.__name__: model.objects.count() for model in TABLES} == before
+    # The OpenAPI docs describe this answer and the 402, and every field of it is documented.
+    from qportal.api import api as ninja_api
+    from qportal.jobs.usage_schemas import DryRunOut
+
+    for each in (answer, fake, local):
+        assert DryRunOut.model_validate(each).model_dump(mode="json") == each
+    post = ninja_api.get_openapi_schema()["paths"]["/api/v1/jobs"]["post"]["responses"]
+    assert "DryRunOut" in json.dumps(post[200]) and "BudgetRefusalOut" in json.dumps(post[402])
 
 
 def test_budget_holds_refuses_with_402_and_settles_with_real_usage(api_for, users, standin, executors, run_jobs):  # noqa: F811
@@ -154,6 +162,9 @@ def test_budget_holds_refuses_with_402_and_settles_with_real_usage(api_for, user
     assert "0 s remain" in body["detail"] and "weekly" in body["detail"] and "resets at" in body["detail"]
     assert body["resets_at"] == window_end("week", window(lab).start).isoformat()
     assert int(refused["Retry-After"]) > 0
+    from qportal.jobs.usage_schemas import BudgetRefusalOut  # the shape the OpenAPI docs give
+
+    assert set(BudgetRefusalOut.model_validate(body).model_dump()) == set(body)
     assert Job.objects.count() == 3  # nothing of the refused job was written
     standin.usage.configure({"seconds": 1.25})
     run_jobs()

@@ -15,6 +15,7 @@ from qportal.jobs.detail import job_detail, job_summary
 from qportal.jobs.filters import canonical_sort, filter_jobs, sort_keys
 from qportal.jobs.models import TERMINAL
 from qportal.jobs.schemas import CircuitResultOut, EventOut, JobDetailOut, JobFilters, JobIn, JobOut
+from qportal.jobs.usage_schemas import BudgetRefusalOut, DryRunOut
 from qportal.jobs.waiting import DELETE_WAIT_SECONDS, MAX_WAIT_SECONDS, DeleteWhenStopped, LongPoll
 
 router = Router(tags=["jobs"])
@@ -36,7 +37,7 @@ def _check_wait(wait: float) -> None:
 
 @router.post(
     "/jobs",
-    response={200: JobDetailOut | JobOut, 201: JobDetailOut | JobOut},
+    response={200: JobDetailOut | JobOut | DryRunOut, 201: JobDetailOut | JobOut, 402: BudgetRefusalOut},
     summary="Submit a job",
     description="With `wait`, the answer is the whole job (events and results, as from GET) once it has "
     "finished or the wait is over. With an `Idempotency-Key` header, a retry with the same key answers 200 "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date
 
 from django.http import JsonResponse
 from django.utils import timezone
@@ -12,6 +12,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from qportal.accounts.access import membership
 from qportal.jobs import budget_settings, budgets, usage, usage_export
+from qportal.jobs.usage_schemas import BudgetOut
 
 router = Router(tags=["usage"])
 
@@ -64,19 +65,6 @@ class BudgetIn(Schema):
     period: str = Field(..., description="`day`, `week` or `month` (UTC; a week starts on Monday)")
     seconds: float = Field(..., description="QPU seconds per period")
     user: str | None = Field(None, description="a member's username; omitted: the whole team's budget")
-
-
-class BudgetOut(Schema):
-    id: int
-    team: int
-    user: str | None = Field(..., description="the member it is for; null: the whole team")
-    period: str
-    seconds: float
-    period_start: datetime = Field(..., description="the current period's start (UTC)")
-    resets_at: datetime
-    held_seconds: float = Field(..., description="estimates of jobs not finished yet")
-    used_seconds: float = Field(..., description="what finished jobs used")
-    remaining_seconds: float
 
 
 @router.get(
