@@ -152,6 +152,8 @@ WORKER_LOOPS = [
 ]
 # Cloud backends' calibrations and queues are read again this often (qportal.jobs.device_refresh).
 BACKEND_REFRESH_SECONDS = env_int("QPORTAL_BACKEND_REFRESH_SECONDS", 300, minimum=10)
+# Each IBM instance's remaining seconds (service.usage()) are read again this often (usage_checks).
+INSTANCE_USAGE_REFRESH_SECONDS = env_int("QPORTAL_INSTANCE_USAGE_REFRESH_SECONDS", 300, minimum=10)
 PUBLIC_URL = env_str("QPORTAL_PUBLIC_URL", "http://127.0.0.1:8000")  # job links in notifications
 WEBHOOK_ALLOW_PRIVATE = env_bool("QPORTAL_WEBHOOK_ALLOW_PRIVATE", False)
 WEBHOOK_TIMEOUT = env_int("QPORTAL_WEBHOOK_TIMEOUT", 10, minimum=1)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.test import override_settings
 
 from executors.usage_estimate import backend_target
 from qportal.accounts.models import AuditEntry, IBMCredential
@@ -353,8 +355,19 @@ def test_the_worker_refreshes_the_instance_usage_of_valid_credentials_once_per_i
     }
     assert shown["usage_checked_at"]
     calls = len(standin.calls_to(r"/instances/usage$"))
-    async_to_sync(timer_tick)()  # within REFRESH_EVERY: not read again
+    async_to_sync(timer_tick)()  # within the interval: not read again
     assert len(standin.calls_to(r"/instances/usage$")) == calls
+    # once the interval (QPORTAL_INSTANCE_USAGE_REFRESH_SECONDS) has passed it is read again
+    standin.usage.configure({"consumed": 20})
+    checked = IBMCredential.objects.get(id=cred["id"]).usage_checked_at
+    with override_settings(INSTANCE_USAGE_REFRESH_SECONDS=60):
+        IBMCredential.objects.filter(id=cred["id"]).update(usage_checked_at=checked - timedelta(seconds=59))
+        async_to_sync(timer_tick)()
+        assert len(standin.calls_to(r"/instances/usage$")) == calls
+        IBMCredential.objects.filter(id=cred["id"]).update(usage_checked_at=checked - timedelta(seconds=61))
+        async_to_sync(timer_tick)()
+    assert len(standin.calls_to(r"/instances/usage$")) == calls + 1
+    assert api.get(f"/credentials/{cred['id']}").json()["usage"]["usage_consumed_seconds"] == 20.0
 
 
 def test_ibms_estimate_is_recorded_once_the_job_is_submitted(api_for, users, standin, executors, client):  # noqa: F811

@@ -1,8 +1,9 @@
 """The IBM instance's remaining seconds (``service.usage()``), refreshed by the job worker.
 
-Each valid credential's usage is read every ``REFRESH_EVERY`` (claimed with a conditional update
-on ``usage_checked_at``, so one worker reads it) and stored on the credential: its page shows it, and
-a submission that the instance cannot hold is refused (``qportal.jobs.budgets.check_instance``).
+Each valid credential's usage is read every ``settings.INSTANCE_USAGE_REFRESH_SECONDS`` (claimed
+with a conditional update on ``usage_checked_at``, so one worker reads it) and stored on the
+credential: its page shows it, and a submission that the instance cannot hold is refused
+(``qportal.jobs.budgets.check_instance``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
@@ -19,13 +21,12 @@ from qportal.accounts.models import CredentialStatus, IBMCredential
 
 log = logging.getLogger(__name__)
 
-REFRESH_EVERY = timedelta(minutes=5)
-
 
 def claim_due(limit: int = 2) -> list[int]:
     """Ids of valid credentials whose usage is due, now claimed by this worker."""
     now = timezone.now()
-    due = Q(usage_checked_at__isnull=True) | Q(usage_checked_at__lt=now - REFRESH_EVERY)
+    every = timedelta(seconds=settings.INSTANCE_USAGE_REFRESH_SECONDS)
+    due = Q(usage_checked_at__isnull=True) | Q(usage_checked_at__lt=now - every)
     claimed = []
     rows = IBMCredential.objects.filter(due, status=CredentialStatus.VALID).values_list("id", "usage_checked_at")
     for cred_id, seen in rows[:limit]:
