@@ -409,3 +409,57 @@ def test_ibms_estimate_is_recorded_once_the_job_is_submitted(api_for, users, sta
     assert UsageRecord.objects.get(job_id=job_id).ibm_estimated_qpu_seconds == 2.5
     kinds = list(JobEvent.objects.filter(job_id=job_id).order_by("seq").values_list("kind", flat=True))
     assert kinds.count("estimate") == 1 and kinds.index("estimate") < kinds.index("done")
+
+
+@pytest.mark.parametrize("when", ["submitting", "running"])
+def test_a_job_an_owner_fails_while_it_runs_on_ibm_is_charged_what_ibm_billed(api_for, users, standin, executors, when):  # noqa: F811
+    """The owner's fail ends the job and releases its hold at once; the worker then stops the IBM
+    job and records what IBM billed for the time it ran, once, against the budget it had held.
+    ``submitting``: the fail lands while IBM's answer to the submit is on its way (the job runs on
+    IBM, the portal has not marked it running); ``running``: after the portal marked it running."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    from qportal.jobs.worker import JobRunner
+
+    api = api_for("alice")
+    lab = users["lab"]
+    cloud_setup(api, lab, standin)
+    api.put("/budgets", {"team": lab.id, "period": "day", "seconds": 50})
+    standin.usage.configure({"seconds": 0.75})
+    standin.job_delay = 30  # the IBM job runs (and bills) until it is cancelled
+    if when == "submitting":
+        standin.slow(r"/jobs$", 2, times=1, method="POST", after=True)
+    job_id = api.post("/jobs", job_body(lab)).json()["id"]
+    runner = JobRunner(worker_id="w1", lease_seconds=3)
+
+    def ready() -> bool:
+        if when == "submitting":
+            return any(job.status == "Running" for job in standin.jobs.values())
+        return JobEvent.objects.filter(job_id=job_id, kind="running").exists()
+
+    async def fail_while_running():
+        await runner.sweep()
+        for _ in range(400):
+            if await sync_to_async(ready)():
+                break
+            await asyncio.sleep(0.05)
+        marked = await sync_to_async(JobEvent.objects.filter(job_id=job_id, kind="running").exists)()
+        assert marked == (when == "running")
+        failed = await sync_to_async(api.post)(f"/jobs/{job_id}/fail", {"reason": "stuck"})
+        assert failed.status_code == 200, failed.content
+        held = await sync_to_async(lambda: (window(lab).held_ms, window(lab).used_ms))()
+        assert held == (0, 0)  # released at once
+        if runner.tasks:  # the worker may have stopped already, told by the cancel notice
+            await asyncio.wait(list(runner.tasks.values()), timeout=60)
+
+    async_to_sync(fail_while_running)()
+    [remote] = standin.jobs.values()
+    assert remote.status == "Cancelled" and standin.usage.charged() == {remote.id: 0.75}
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["status"] == "failed" and "failed by alice: stuck" in job["error"]
+    [row] = UsageRecord.objects.filter(job_id=job_id)
+    assert (row.status, row.qpu_seconds, row.username) == ("failed", 0.75, "alice")
+    assert (window(lab).held_ms, window(lab).used_ms) == (0, 750)
+    assert api.get("/usage", team=lab.id).json()["total"]["qpu_seconds"] == 0.75

@@ -238,7 +238,9 @@ def holding(job, estimate: usage_estimate.Estimate | None):
 def settle(job_id, qpu_seconds: float | None, team_id: int | None = None, user_id: int | None = None) -> int:
     """Settle the job's holds once: each hold's estimate leaves ``held``, ``qpu_seconds`` joins
     ``used``.  A job that ran on the QPU without holds (no budget at its submission) is charged to
-    the current windows of the budgets that apply now.  Returns the holds settled."""
+    the current windows of the budgets that apply now; one whose holds were released before its
+    charge was known (failed by an owner while it ran) is charged to its holds' windows.  Called
+    once per job with its usage (``usage.record``, unique by job).  Returns the holds settled."""
     used_ms = to_ms(qpu_seconds or 0)
     settled = 0
     holds = BudgetHold.objects.filter(job_id=job_id, settled=False).order_by("window__budget_id")
@@ -248,7 +250,12 @@ def settle(job_id, qpu_seconds: float | None, team_id: int | None = None, user_i
                 held_ms=F("held_ms") - held_ms, used_ms=F("used_ms") + used_ms
             )
             settled += 1
-    if not settled and used_ms and team_id is not None and not BudgetHold.objects.filter(job_id=job_id).exists():
+    if settled or not used_ms:
+        return settled
+    released = list(BudgetHold.objects.filter(job_id=job_id).values_list("window_id", flat=True))
+    if released:
+        BudgetWindow.objects.filter(id__in=released).update(used_ms=F("used_ms") + used_ms)
+    elif team_id is not None:
         for budget in applicable(team_id, user_id):
             BudgetWindow.objects.filter(id=_window(budget, timezone.now()).id).update(used_ms=F("used_ms") + used_ms)
     return settled

@@ -303,8 +303,8 @@ class JobRunner:
             executor = self._executor_for(item)
             await self._execute(item, executor, handle_box)
         except asyncio.CancelledError:
-            if cancel_flag["requested"]:
-                await self._stop_remote(executor, handle_box)
+            if cancel_flag["requested"] or await self._stop_wanted(item):
+                await self._stop_remote(item, executor, handle_box)
                 used = await self._charged(executor, handle_box)
                 await db(store.finish_failed)(item, "cancelled while running", kind="cancelled", used=used)
             # otherwise the lease was lost: the new owner decides; write nothing
@@ -369,8 +369,7 @@ class JobRunner:
         session_worker.bind(item.request)
         if simulate_first.wanted(item):  # the noisy twin's predicted fidelity, before device time
             await simulate_first.before_submit(item, executor, db)
-        handle = await self._submit_or_reattach(item, executor)
-        handle_box["handle"] = handle
+        handle = await self._submit_or_reattach(item, executor, handle_box)
         if handle.calibration or handle.choice:  # what it runs against, and why there (qportal.jobs.provenance)
             details = provenance.run_details(item.spec, item.request, handle.choice)
             await db(provenance.record_run)(item.job_id, item.attempt, handle.calibration, details)
@@ -387,23 +386,26 @@ class JobRunner:
             used=result.usage,
         )
 
-    async def _submit_or_reattach(self, item: store.WorkItem, executor) -> JobHandle:
-        """Remote jobs are never duplicated: reattach by id, else find by tag, else submit once."""
+    async def _submit_or_reattach(self, item: store.WorkItem, executor, handle_box: dict) -> JobHandle:
+        """Remote jobs are never duplicated: reattach by id, else find by tag, else submit once.
+        The handle goes into ``handle_box`` at once, so a job stopped before it is marked running
+        (an owner's fail during the submit) still has its remote job cancelled."""
         if isinstance(executor, RemoteExecutor):
             if item.remote_ids:
-                handle = await executor.reattach(item.remote_ids, item.request)
+                handle = handle_box["handle"] = await executor.reattach(item.remote_ids, item.request)
                 await db(store.mark_running)(item, handle.remote_ids, "reattached to remote job")
                 return handle
             if item.submit_key:
                 handle = await executor.find_by_tag(item.submit_key, item.request)
                 if handle is not None:
+                    handle_box["handle"] = handle
                     await db(store.mark_running)(item, handle.remote_ids, "recovered remote job by its tag")
                     return handle
             key = item.submit_key or uuid.uuid4().hex
             if not await db(store.save_submit_key)(item, key):
                 raise asyncio.CancelledError()
             item.request.submit_key = key
-        handle = await executor.submit(item.request)
+        handle = handle_box["handle"] = await executor.submit(item.request)
         if item.status == JobStatus.RUNNING and not isinstance(executor, RemoteExecutor):
             return handle  # the claim already marked it running (store.RUNS_IN_WORKER)
         if not await db(store.mark_running)(item, handle.remote_ids, f"running on {item.profile_name}"):
@@ -437,8 +439,24 @@ class JobRunner:
                 main.cancel()
                 return
 
-    async def _stop_remote(self, executor, handle_box: dict) -> None:
+    async def _stop_wanted(self, item: store.WorkItem) -> bool:
+        """After a write of this attempt found the job gone from it: was it stopped (cancelled,
+        failed by an owner, deleted) rather than taken over by another worker?"""
+        try:
+            return (await db(store.renew_lease)(item.job_id, item.attempt, self.lease_seconds))[1]
+        except Exception as exc:  # noqa: BLE001 - unknown: leave the remote job to whoever holds it
+            log.warning("job %s: could not tell why it left this worker: %s", item.job_id, exc)
+            return False
+
+    async def _stop_remote(self, item: store.WorkItem, executor, handle_box: dict) -> None:
+        """Cancel the job's remote job; one stopped while its submit was on the way is found by
+        its submit key's tag (the submit went on in its thread and may have reached IBM)."""
         handle = handle_box.get("handle")
+        if handle is None and isinstance(executor, RemoteExecutor) and item.request.submit_key:
+            try:
+                handle = handle_box["handle"] = await executor.find_by_tag(item.request.submit_key)
+            except ExecutorError as exc:
+                log.info("remote job of a stopped submit not looked up: %s", exc)
         if executor is None or handle is None:
             return
         try:
