@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -127,6 +128,26 @@ def test_sampler_sweep_counts_per_binding_with_its_own_shots(api_for, users, run
     api.client.force_login(users["alice"])
     page = api.client.get(reverse("job-detail", args=[job["id"]])).content.decode()
     assert "the total over 6 bindings" in page  # the histogram says what it counts
+    # the table's top outcome share is of all 6 x 2000 shots, and the summary says the shape
+    top = max(total.items(), key=lambda item: item[1])
+    share = f'<code class="top-outcome">{top[0]}</code> <span class="muted small">{100 * top[1] / 12000:.1f}%</span>'
+    assert share in page
+    assert api.get(f"/jobs/{job['id']}").json()["results"][0]["shape"] == [2, 3]
+    bars = dict(re.findall(r'data-key="([01])" data-count="(\d+)"', page))
+    assert {key: int(n) for key, n in bars.items()} == total
+    # One binding chosen (flat index 4: position [1,1], theta = 4 pi / 5): its own counts, each
+    # bar with its ideal probability; the chooser lists every binding with its position and value.
+    assert len(re.findall(r'<option value="\d+"', page)) == 6
+    assert f'<option value="4">4 [1,1] · theta={grid[1, 1][0]:.4g}</option>' in page
+    chosen = api.client.get(reverse("job-detail", args=[job["id"]]), {"circuit": 0, "binding": 4}).content.decode()
+    assert f"binding 4 of 6 [1,1] · theta={grid[1, 1][0]:.4g}" in chosen
+    shown = re.findall(r'data-key="([01])" data-count="(\d+)"[^>]*data-ideal="([0-9.]+)"', chosen)
+    assert {key: int(n) for key, n, _ in shown} == counts[1][1]
+    one = math.sin(grid[1, 1][0] / 2) ** 2
+    assert {key: float(p) for key, _, p in shown} == pytest.approx({"0": 1 - one, "1": one}, abs=1e-6)
+    assert '<option value="4" selected>' in chosen
+    wrong = api.client.get(reverse("job-detail", args=[job["id"]]), {"circuit": 0, "binding": 9}).content.decode()
+    assert "There is no binding 9: this sweep&#x27;s are 0 to 5." in wrong and "the total over 6 bindings" in wrong
 
 
 def test_parameter_values_by_name_and_per_pub_precision(api_for, run_jobs):

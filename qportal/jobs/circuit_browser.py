@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from executors.base import InvalidRequest
 from executors.circuits import circuit_diagram, parse_circuit
 from executors.ideal import ideal_probabilities
-from executors.sweeps import observable_labels
+from executors.sweeps import observable_labels, values_array
 from qportal.jobs import queries
 from qportal.jobs.models import Job, JobCircuit
 from qportal.jobs.sweep_plot import sweep_parameters, sweep_plot
@@ -21,15 +24,18 @@ from qportal.jobs.zne_view import zne_table
 
 PAGE_SIZE = 50
 HISTOGRAM_BARS = 32
+BINDING_OPTIONS = 1000  # a bigger sweep's later bindings are chosen by number
 DIAGRAM_MAX_OPS = 400
 
 
 class Selection:
     """Which circuit is opened and which page of the table is shown, from the query string
-    (``circuit``: an index; ``cpage``: a page number); out-of-range values are said, not fatal."""
+    (``circuit``: an index; ``cpage``: a page number; ``binding``: one binding of a sampler
+    sweep, by its flat index); out-of-range values are said, not fatal."""
 
     def __init__(self, job: Job, params):
         self.problem = ""
+        self.binding = _number(params.get("binding"))
         last = max(job.num_circuits - 1, 0)
         self.pages = max(1, math.ceil(job.num_circuits / PAGE_SIZE))
         index = _number(params.get("circuit"))
@@ -45,7 +51,7 @@ class Selection:
         self.index = index if index is not None else (page - 1) * PAGE_SIZE
 
     def query(self, **changes) -> str:
-        values = {"circuit": self.index, "cpage": self.page, **changes}
+        values = {"circuit": self.index, "cpage": self.page, "binding": None, **changes}
         return "?" + "&".join(f"{k}={v}" for k, v in values.items() if v is not None)
 
 
@@ -59,7 +65,8 @@ def _number(text) -> int | None:
 def table(job: Job, selection: Selection) -> dict:
     rows = queries.circuit_summaries_of(job.id, offset=(selection.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     for row in rows:
-        row["top_share"] = 100 * row["top_count"] / row["shots"] if row["shots"] and row["top_count"] else None
+        shots = row["shots"] * math.prod(row["shape"] or ()) if row["shots"] else None  # a sweep: every binding's
+        row["top_share"] = 100 * row["top_count"] / shots if shots and row["top_count"] else None
         row["href"] = selection.query(circuit=row["index"], cpage=selection.page)
     page = selection.page
     return {
@@ -82,13 +89,24 @@ def opened(job: Job, selection: Selection) -> dict | None:
     return {
         "parameters": parameters(circuit, parsed),
         "diagram": diagram(parsed),
-        **result_context(circuit, job, parsed),
+        **result_context(circuit, job, parsed, selection.binding),
     }
 
 
-def result_context(circuit: JobCircuit, job: Job, parsed=None) -> dict:
+def result_context(circuit: JobCircuit, job: Job, parsed=None, binding: int | None = None) -> dict:
+    """The opened circuit's result block; for a sampler sweep, ``binding``'s counts (with its
+    ideal distribution) instead of the total over all bindings, when it names one."""
     ideal = None
-    if circuit.done and circuit.counts:
+    counts = circuit.counts
+    bindings = None
+    if circuit.done and circuit.binding_counts:
+        parsed = parsed if parsed is not None else _parsed(circuit)
+        bindings = binding_choice(circuit, parsed, binding)
+        if bindings["chosen"] is not None:
+            counts = circuit.binding_counts[bindings["chosen"]]
+            if bindings["values"] is not None:
+                ideal = _ideal(parsed, bindings["values"])
+    elif circuit.done and counts:
         parsed = parsed if parsed is not None else _parsed(circuit)
         ideal = _ideal(parsed, circuit.parameter_values) if not isinstance(parsed, str) else None
     sweep = None
@@ -97,10 +115,44 @@ def result_context(circuit: JobCircuit, job: Job, parsed=None) -> dict:
     return {
         "c": circuit,
         "job": job,
-        "hist": histogram(circuit.counts, ideal),
+        "hist": histogram(counts, ideal),
+        "bindings": bindings,
         "evs": expectations(circuit),
         "zne": zne_table(circuit),
         "sweep": sweep,
+    }
+
+
+def binding_choice(circuit: JobCircuit, parsed, requested: int | None) -> dict:
+    """A sampler sweep's bindings to choose among: each one's position in the PUB's shape and
+    its parameter values; ``chosen`` is ``requested`` when it names one (else None: the total),
+    ``values`` the chosen binding's parameter values in the circuit's order."""
+    count = len(circuit.binding_counts)
+    shape = tuple(circuit.shape or (count,))
+    flat = None
+    if not isinstance(parsed, str):
+        try:
+            array = values_array(parsed, circuit.parameter_values, circuit.index)
+        except InvalidRequest:
+            array = None
+        if array is not None and array.size and math.prod(array.shape[:-1]) == count:
+            flat = array.reshape(count, array.shape[-1])
+    options = []
+    for index in range(min(count, BINDING_OPTIONS)):
+        position = ",".join(str(int(n)) for n in np.unravel_index(index, shape)) if math.prod(shape) == count else index
+        named = ""
+        if flat is not None:
+            named = " · " + ", ".join(f"{p.name}={v:.4g}" for p, v in zip(parsed.parameters, flat[index], strict=False))
+        options.append({"index": index, "label": f"[{position}]{named}"})
+    chosen = requested if requested is not None and 0 <= requested < count else None
+    return {
+        "count": count,
+        "options": options,
+        "chosen": chosen,
+        "values": [float(v) for v in flat[chosen]] if chosen is not None and flat is not None else None,
+        "problem": f"There is no binding {requested}: this sweep's are 0 to {count - 1}."
+        if requested is not None and chosen is None
+        else "",
     }
 
 

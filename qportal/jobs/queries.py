@@ -248,7 +248,10 @@ def events_of(job_id) -> list[JobEvent]:
     return _rows_of_job(JobEvent, "e", job_id, "seq")
 
 
-SUMMARY_FIELDS = ("index", "name", "num_qubits", "done", "shots", "outcomes", "top_outcome", "top_count", "evs", "stds")
+SUMMARY_FIELDS = (
+    *("index", "name", "num_qubits", "done", "shots", "outcomes", "top_outcome", "top_count", "evs", "stds"),
+    "shape",
+)
 
 
 def circuit_summaries_of(job_id, offset: int = 0, limit: int | None = None) -> list[dict]:

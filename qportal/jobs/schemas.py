@@ -84,9 +84,12 @@ class CircuitSummaryOut(Schema):
     shots: int | None = None
     outcomes: int | None = Field(None, description="sampler: distinct outcomes counted")
     top_outcome: str = Field(..., description="sampler: the most frequent bitstring (blank before results)")
-    top_count: int | None = None
+    top_count: int | None = Field(None, description="sampler: its count (a sweep: over all its bindings)")
     evs: list[float] | None = None
     stds: list[float] | None = None
+    shape: list[int] | None = Field(
+        None, description="a PUB of the sweep form: its shape (`shots` is each binding's; `evs` flat in C order)"
+    )
 
 
 class CircuitResultOut(Schema):
