@@ -83,7 +83,7 @@ def test_an_estimator_job_brings_its_primitive_and_observables(client, users):
     assert re.search(r'<textarea name="observables"[^>]*>ZZ\nXX</textarea>', body)
 
 
-def test_weighted_observables_and_parameter_values_are_named_as_not_carried_over(client, users):
+def test_weighted_observables_are_named_as_not_carried_over_and_parameter_values_carried(client, users):
     theta = 'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float theta;\nqubit[1] q;\nrx(theta) q[0];\n'
     job = services.submit_job(
         users["alice"],
@@ -98,7 +98,7 @@ def test_weighted_observables_and_parameter_values_are_named_as_not_carried_over
     client.force_login(users["alice"])
     body = page_from(client, job.id)
     assert "carry coefficients: write them again here" in body
-    assert "bound parameter values are not carried over" in body
+    assert re.search(r'<textarea name="parameter_values"[^>]*>\[0.5\]</textarea>', body)
 
 
 @pytest.mark.parametrize("given", ["other team", "no such job", "not an id"])

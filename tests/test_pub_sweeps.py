@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 import re
 
@@ -306,3 +307,29 @@ def test_a_sweeps_circuit_event_carries_its_first_values_only():
     assert stored_results.row_values(swept)["evs"] == [0.5] * 100  # all of them are stored
     flat = CircuitResult(index=0, evs=[0.5] * 100, stds=[0.1] * 100)
     assert stored_results.summary(flat)["evs"] == [0.5] * 100  # a flat job's as before
+
+
+def test_the_submit_page_runs_a_sweep_from_its_parameter_values(client, users, run_jobs):
+    """One OpenQASM 3 circuit with an input parameter and a list of values: one PUB, its shape
+    kept, each expectation value within 4 standard errors of cos(theta); bad values say why and
+    store nothing."""
+    qasm = 'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float theta;\nqubit[1] q;\nrx(theta) q[0];\n'
+    thetas = [[0.0], [1.0], [2.0], [3.0]]
+    client.force_login(users["alice"])
+    form = {"profile": "local", "team": str(users["lab"].id), "shots": "4000", "primitive": "estimator"}
+    form |= {"observables": "Z", "name": "rx sweep", "tags": "", "options": "", "qasm": [qasm]}
+    broken = client.post(reverse("job-submit"), {**form, "parameter_values": "[[0.0], [1.0"})
+    assert broken.status_code == 400 and "parameter values are not valid JSON" in broken.content.decode()
+    wrong = client.post(reverse("job-submit"), {**form, "parameter_values": "[[0.0, 1.0]]"})
+    assert wrong.status_code == 400 and "the last axis must be 1" in wrong.content.decode()
+    assert not Job.objects.exists()
+    good = client.post(reverse("job-submit"), {**form, "parameter_values": json.dumps(thetas)})
+    assert good.status_code == 302, good.content.decode()[:2000]
+    job = Job.objects.get()
+    run_jobs()
+    (circuit,) = JobCircuit.objects.filter(job=job)
+    assert circuit.shape == [4] and circuit.parameter_values == thetas
+    for (theta,), ev, std in zip(thetas, circuit.evs, circuit.stds, strict=True):
+        assert abs(ev - math.cos(theta)) <= 4 * max(std, 1 / math.sqrt(4000)), (theta, ev, std)
+    again = client.get(reverse("job-submit"), {"from": job.id}).content.decode()
+    assert re.search(r'<textarea name="parameter_values"[^>]*>\[\[0.0\], \[1.0\], \[2.0\], \[3.0\]\]</textarea>', again)

@@ -371,7 +371,7 @@ def qasm_example(request, name: str):
     return FileResponse(path.open("rb"), content_type="text/plain; charset=utf-8")
 
 
-SUBMIT_FIELDS = ("profile", "shots", "name", "tags", "team", "primitive", "observables", "options")
+SUBMIT_FIELDS = ("profile", "shots", "name", "tags", "team", "primitive", "observables", "parameter_values", "options")
 STARTING_CIRCUIT = """OPENQASM 2.0;
 include "qelib1.inc";
 qreg q[2];
@@ -458,19 +458,23 @@ def _prefilled(job: Job) -> tuple[dict, list[dict], list[str]]:
             form["observables"] = "\n".join(terms)
         else:
             notes.append("the observables differ between circuits or carry coefficients: write them again here")
-    if any(c.parameter_values is not None for c in circuits):
-        notes.append("bound parameter values are not carried over: the form has no place for them")
+    given = {json.dumps(c.parameter_values) for c in circuits if c.parameter_values is not None}
+    if len(given) == 1 and all(c.parameter_values is not None for c in circuits):
+        form["parameter_values"] = given.pop()
+    elif given:
+        notes.append("the parameter values differ between circuits: the form applies one set to every circuit")
     return form, editors or [{"text": ""}], notes
 
 
-def _typed_options(text: str) -> tuple[object, str | None]:
-    """The submit form's options textarea as JSON (checked later, as the API checks it), or why not."""
+def _typed_json(text: str, what: str, empty: object) -> tuple[object, str | None]:
+    """A JSON textarea of the submit form (``what`` names it; checked later, as the API checks
+    it): its value (``empty`` when blank), or why it is not JSON."""
     if not text.strip():
-        return {}, None
+        return empty, None
     try:
         return json.loads(text), None
     except json.JSONDecodeError as exc:
-        return None, f"options are not valid JSON: {exc.msg} (line {exc.lineno})"
+        return None, f"{what} are not valid JSON: {exc.msg} (line {exc.lineno})"
 
 
 def _rerun_source(request) -> Job | None:
@@ -504,7 +508,11 @@ def submit(request):
         except ValueError:
             error, status = "shots must be a whole number", 400
         else:
-            options, error = _typed_options(form["options"])
+            options, error = _typed_json(form["options"], "options", {})
+            values, values_error = _typed_json(form["parameter_values"], "parameter values", None)
+            error = error or values_error
+            if values is not None:  # one PUB's values for every circuit: a binding, or a sweep
+                sources = [{**source, "parameter_values": values} for source in sources]
             if error:
                 status = 400
             elif file_errors:

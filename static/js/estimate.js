@@ -16,6 +16,10 @@
     const payload = { profile: data.get("profile"), circuits, primitive, dry_run: true };
     if (shots) payload.shots = Number(shots);
     if ((data.get("team") || "").match(/^\d+$/)) payload.team = Number(data.get("team"));
+    try {
+      const values = (data.get("parameter_values") || "").trim();
+      if (values) payload.circuits = circuits.map((c) => ({ ...c, parameter_values: JSON.parse(values) }));
+    } catch (err) { /* not JSON yet: estimated without them; the submit says what is wrong */ }
     if (primitive === "estimator") {
       const terms = (data.get("observables") || "").split(/\s+/).filter(Boolean);
       if (terms.length) payload.observables = circuits.map(() => terms);
