@@ -14,4 +14,4 @@ register = template.Library()
 def job_usage(job) -> dict | None:
     if job.is_terminal:
         return usage.job_usage(job.id)
-    return usage_events.from_events(job.events.all())
+    return usage_events.from_events(job.events.filter(kind__in=("queued", "estimate")))  # the estimates
