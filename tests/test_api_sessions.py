@@ -300,6 +300,10 @@ def test_the_job_list_filters_by_session(api_for, users, client):
     client.force_login(users["alice"])
     page = client.get("/", {"session": session["id"]}).content.decode()
     assert page.count('<tr data-job="') == 1 and f'<tr data-job="{inside}"' in page
+    assert f'<input type="hidden" name="session" value="{session["id"]}">' in page  # kept by the filters
+    # every row of a session's job links to the session's jobs in the history
+    everything = client.get("/").content.decode()
+    assert everything.count(f'href="?session={session["id"]}"') == 1
 
 
 def test_run_again_stays_in_an_open_session_and_leaves_a_closed_one(api_for, users, run_jobs):

@@ -39,6 +39,8 @@ def test_detail_lists_its_jobs_oldest_first_and_only_them(client, users, lab_ses
     fragment = client.get(url, {"fragment": "rows"}).json()
     assert row_ids(fragment["rows"]) == [str(job.id) for job in jobs]
     assert 'id="session-job-count">3<' in fragment["summary"]
+    history = re.search(r'<a href="([^"]+)" id="session-history">', page).group(1)
+    assert row_ids(client.get(history).content.decode()) == [str(job.id) for job in reversed(jobs)]  # newest first
     listing = client.get(reverse("session-list")).content.decode()
     assert f'data-session="{lab_session.id}"' in listing and "vqe run" in listing
     job_page = client.get(reverse("job-detail", args=[jobs[0].id])).content.decode()
