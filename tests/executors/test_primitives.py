@@ -237,3 +237,29 @@ def test_vqe_loop_on_fake_manila_reaches_the_ground_energy(client):
     assert 0 < bias < 0.8
     assert measured == pytest.approx(ground + bias, abs=4 * std + 0.25), (measured, ground, bias, std)
     assert calls[0] > ground + 5  # the loop started far from it
+
+
+def test_qiskit_algorithms_vqe_and_grover_run_through_the_portal_unchanged(client):
+    """qiskit-algorithms (0.4, V2 primitives) takes PortalEstimator and PortalSampler as they are:
+    its VQE reaches H1's ground energy on the local simulator, inside one portal session, and its
+    Grover search finds the marked state."""
+    from qiskit_algorithms import VQE, AmplificationProblem, Grover
+    from qiskit_algorithms.optimizers import COBYLA
+
+    with PortalSession(client, profile="local", name="qiskit-algorithms vqe") as session:
+        estimator = PortalEstimator(mode=session, options={"default_precision": 0.01})
+        vqe = VQE(estimator, _ansatz(), COBYLA(maxiter=60), initial_point=np.array([0.3, -0.3]))
+        found = vqe.compute_minimum_eigenvalue(H1)
+    # Shot noise of 0.01 per call, and COBYLA stopping within about 0.3 rad of the minimum
+    # (2.5 d**2 = 0.25, as in the fake_manila loop above).
+    assert found.eigenvalue.real == pytest.approx(-4.0, abs=0.25 + 4 * 0.01)
+    details = client.session(session.id)
+    assert details["status"] == "closed" and len(details["jobs"]) == found.cost_function_evals
+
+    oracle = QuantumCircuit(3)
+    oracle.ccz(0, 1, 2)  # marks |111>
+    problem = AmplificationProblem(oracle, is_good_state=["111"])
+    result = Grover(iterations=2, sampler=PortalSampler(client=client, profile="local")).amplify(problem)
+    assert result.top_measurement == "111" and result.oracle_evaluation
+    # two Grover iterations on 3 qubits: P(111) = sin(5 asin(1/sqrt 8))**2 = 0.945
+    assert result.max_probability == pytest.approx(math.sin(5 * math.asin(8**-0.5)) ** 2, abs=0.05)
