@@ -463,3 +463,45 @@ def test_a_job_an_owner_fails_while_it_runs_on_ibm_is_charged_what_ibm_billed(ap
     assert (row.status, row.qpu_seconds, row.username) == ("failed", 0.75, "alice")
     assert (window(lab).held_ms, window(lab).used_ms) == (0, 750)
     assert api.get("/usage", team=lab.id).json()["total"]["qpu_seconds"] == 0.75
+
+
+def test_a_cancel_its_dead_worker_never_acted_on_is_charged_what_ibm_billed(api_for, users, standin, executors):  # noqa: F811
+    """The worker running an IBM job dies; the job is cancelled meanwhile. The worker that takes
+    the job over cancels the IBM job and records what IBM billed for the time it ran."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from django.utils import timezone
+
+    from qportal.jobs.worker import JobRunner
+
+    api = api_for("alice")
+    lab = users["lab"]
+    cloud_setup(api, lab, standin)
+    api.put("/budgets", {"team": lab.id, "period": "day", "seconds": 50})
+    standin.usage.configure({"seconds": 1.5})
+    standin.job_delay = 30
+    job_id = api.post("/jobs", job_body(lab)).json()["id"]
+    first = JobRunner(worker_id="dies")
+
+    async def run_then_die():
+        await first.sweep()
+        for _ in range(400):
+            running = JobEvent.objects.filter(job_id=job_id, kind="running")
+            if await sync_to_async(running.exists)():
+                break
+            await asyncio.sleep(0.05)
+        for task in first.tasks.values():  # as a kill: the lease stays, nothing more is written
+            task.cancel()
+        await asyncio.sleep(0.1)
+
+    async_to_sync(run_then_die)()
+    assert api.post(f"/jobs/{job_id}/cancel").status_code == 200
+    Job.objects.filter(id=job_id).update(lease_until=timezone.now())  # the dead worker's lease ran out
+    async_to_sync(JobRunner(worker_id="takes-over").run_until_idle)(60)
+    [remote] = standin.jobs.values()
+    assert remote.status == "Cancelled" and standin.usage.charged() == {remote.id: 1.5}
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["status"] == "cancelled" and job["attempt"] == 2 and job["usage"]["qpu_seconds"] == 1.5
+    assert UsageRecord.objects.get(job_id=job_id).qpu_seconds == 1.5
+    assert (window(lab).held_ms, window(lab).used_ms) == (0, 1500)

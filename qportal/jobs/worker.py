@@ -289,8 +289,8 @@ class JobRunner:
         if item is None:
             return
         if item.cancel_requested:
-            await self._cancel_remote_if_any(item)
-            await db(store.finish_failed)(item, "cancelled", kind="cancelled")
+            used = await self._cancel_remote_if_any(item)
+            await db(store.finish_failed)(item, "cancelled", kind="cancelled", used=used)
             return
         handle_box: dict[str, JobHandle] = {}
         executor = None
@@ -491,15 +491,20 @@ class JobRunner:
             log.info("usage of a stopped job not read: %s", exc)
             return {}
 
-    async def _cancel_remote_if_any(self, item: store.WorkItem) -> None:
+    async def _cancel_remote_if_any(self, item: store.WorkItem) -> dict:
+        """Cancel a job's remote job (a cancel that its dead worker never acted on) and return
+        what the remote service charged for it (IBM bills the time it ran); empty if none."""
         if not item.remote_ids:
-            return
+            return {}
         try:
             executor = self._executor_for(item)
             if isinstance(executor, RemoteExecutor):
-                await executor.cancel(await executor.reattach(item.remote_ids))
+                box = {"handle": await executor.reattach(item.remote_ids)}
+                await self._stop_remote(item, executor, box)
+                return await self._charged(executor, box)
         except ExecutorError as exc:
             log.info("remote cancel answered: %s", exc)
+        return {}
 
 
 def _release(result) -> None:
