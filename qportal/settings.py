@@ -149,6 +149,7 @@ WORKER_LOOPS = [
     "qportal.notifications.delivery.run_forever",
     "qportal.jobs.session_worker.run_forever",
     "qportal.jobs.device_refresh.run_forever",
+    "qportal.jobs.abandoned.run_forever",
 ]
 # Cloud backends' calibrations and queues are read again this often (qportal.jobs.device_refresh).
 BACKEND_REFRESH_SECONDS = env_int("QPORTAL_BACKEND_REFRESH_SECONDS", 300, minimum=10)

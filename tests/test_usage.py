@@ -505,3 +505,51 @@ def test_a_cancel_its_dead_worker_never_acted_on_is_charged_what_ibm_billed(api_
     assert job["status"] == "cancelled" and job["attempt"] == 2 and job["usage"]["qpu_seconds"] == 1.5
     assert UsageRecord.objects.get(job_id=job_id).qpu_seconds == 1.5
     assert (window(lab).held_ms, window(lab).used_ms) == (0, 1500)
+
+
+def test_an_ibm_job_an_owner_failed_while_its_dead_worker_held_it_is_stopped(api_for, users, standin, executors):  # noqa: F811
+    """No live worker holds the job when the owner fails it: after two leases another worker's
+    loop (``qportal.jobs.abandoned``) cancels the IBM job and records IBM's bill, once."""
+    import asyncio
+    from datetime import timedelta
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from django.utils import timezone
+
+    from qportal.jobs import abandoned
+    from qportal.jobs.worker import JobRunner
+
+    api = api_for("alice")
+    lab = users["lab"]
+    cloud_setup(api, lab, standin)
+    api.put("/budgets", {"team": lab.id, "period": "day", "seconds": 50})
+    standin.usage.configure({"seconds": 2.25})
+    standin.job_delay = 30
+    job_id = api.post("/jobs", job_body(lab)).json()["id"]
+    first = JobRunner(worker_id="dies")
+
+    async def run_then_die():
+        await first.sweep()
+        for _ in range(400):
+            if await sync_to_async(JobEvent.objects.filter(job_id=job_id, kind="running").exists)():
+                break
+            await asyncio.sleep(0.05)
+        for task in first.tasks.values():
+            task.cancel()
+        await asyncio.sleep(0.1)
+
+    async_to_sync(run_then_die)()
+    assert api.post(f"/jobs/{job_id}/fail", {"reason": "worker gone"}).status_code == 200
+    [remote] = standin.jobs.values()
+    assert remote.status == "Running"  # nobody told IBM
+    other = JobRunner(worker_id="other", lease_seconds=5)
+    assert async_to_sync(abandoned.sweep)(other) == 0  # within the grace period: a live worker would act
+    Job.objects.filter(id=job_id).update(finished_at=timezone.now() - timedelta(seconds=11))
+    assert async_to_sync(abandoned.sweep)(other) == 1
+    assert remote.status == "Cancelled" and standin.usage.charged() == {remote.id: 2.25}
+    [row] = UsageRecord.objects.filter(job_id=job_id)
+    assert (row.status, row.qpu_seconds) == ("failed", 2.25)
+    assert (window(lab).held_ms, window(lab).used_ms) == (0, 2250)
+    Job.objects.filter(id=job_id).update(lease_until=None)
+    assert async_to_sync(abandoned.sweep)(other) == 0  # recorded: never again
+    assert api.get(f"/jobs/{job_id}").json()["status"] == "failed"

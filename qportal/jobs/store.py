@@ -415,20 +415,22 @@ def finish_failed(item_or_claim, message: str, *, kind: str = "failed", used: di
             _record_usage(item_or_claim, status, used or {})
         elif ended:
             budgets.release(item_or_claim.job_id)
-        elif isinstance(item_or_claim, WorkItem) and (used or {}).get("qpu_seconds"):
-            _record_late_charge(item_or_claim, used)
+        elif isinstance(item_or_claim, WorkItem) and "qpu_seconds" in (used or {}):
+            record_late_charge(item_or_claim, used)
         return ended
 
 
-def _record_late_charge(item: WorkItem, used: dict) -> None:
+def record_late_charge(item: WorkItem, used: dict) -> bool:
     """What IBM billed for a job an owner failed while it ran (``services.force_fail_job`` ends it
-    and releases its holds; this attempt stopped the remote job and read the bill): recorded once,
-    against the budgets it had held, unless the job was deleted or its usage is on record."""
-    ended = Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(TERMINAL))
-    status = ended.select_for_update().values_list("status", flat=True).first()
-    if status is None or UsageRecord.objects.filter(job_id=item.job_id).exists():
-        return
-    _record_usage(item, status, used)
+    and releases its holds; the remote job was stopped and its bill read afterwards): recorded
+    once, against the budgets it had held, unless the job was deleted or its usage is on record."""
+    with transaction.atomic():
+        ended = Job.objects.filter(id=item.job_id, attempt=item.attempt, status__in=list(TERMINAL))
+        status = ended.select_for_update().values_list("status", flat=True).first()
+        if status is None or UsageRecord.objects.filter(job_id=item.job_id).exists():
+            return False
+        _record_usage(item, status, used)
+        return True
 
 
 def _end_failed(item_or_claim, message: str, kind: str, status: str, used: dict) -> bool:

@@ -491,6 +491,22 @@ class JobRunner:
             log.info("usage of a stopped job not read: %s", exc)
             return {}
 
+    async def stop_abandoned(self, item: store.WorkItem) -> dict:
+        """Cancel the remote job of a job that ended without this worker (``qportal.jobs.abandoned``)
+        and return what the remote service charged for it; empty when it cannot say."""
+        executor = self._executor_for(item)
+        if not isinstance(executor, RemoteExecutor):
+            return {}
+        box: dict = {}
+        try:
+            if item.remote_ids:
+                box["handle"] = await executor.reattach(item.remote_ids)
+        except ExecutorError as exc:
+            log.info("abandoned remote job of %s not reattached: %s", item.job_id, exc)
+            return {}
+        await self._stop_remote(item, executor, box)
+        return await self._charged(executor, box)
+
     async def _cancel_remote_if_any(self, item: store.WorkItem) -> dict:
         """Cancel a job's remote job (a cancel that its dead worker never acted on) and return
         what the remote service charged for it (IBM bills the time it ran); empty if none."""
