@@ -70,7 +70,7 @@ async def sweep(runner) -> int:
     """Stop and charge the abandoned remote jobs due now; how many were recorded."""
     recorded = 0
     for item in await _db(claim)(runner.lease_seconds):
-        used = await runner.stop_abandoned(item)
+        used = await runner.stop_remote_of(item)
         if "qpu_seconds" in used and await _db(store.record_late_charge)(item, used):
             recorded += 1
             log.info("job %s: stopped its abandoned remote job; IBM billed %s s", item.job_id, used["qpu_seconds"])

@@ -289,7 +289,7 @@ class JobRunner:
         if item is None:
             return
         if item.cancel_requested:
-            used = await self._cancel_remote_if_any(item)
+            used = await self.stop_remote_of(item)
             await db(store.finish_failed)(item, "cancelled", kind="cancelled", used=used)
             return
         handle_box: dict[str, JobHandle] = {}
@@ -491,36 +491,22 @@ class JobRunner:
             log.info("usage of a stopped job not read: %s", exc)
             return {}
 
-    async def stop_abandoned(self, item: store.WorkItem) -> dict:
-        """Cancel the remote job of a job that ended without this worker (``qportal.jobs.abandoned``)
-        and return what the remote service charged for it; empty when it cannot say."""
-        executor = self._executor_for(item)
-        if not isinstance(executor, RemoteExecutor):
-            return {}
-        box: dict = {}
+    async def stop_remote_of(self, item: store.WorkItem) -> dict:
+        """Cancel the remote job of a job this worker does not run (a cancel its dead worker never
+        acted on; a fail while no live worker held it, ``qportal.jobs.abandoned``), found by id or
+        else by its submit tag, and return what the remote service charged; empty if none."""
+        if not item.remote_ids and not item.submit_key:
+            return {}  # nothing was ever sent
         try:
-            if item.remote_ids:
-                box["handle"] = await executor.reattach(item.remote_ids)
+            executor = self._executor_for(item)
+            if not isinstance(executor, RemoteExecutor):
+                return {}
+            box = {"handle": await executor.reattach(item.remote_ids)} if item.remote_ids else {}
         except ExecutorError as exc:
-            log.info("abandoned remote job of %s not reattached: %s", item.job_id, exc)
+            log.info("remote job of %s not reattached: %s", item.job_id, exc)
             return {}
         await self._stop_remote(item, executor, box)
         return await self._charged(executor, box)
-
-    async def _cancel_remote_if_any(self, item: store.WorkItem) -> dict:
-        """Cancel a job's remote job (a cancel that its dead worker never acted on) and return
-        what the remote service charged for it (IBM bills the time it ran); empty if none."""
-        if not item.remote_ids:
-            return {}
-        try:
-            executor = self._executor_for(item)
-            if isinstance(executor, RemoteExecutor):
-                box = {"handle": await executor.reattach(item.remote_ids)}
-                await self._stop_remote(item, executor, box)
-                return await self._charged(executor, box)
-        except ExecutorError as exc:
-            log.info("remote cancel answered: %s", exc)
-        return {}
 
 
 def _release(result) -> None:
