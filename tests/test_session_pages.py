@@ -39,6 +39,7 @@ def test_detail_lists_its_jobs_oldest_first_and_only_them(client, users, lab_ses
     fragment = client.get(url, {"fragment": "rows"}).json()
     assert row_ids(fragment["rows"]) == [str(job.id) for job in jobs]
     assert 'id="session-job-count">3<' in fragment["summary"]
+    assert 'class="tag session"' not in page  # its own page does not repeat the session on each row
     history = re.search(r'<a href="([^"]+)" id="session-history">', page).group(1)
     assert row_ids(client.get(history).content.decode()) == [str(job.id) for job in reversed(jobs)]  # newest first
     listing = client.get(reverse("session-list")).content.decode()
