@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from qportal.jobs import store
@@ -54,7 +54,7 @@ def claim(lease_seconds: int, limit: int = 4) -> list[store.WorkItem]:
         )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .exclude(remote_ids=[], submit_key="")
-        .exclude(id__in=UsageRecord.objects.values("job_id"))
+        .exclude(Exists(UsageRecord.objects.filter(job_id=OuterRef("id"))))  # an anti-join on its unique key
         .values_list("id", "attempt", "lease_until")[:limit]
     )
     claimed = []
