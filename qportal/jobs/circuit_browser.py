@@ -13,13 +13,12 @@ import math
 
 import numpy as np
 
-from executors.base import InvalidRequest
 from executors.circuits import circuit_diagram, parse_circuit
 from executors.ideal import ideal_probabilities
-from executors.sweeps import observable_labels, values_array
+from executors.sweeps import observable_labels
 from qportal.jobs import queries
 from qportal.jobs.models import Job, JobCircuit
-from qportal.jobs.sweep_plot import sweep_parameters, sweep_plot
+from qportal.jobs.sweep_plot import sweep_parameters, sweep_plot, swept_array
 from qportal.jobs.zne_view import zne_table
 
 PAGE_SIZE = 50
@@ -129,14 +128,10 @@ def binding_choice(circuit: JobCircuit, parsed, requested: int | None) -> dict:
     ``values`` the chosen binding's parameter values in the circuit's order."""
     count = len(circuit.binding_counts)
     shape = tuple(circuit.shape or (count,))
+    array = swept_array(circuit, parsed)
     flat = None
-    if not isinstance(parsed, str):
-        try:
-            array = values_array(parsed, circuit.parameter_values, circuit.index)
-        except InvalidRequest:
-            array = None
-        if array is not None and array.size and math.prod(array.shape[:-1]) == count:
-            flat = array.reshape(count, array.shape[-1])
+    if array is not None and array.size and math.prod(array.shape[:-1]) == count:
+        flat = array.reshape(count, array.shape[-1])
     options = []
     for index in range(min(count, BINDING_OPTIONS)):
         position = ",".join(str(int(n)) for n in np.unravel_index(index, shape)) if math.prod(shape) == count else index

@@ -32,14 +32,20 @@ def nice_ticks(low: float, high: float, count: int = TICKS) -> list[float]:
     return [0.0 if abs(t) < step * 1e-9 else t for t in ticks]
 
 
-def swept_values(circuit, parsed) -> tuple[str, np.ndarray] | None:
-    """(name, values) of the one parameter the circuit's bindings sweep (a 1-D sweep), or None."""
+def swept_array(circuit, parsed) -> np.ndarray | None:
+    """A swept circuit's parameter values (the bindings' shape, then one axis of parameters in
+    ``parsed.parameters`` order), or None when it is not swept or its values do not read."""
     if isinstance(parsed, str) or not is_swept(parsed, circuit.parameter_values):
         return None
     try:
-        array = values_array(parsed, circuit.parameter_values, circuit.index)
+        return values_array(parsed, circuit.parameter_values, circuit.index)
     except InvalidRequest:
         return None
+
+
+def swept_values(circuit, parsed) -> tuple[str, np.ndarray] | None:
+    """(name, values) of the one parameter the circuit's bindings sweep (a 1-D sweep), or None."""
+    array = swept_array(circuit, parsed)
     if array is None or array.ndim != 2:
         return None
     varying = [column for column in range(array.shape[1]) if np.ptp(array[:, column]) > 0]
@@ -51,11 +57,8 @@ def swept_values(circuit, parsed) -> tuple[str, np.ndarray] | None:
 
 def sweep_parameters(circuit, parsed) -> list[tuple[str, str]] | None:
     """The parameters block of a swept circuit: each parameter's range; None when not swept."""
-    if isinstance(parsed, str) or not is_swept(parsed, circuit.parameter_values):
-        return None
-    try:
-        array = values_array(parsed, circuit.parameter_values, circuit.index)
-    except InvalidRequest:
+    array = swept_array(circuit, parsed)
+    if array is None:
         return None
     flat = array.reshape(-1, array.shape[-1])
     shape = "×".join(str(n) for n in array.shape[:-1])
