@@ -411,6 +411,40 @@ def test_ibms_estimate_is_recorded_once_the_job_is_submitted(api_for, users, sta
     assert kinds.count("estimate") == 1 and kinds.index("estimate") < kinds.index("done")
 
 
+def billed_ibm_job(api, lab, standin, seconds: float) -> str:
+    """A job on the stand-in's IBM whose job runs (and bills ``seconds``) until it is cancelled,
+    under a day budget of 50 s; its id."""
+    cloud_setup(api, lab, standin)
+    api.put("/budgets", {"team": lab.id, "period": "day", "seconds": 50})
+    standin.usage.configure({"seconds": seconds})
+    standin.job_delay = 30
+    return api.post("/jobs", job_body(lab)).json()["id"]
+
+
+def run_until_running_then_kill(job_id: str) -> None:
+    """A worker runs the job until it is marked running, then dies as under a kill: its task is
+    cancelled, its lease stays and it writes nothing more."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    from qportal.jobs.worker import JobRunner
+
+    doomed = JobRunner(worker_id="dies")
+
+    async def run_then_die():
+        await doomed.sweep()
+        for _ in range(400):
+            if await sync_to_async(JobEvent.objects.filter(job_id=job_id, kind="running").exists)():
+                break
+            await asyncio.sleep(0.05)
+        for task in doomed.tasks.values():
+            task.cancel()
+        await asyncio.sleep(0.1)
+
+    async_to_sync(run_then_die)()
+
+
 @pytest.mark.parametrize("when", ["submitting", "running"])
 def test_a_job_an_owner_fails_while_it_runs_on_ibm_is_charged_what_ibm_billed(api_for, users, standin, executors, when):  # noqa: F811
     """The owner's fail ends the job and releases its hold at once; the worker then stops the IBM
@@ -425,13 +459,9 @@ def test_a_job_an_owner_fails_while_it_runs_on_ibm_is_charged_what_ibm_billed(ap
 
     api = api_for("alice")
     lab = users["lab"]
-    cloud_setup(api, lab, standin)
-    api.put("/budgets", {"team": lab.id, "period": "day", "seconds": 50})
-    standin.usage.configure({"seconds": 0.75})
-    standin.job_delay = 30  # the IBM job runs (and bills) until it is cancelled
     if when == "submitting":
         standin.slow(r"/jobs$", 2, times=1, method="POST", after=True)
-    job_id = api.post("/jobs", job_body(lab)).json()["id"]
+    job_id = billed_ibm_job(api, lab, standin, 0.75)
     runner = JobRunner(worker_id="w1", lease_seconds=3)
 
     def ready() -> bool:
@@ -468,34 +498,15 @@ def test_a_job_an_owner_fails_while_it_runs_on_ibm_is_charged_what_ibm_billed(ap
 def test_a_cancel_its_dead_worker_never_acted_on_is_charged_what_ibm_billed(api_for, users, standin, executors):  # noqa: F811
     """The worker running an IBM job dies; the job is cancelled meanwhile. The worker that takes
     the job over cancels the IBM job and records what IBM billed for the time it ran."""
-    import asyncio
-
-    from asgiref.sync import async_to_sync, sync_to_async
+    from asgiref.sync import async_to_sync
     from django.utils import timezone
 
     from qportal.jobs.worker import JobRunner
 
     api = api_for("alice")
     lab = users["lab"]
-    cloud_setup(api, lab, standin)
-    api.put("/budgets", {"team": lab.id, "period": "day", "seconds": 50})
-    standin.usage.configure({"seconds": 1.5})
-    standin.job_delay = 30
-    job_id = api.post("/jobs", job_body(lab)).json()["id"]
-    first = JobRunner(worker_id="dies")
-
-    async def run_then_die():
-        await first.sweep()
-        for _ in range(400):
-            running = JobEvent.objects.filter(job_id=job_id, kind="running")
-            if await sync_to_async(running.exists)():
-                break
-            await asyncio.sleep(0.05)
-        for task in first.tasks.values():  # as a kill: the lease stays, nothing more is written
-            task.cancel()
-        await asyncio.sleep(0.1)
-
-    async_to_sync(run_then_die)()
+    job_id = billed_ibm_job(api, lab, standin, 1.5)
+    run_until_running_then_kill(job_id)
     assert api.post(f"/jobs/{job_id}/cancel").status_code == 200
     Job.objects.filter(id=job_id).update(lease_until=timezone.now())  # the dead worker's lease ran out
     async_to_sync(JobRunner(worker_id="takes-over").run_until_idle)(60)
@@ -510,10 +521,7 @@ def test_a_cancel_its_dead_worker_never_acted_on_is_charged_what_ibm_billed(api_
 def test_an_ibm_job_an_owner_failed_while_its_dead_worker_held_it_is_stopped(api_for, users, standin, executors):  # noqa: F811
     """No live worker holds the job when the owner fails it: after two leases another worker's
     loop (``qportal.jobs.abandoned``) cancels the IBM job and records IBM's bill, once."""
-    import asyncio
-    from datetime import timedelta
-
-    from asgiref.sync import async_to_sync, sync_to_async
+    from asgiref.sync import async_to_sync
     from django.utils import timezone
 
     from qportal.jobs import abandoned
@@ -521,24 +529,8 @@ def test_an_ibm_job_an_owner_failed_while_its_dead_worker_held_it_is_stopped(api
 
     api = api_for("alice")
     lab = users["lab"]
-    cloud_setup(api, lab, standin)
-    api.put("/budgets", {"team": lab.id, "period": "day", "seconds": 50})
-    standin.usage.configure({"seconds": 2.25})
-    standin.job_delay = 30
-    job_id = api.post("/jobs", job_body(lab)).json()["id"]
-    first = JobRunner(worker_id="dies")
-
-    async def run_then_die():
-        await first.sweep()
-        for _ in range(400):
-            if await sync_to_async(JobEvent.objects.filter(job_id=job_id, kind="running").exists)():
-                break
-            await asyncio.sleep(0.05)
-        for task in first.tasks.values():
-            task.cancel()
-        await asyncio.sleep(0.1)
-
-    async_to_sync(run_then_die)()
+    job_id = billed_ibm_job(api, lab, standin, 2.25)
+    run_until_running_then_kill(job_id)
     assert api.post(f"/jobs/{job_id}/fail", {"reason": "worker gone"}).status_code == 200
     [remote] = standin.jobs.values()
     assert remote.status == "Running"  # nobody told IBM
