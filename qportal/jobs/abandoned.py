@@ -17,7 +17,6 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -25,6 +24,7 @@ from django.utils import timezone
 from qportal.jobs import store
 from qportal.jobs.models import Job, JobStatus
 from qportal.jobs.usage_models import UsageRecord
+from qportal.jobs.worker import db
 from qportal.profiles.models import ProfileKind
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 LOOK_BACK = timedelta(days=1)
 # Only jobs created this recently are looked at: the (status, created) index bounds the scan.
 CREATED_WITHIN = timedelta(days=7)
-
-
-def _db(fn):
-    return sync_to_async(fn, thread_sensitive=True)
 
 
 def claim(lease_seconds: int, limit: int = 4) -> list[store.WorkItem]:
@@ -69,9 +65,9 @@ def claim(lease_seconds: int, limit: int = 4) -> list[store.WorkItem]:
 async def sweep(runner) -> int:
     """Stop and charge the abandoned remote jobs due now; how many were recorded."""
     recorded = 0
-    for item in await _db(claim)(runner.lease_seconds):
+    for item in await db(claim)(runner.lease_seconds):
         used = await runner.stop_remote_of(item)
-        if "qpu_seconds" in used and await _db(store.record_late_charge)(item, used):
+        if "qpu_seconds" in used and await db(store.record_late_charge)(item, used):
             recorded += 1
             log.info("job %s: stopped its abandoned remote job; IBM billed %s s", item.job_id, used["qpu_seconds"])
     return recorded
