@@ -125,25 +125,28 @@ def result_context(circuit: JobCircuit, job: Job, parsed=None, binding: int | No
 def binding_choice(circuit: JobCircuit, parsed, requested: int | None) -> dict:
     """A sampler sweep's bindings to choose among: each one's position in the PUB's shape and
     its parameter values; ``chosen`` is ``requested`` when it names one (else None: the total),
-    ``values`` the chosen binding's parameter values in the circuit's order."""
+    ``values`` the chosen binding's parameter values in the circuit's order, ``chosen_label``
+    its position and values as the options write them."""
     count = len(circuit.binding_counts)
     shape = tuple(circuit.shape or (count,))
     array = swept_array(circuit, parsed)
     flat = None
     if array is not None and array.size and math.prod(array.shape[:-1]) == count:
         flat = array.reshape(count, array.shape[-1])
-    options = []
-    for index in range(min(count, BINDING_OPTIONS)):
+
+    def label(index: int) -> str:
         position = ",".join(str(int(n)) for n in np.unravel_index(index, shape)) if math.prod(shape) == count else index
         named = ""
         if flat is not None:
             named = " · " + ", ".join(f"{p.name}={v:.4g}" for p, v in zip(parsed.parameters, flat[index], strict=False))
-        options.append({"index": index, "label": f"[{position}]{named}"})
+        return f"[{position}]{named}"
+
     chosen = requested if requested is not None and 0 <= requested < count else None
     return {
         "count": count,
-        "options": options,
+        "options": [{"index": index, "label": label(index)} for index in range(min(count, BINDING_OPTIONS))],
         "chosen": chosen,
+        "chosen_label": label(chosen) if chosen is not None else "",
         "values": [float(v) for v in flat[chosen]] if chosen is not None and flat is not None else None,
         "problem": f"There is no binding {requested}: this sweep's are 0 to {count - 1}."
         if requested is not None and chosen is None
